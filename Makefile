@@ -1,0 +1,55 @@
+# ipt-outcomes: every target builds real files, so `make` redoes only what changed.
+# Fresh machine: `make report` (the main job) and `make test` each install what they need.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SEED   := 2016
+DESIGN := analyses/saloheimo2016.toml
+DATA   := data/synthetic/trial.csv
+CALIB  := data/synthetic/calibration.csv
+PKG    := $(shell find src/ipt_outcomes -name '*.py' -o -name '*.csv' -o -name '*.toml')
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data test lint format bench report clean
+
+help: ## show this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	touch $@
+
+setup: $(STAMP) ## create .venv and install the package with its dev tools
+
+$(DATA) $(CALIB) &: $(STAMP) $(PKG)
+	$(BIN)/ipt-outcomes simulate --seed $(SEED) --out $(DATA) --calibration $(CALIB)
+
+data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
+
+reports/validation_summary.txt: $(DATA) $(DESIGN) $(STAMP)
+	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports
+
+report: reports/validation_summary.txt ## build the report (for now: data + validation summary)
+
+test: $(STAMP) ## lint, then run every test and doctest
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## time data generation and validation at scale (reports/bench.csv)
+	$(BIN)/python benchmarks/run.py --out reports/bench.csv
+
+clean: ## remove generated data and reports (keeps .venv)
+	rm -rf reports/validation_summary.txt reports/tables reports/figures reports/bench.csv $(DATA) $(CALIB)

@@ -1,0 +1,296 @@
+"""The ``ipt-outcomes`` command line (SPEC "Command line").
+
+Exit status: 0 success; 1 invalid data or failed analysis (one clear message per problem, no
+traceback unless ``--debug``); 2 usage error. Outputs are written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from ._atomic import atomic_write
+from .design import ColumnMap, TrialDesign, default_design, load_design
+from .exceptions import DataValidationError, IptOutcomesError
+from .readers import read_table
+from .summary import assessment_counts, observed_response
+from .validation import ValidatedScores, validate_scores
+
+__all__ = ["main", "build_parser"]
+
+PROJECT_DATA = Path("data/synthetic/trial.csv")
+PROJECT_DESIGN = Path("analyses/saloheimo2016.toml")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors: exit 2 with the usage line, as argparse does
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data file options")
+    g.add_argument("--design", metavar="FILE", help="trial design TOML (arms, visits, instrument, columns)")
+    g.add_argument("--subject-col", metavar="COL", help="column of subject ids (default subject_id)")
+    g.add_argument("--arm-col", metavar="COL", help="column of randomised arms (default arm)")
+    g.add_argument("--visit-col", metavar="COL", help="column of visit times (default visit)")
+    g.add_argument("--outcome-col", metavar="COL", help="column of outcome scores (default hamd17)")
+    g.add_argument(
+        "--baseline-col",
+        metavar="COL",
+        help="column carrying the baseline score on every row (then every row is post-baseline)",
+    )
+    g.add_argument("--reference", metavar="ARM", help="comparator arm (default: the design's, else TAU)")
+    g.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx file (default: the first)")
+    g.add_argument("--encoding", metavar="ENC", help="encoding of a text file (default UTF-8)")
+
+
+def _design_and_columns(args) -> tuple[TrialDesign, ColumnMap]:
+    design = load_design(args.design) if getattr(args, "design", None) else default_design()
+    columns = design.columns.with_overrides(
+        subject=args.subject_col,
+        arm=args.arm_col,
+        visit=args.visit_col,
+        outcome=args.outcome_col,
+        baseline=args.baseline_col,
+    )
+    if getattr(args, "reference", None):
+        if design.arms and args.reference not in design.arm_codes:
+            raise IptOutcomesError(
+                f"--reference {args.reference!r} is not one of the design's arms {list(design.arm_codes)}"
+            )
+        from dataclasses import replace
+
+        design = replace(design, reference=args.reference)
+    return design, columns
+
+
+def _load(args, path) -> ValidatedScores:
+    design, columns = _design_and_columns(args)
+    raw = read_table(path, sheet=getattr(args, "sheet", None), encoding=getattr(args, "encoding", None))
+    scores = validate_scores(raw, design, columns)
+    if scores.data["arm"].nunique() and design.reference not in set(scores.data["arm"]):
+        arms = ", ".join(sorted(scores.data["arm"].unique()))
+        scores.problems.append(
+            _note(f"the reference arm {design.reference!r} is not in the data (arms: {arms}); give --reference")
+        )
+    return scores
+
+
+def _note(message):
+    from .validation import Problem
+
+    return Problem("reference_arm", message, severity="warning")
+
+
+# ------------------------------------------------------------------------------------------
+# validate
+# ------------------------------------------------------------------------------------------
+
+
+def validation_report(scores: ValidatedScores) -> str:
+    """The text ``validate`` prints for a valid file."""
+    d = scores.data
+    design = scores.design
+    unit = design.visit_unit
+    visits = sorted(d["visit"].unique())
+    lines = [
+        f"{scores.source}: valid - {len(d)} rows, {d['subject_id'].nunique()} subjects in "
+        f"{d['arm'].nunique()} arms, visits {', '.join(f'{v:g}' for v in visits)} ({unit})",
+    ]
+    mode = (
+        f"baseline from column {scores.columns.baseline!r}; every row is post-baseline"
+        if scores.baseline_in_column
+        else f"baseline = the score at visit {design.baseline_visit:g}"
+    )
+    lines.append(f"Outcome {scores.columns.outcome!r} ({design.instrument.name}, {design.instrument.minimum}-"
+                 f"{design.instrument.maximum}); {mode}.")
+    modelled = [a.code for a in design.arms if a.modelled and a.code in set(d["arm"])]
+    if modelled:
+        lines.append(f"Modelled, not observed (per the design): {', '.join(modelled)}.")
+    for p in scores.problems:
+        lines.append(p.format(scores.source))
+    n_ex = len(scores.excluded_subjects)
+    lines.append(
+        f"{n_ex} subject{'s' if n_ex != 1 else ''} without a baseline score "
+        f"{'are' if n_ex != 1 else 'is'} excluded from change-based analyses."
+    )
+    counts = assessment_counts(scores)
+    wide = counts.pivot(index="arm", columns="visit", values="observed").reindex(
+        design.arm_order(d["arm"].unique())
+    )
+    wide.columns = [f"{v:g}" for v in wide.columns]
+    wide.insert(0, "subjects", counts.groupby("arm")["randomised"].first().reindex(wide.index))
+    lines += ["", f"Subjects, and observed scores by visit ({unit}):", wide.to_string()]
+    resp = observed_response(scores)
+    if len(resp):
+        thr = design.instrument.response_improvement
+        resp = resp.assign(
+            visit=resp["visit"].map(lambda v: f"{v:g}"),
+            percent=resp["percent"].map(lambda p: "" if np.isnan(p) else f"{p:.1f}"),
+        )
+        lines += [
+            "",
+            f"Response (improvement >= {thr:.0%} from baseline), observed cases:",
+            resp.to_string(index=False),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_validate(args) -> int:
+    try:
+        scores = _load(args, args.file)
+    except DataValidationError as err:
+        print(str(err))
+        return 1
+    sys.stdout.write(validation_report(scores))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# simulate
+# ------------------------------------------------------------------------------------------
+
+
+def _visits(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"visits must be numbers separated by commas, got {text!r}") from None
+
+
+def calibration_text(trial) -> str:
+    c = trial.calibration.copy()
+    c["visit"] = c["visit"].map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    c["source"] = c["source"].map(lambda s: s if len(s) <= 70 else s[:67] + "...")
+    lines = [
+        f"Calibration of the synthetic trial (seed {trial.seed}, accepted draw {trial.attempt}):",
+        c[["quantity", "arm", "visit", "target", "achieved", "status", "source"]].to_string(index=False),
+        "",
+        "Published figures that cannot all be true at once, and what was chosen:",
+    ]
+    lines += [f"- {n}" for n in trial.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_simulate(args) -> int:
+    from .synthetic import simulate_trial, write_trial_csv
+
+    t0 = time.perf_counter()
+    trial = simulate_trial(
+        args.seed,
+        n_per_arm=args.n_per_arm,
+        visits=args.visits,
+        include_modelled_arm=not args.no_modelled_arm,
+    )
+    with atomic_write(args.out) as fh:
+        write_trial_csv(trial.data, fh)
+    if args.calibration:
+        with atomic_write(args.calibration) as fh:
+            trial.calibration.to_csv(fh, index=False, lineterminator="\n")
+    if not args.quiet:
+        sys.stdout.write(calibration_text(trial))
+    n_sub = trial.data["subject_id"].nunique()
+    print(
+        f"Wrote {args.out}: {n_sub} subjects, {len(trial.data)} rows ({time.perf_counter() - t0:.1f} s).",
+        file=sys.stderr,
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# report (until the full report lands: the data and a validation summary)
+# ------------------------------------------------------------------------------------------
+
+
+def _cmd_report(args) -> int:
+    data = Path(args.data) if args.data else PROJECT_DATA
+    if args.design is None and args.data is None and PROJECT_DESIGN.exists():
+        args.design = str(PROJECT_DESIGN)
+    if not data.exists() and args.data is None:
+        raise IptOutcomesError(f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)")
+    scores = _load(args, data)
+    out = Path(args.out)
+    text = validation_report(scores)
+    with atomic_write(out / "validation_summary.txt") as fh:
+        fh.write(
+            "ipt-outcomes report (preliminary: the data and their validation; the full report "
+            "with analyses and figures is not built yet)\n\n" + text
+        )
+    print(f"Wrote {out / 'validation_summary.txt'}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ipt-outcomes",
+        description="Outcomes research and trial analysis for depression psychotherapy trials.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("validate", help="check a score file against the data contract")
+    p.add_argument("file", metavar="FILE")
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("simulate", help="write the calibrated synthetic trial")
+    p.add_argument("--seed", type=int, required=True, help="seed (the project's trial uses 2016)")
+    p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
+    p.add_argument("--calibration", metavar="FILE", help="also write the calibration table as CSV")
+    p.add_argument("--n-per-arm", type=int, metavar="N", help="scaled trial: N randomised per arm")
+    p.add_argument("--visits", type=_visits, metavar="V,V,...", help="visit schedule in months (from 0)")
+    p.add_argument("--no-modelled-arm", action="store_true", help="leave out the modelled IPT+MED arm")
+    p.add_argument("--quiet", action="store_true", help="do not print the calibration table")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("report", help="build the report (for now: data validation summary)")
+    p.add_argument("--data", metavar="FILE", help="score file (default: the project's synthetic trial)")
+    p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except IptOutcomesError as err:
+        if args.debug:
+            raise
+        print(f"ipt-outcomes: {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:
+        if args.debug:
+            raise
+        print(f"ipt-outcomes: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ipt-outcomes: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so plainly, never a traceback unless asked
+        if args.debug:
+            raise
+        print(
+            f"ipt-outcomes: internal error ({type(err).__name__}: {err}); "
+            "please report it, with the output of --debug",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

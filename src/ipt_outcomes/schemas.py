@@ -1,0 +1,170 @@
+"""Data contracts: pandera models of the long score table and of the derived stage.
+
+Two stages, the second inheriting from the first (STYLE 5):
+
+* :class:`ScoreTable` - one row per subject and assessment, as in ``SPEC.md`` (after the column
+  mapping has renamed the user's columns to the contract's names and cells have been parsed);
+* :class:`DerivedScores` - post-baseline rows of subjects with a baseline, with baseline,
+  change, percent improvement and responder / remitter flags.
+
+Every check has a name; :mod:`ipt_outcomes.validation` turns a failing check into a message that
+names the file, row, subject and column. The instrument range depends on the trial design, so use
+:func:`score_table_schema` to get the schema for a given instrument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from .design import Instrument
+
+__all__ = ["ScoreTable", "DerivedScores", "score_table_schema", "derived_scores_schema"]
+
+
+def _is_whole(s: pd.Series) -> pd.Series:
+    x = pd.to_numeric(s, errors="coerce")
+    return x.isna() | ~np.isfinite(x) | (x == np.round(x))
+
+
+def _finite(s: pd.Series) -> pd.Series:
+    x = pd.to_numeric(s, errors="coerce")
+    return x.isna() | np.isfinite(x)
+
+
+class ScoreTable(pa.DataFrameModel):
+    """The long table of scores (SPEC "Input: one long table of scores").
+
+    Columns use the contract's names; ``hamd17`` is the outcome whatever the instrument. Missing
+    outcome values are allowed (a missed assessment); everything else is required.
+    """
+
+    subject_id: Series[str] = pa.Field(nullable=False)
+    arm: Series[str] = pa.Field(nullable=False)
+    visit: Series[float] = pa.Field(nullable=False)
+    hamd17: Series[float] = pa.Field(nullable=True)
+    baseline: Series[float] | None = pa.Field(nullable=True)
+    therapy_group: Series[str] | None = pa.Field(nullable=True)
+    antidepressant: Series[float] | None = pa.Field(nullable=True, isin=[0.0, 1.0])
+    age: Series[float] | None = pa.Field(nullable=True, ge=0, le=120)
+    sex: Series[str] | None = pa.Field(nullable=True)
+    cgi_s: Series[float] | None = pa.Field(nullable=True, isin=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    sofas: Series[float] | None = pa.Field(nullable=True, ge=1, le=100)
+
+    @pa.check("subject_id", name="subject_not_empty")
+    def _subject_not_empty(cls, s: Series[str]) -> Series[bool]:
+        return s.str.len() > 0
+
+    @pa.check("arm", name="arm_not_empty")
+    def _arm_not_empty(cls, s: Series[str]) -> Series[bool]:
+        return s.str.len() > 0
+
+    @pa.check("visit", name="visit_finite")
+    def _visit_finite(cls, s: Series[float]) -> Series[bool]:
+        return _finite(s)
+
+    @pa.check("visit", name="visit_nonnegative")
+    def _visit_nonnegative(cls, s: Series[float]) -> Series[bool]:
+        return ~(s < 0)
+
+    @pa.check("hamd17", name="score_finite")
+    def _score_finite(cls, s: Series[float]) -> Series[bool]:
+        return _finite(s)
+
+    @pa.check("hamd17", name="score_whole")
+    def _score_whole(cls, s: Series[float]) -> Series[bool]:
+        return _is_whole(s)
+
+    @pa.check("hamd17", name="score_in_range")
+    def _score_in_range(cls, s: Series[float]) -> Series[bool]:
+        return s.isna() | ~np.isfinite(s) | s.between(0, 52)
+
+    @pa.check("baseline", name="baseline_in_range")
+    def _baseline_in_range(cls, s: Series[float]) -> Series[bool]:
+        return s.isna() | ~np.isfinite(s) | s.between(0, 52)
+
+    @pa.check("baseline", name="baseline_finite")
+    def _baseline_finite(cls, s: Series[float]) -> Series[bool]:
+        return _finite(s)
+
+    @pa.check("cgi_s", name="cgi_s_whole")
+    def _cgi_whole(cls, s: Series[float]) -> Series[bool]:
+        return _is_whole(s)
+
+    @pa.check("sofas", name="sofas_whole")
+    def _sofas_whole(cls, s: Series[float]) -> Series[bool]:
+        return _is_whole(s)
+
+    @pa.dataframe_check(name="one_row_per_subject_visit")
+    def _one_row_per_subject_visit(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~df.duplicated(["subject_id", "visit"], keep=False)
+
+    @pa.dataframe_check(name="one_arm_per_subject")
+    def _one_arm_per_subject(cls, df: pd.DataFrame) -> Series[bool]:
+        arm = df["arm"].where(df["arm"] != "")  # an empty arm is reported by arm_not_empty
+        return arm.groupby(df["subject_id"], sort=False).transform("nunique") <= 1
+
+    @pa.dataframe_check(name="baseline_constant_within_subject")
+    def _baseline_constant(cls, df: pd.DataFrame) -> Series[bool]:
+        if "baseline" not in df:
+            return pd.Series(True, index=df.index)
+        return df.groupby("subject_id", sort=False)["baseline"].transform("nunique") <= 1
+
+    class Config:
+        strict = False
+        coerce = False
+
+
+class DerivedScores(ScoreTable):
+    """Post-baseline rows with the derived quantities (SPEC "Derived quantities").
+
+    ``pct_improvement`` = (baseline - score) / baseline; ``responder`` = improvement >= the
+    response threshold (0.50; the boundary counts); ``remitter`` = score <= the remission maximum
+    (7). Flags are missing where the score is missing. Only subjects with a non-zero baseline are
+    here: a missing baseline excludes the subject, a zero baseline is refused earlier.
+    """
+
+    baseline: Series[float] = pa.Field(nullable=False, gt=0)
+    change: Series[float] = pa.Field(nullable=True)
+    pct_improvement: Series[float] = pa.Field(nullable=True, le=1)
+    responder: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    remitter: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(name="change_is_score_minus_baseline")
+    def _change_consistent(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["hamd17"].isna() | np.isclose(df["change"], df["hamd17"] - df["baseline"])
+
+    @pa.dataframe_check(name="flags_missing_with_score")
+    def _flags_missing_with_score(cls, df: pd.DataFrame) -> Series[bool]:
+        miss = df["hamd17"].isna()
+        return (miss == df["responder"].isna()) & (miss == df["remitter"].isna())
+
+
+def _with_range(schema: pa.DataFrameSchema, column: str, lo: float, hi: float, name: str):
+    col = schema.columns[column]
+    checks = [c for c in col.checks if c.name != name]
+    checks.append(pa.Check(lambda s: s.isna() | ~np.isfinite(s) | s.between(lo, hi), name=name))
+    return schema.update_column(column, checks=checks)
+
+
+def score_table_schema(instrument: Instrument | None = None) -> pa.DataFrameSchema:
+    """The :class:`ScoreTable` schema with the instrument's range instead of HAM-D's 0-52."""
+    inst = instrument or Instrument()
+    schema = ScoreTable.to_schema()
+    schema = _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
+    schema = _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
+    if not inst.integer:
+        col = schema.columns["hamd17"]
+        schema = schema.update_column(
+            "hamd17", checks=[c for c in col.checks if c.name != "score_whole"]
+        )
+    return schema
+
+
+def derived_scores_schema(instrument: Instrument | None = None) -> pa.DataFrameSchema:
+    """The :class:`DerivedScores` schema with the instrument's range."""
+    inst = instrument or Instrument()
+    schema = DerivedScores.to_schema()
+    return _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
