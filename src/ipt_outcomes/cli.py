@@ -36,8 +36,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data file options")
-    g.add_argument("--design", metavar="FILE", help="trial design TOML (arms, visits, instrument, columns)")
-    g.add_argument("--subject-col", metavar="COL", help="column of subject ids (default subject_id)")
+    g.add_argument(
+        "--design", metavar="FILE", help="trial design TOML (arms, visits, instrument, columns)"
+    )
+    g.add_argument(
+        "--subject-col", metavar="COL", help="column of subject ids (default subject_id)"
+    )
     g.add_argument("--arm-col", metavar="COL", help="column of randomised arms (default arm)")
     g.add_argument("--visit-col", metavar="COL", help="column of visit times (default visit)")
     g.add_argument("--outcome-col", metavar="COL", help="column of outcome scores (default hamd17)")
@@ -46,8 +50,12 @@ def _add_data_options(p: argparse.ArgumentParser) -> None:
         metavar="COL",
         help="column carrying the baseline score on every row (then every row is post-baseline)",
     )
-    g.add_argument("--reference", metavar="ARM", help="comparator arm (default: the design's, else TAU)")
-    g.add_argument("--sheet", metavar="NAME", help="worksheet of an .xlsx file (default: the first)")
+    g.add_argument(
+        "--reference", metavar="ARM", help="comparator arm (default: the design's, else TAU)"
+    )
+    g.add_argument(
+        "--sheet", metavar="NAME", help="worksheet of an .xlsx file (default: the first)"
+    )
     g.add_argument("--encoding", metavar="ENC", help="encoding of a text file (default UTF-8)")
 
 
@@ -73,12 +81,16 @@ def _design_and_columns(args) -> tuple[TrialDesign, ColumnMap]:
 
 def _load(args, path) -> ValidatedScores:
     design, columns = _design_and_columns(args)
-    raw = read_table(path, sheet=getattr(args, "sheet", None), encoding=getattr(args, "encoding", None))
+    raw = read_table(
+        path, sheet=getattr(args, "sheet", None), encoding=getattr(args, "encoding", None)
+    )
     scores = validate_scores(raw, design, columns)
     if scores.data["arm"].nunique() and design.reference not in set(scores.data["arm"]):
         arms = ", ".join(sorted(scores.data["arm"].unique()))
         scores.problems.append(
-            _note(f"the reference arm {design.reference!r} is not in the data (arms: {arms}); give --reference")
+            _note(
+                f"the reference arm {design.reference!r} is not in the data (arms: {arms}); give --reference"
+            )
         )
     return scores
 
@@ -109,8 +121,10 @@ def validation_report(scores: ValidatedScores) -> str:
         if scores.baseline_in_column
         else f"baseline = the score at visit {design.baseline_visit:g}"
     )
-    lines.append(f"Outcome {scores.columns.outcome!r} ({design.instrument.name}, {design.instrument.minimum}-"
-                 f"{design.instrument.maximum}); {mode}.")
+    lines.append(
+        f"Outcome {scores.columns.outcome!r} ({design.instrument.name}, {design.instrument.minimum}-"
+        f"{design.instrument.maximum}); {mode}."
+    )
     modelled = [a.code for a in design.arms if a.modelled and a.code in set(d["arm"])]
     if modelled:
         lines.append(f"Modelled, not observed (per the design): {', '.join(modelled)}.")
@@ -162,7 +176,9 @@ def _visits(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"visits must be numbers separated by commas, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"visits must be numbers separated by commas, got {text!r}"
+        ) from None
 
 
 def calibration_text(trial) -> str:
@@ -171,7 +187,9 @@ def calibration_text(trial) -> str:
     c["source"] = c["source"].map(lambda s: s if len(s) <= 70 else s[:67] + "...")
     lines = [
         f"Calibration of the synthetic trial (seed {trial.seed}, accepted draw {trial.attempt}):",
-        c[["quantity", "arm", "visit", "target", "achieved", "status", "source"]].to_string(index=False),
+        c[["quantity", "arm", "visit", "target", "achieved", "status", "source"]].to_string(
+            index=False
+        ),
         "",
         "Published figures that cannot all be true at once, and what was chosen:",
     ]
@@ -214,7 +232,9 @@ def _cmd_report(args) -> int:
     if args.design is None and args.data is None and PROJECT_DESIGN.exists():
         args.design = str(PROJECT_DESIGN)
     if not data.exists() and args.data is None:
-        raise IptOutcomesError(f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)")
+        raise IptOutcomesError(
+            f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)"
+        )
     scores = _load(args, data)
     out = Path(args.out)
     text = validation_report(scores)
@@ -250,14 +270,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="CSV file to write")
     p.add_argument("--calibration", metavar="FILE", help="also write the calibration table as CSV")
     p.add_argument("--n-per-arm", type=int, metavar="N", help="scaled trial: N randomised per arm")
-    p.add_argument("--visits", type=_visits, metavar="V,V,...", help="visit schedule in months (from 0)")
-    p.add_argument("--no-modelled-arm", action="store_true", help="leave out the modelled IPT+MED arm")
+    p.add_argument(
+        "--visits", type=_visits, metavar="V,V,...", help="visit schedule in months (from 0)"
+    )
+    p.add_argument(
+        "--no-modelled-arm", action="store_true", help="leave out the modelled IPT+MED arm"
+    )
     p.add_argument("--quiet", action="store_true", help="do not print the calibration table")
     p.set_defaults(func=_cmd_simulate)
 
     p = sub.add_parser("report", help="build the report (for now: data validation summary)")
-    p.add_argument("--data", metavar="FILE", help="score file (default: the project's synthetic trial)")
-    p.add_argument("--out", default="reports", metavar="DIR", help="output folder (default reports)")
+    p.add_argument(
+        "--data", metavar="FILE", help="score file (default: the project's synthetic trial)"
+    )
+    p.add_argument(
+        "--out", default="reports", metavar="DIR", help="output folder (default reports)"
+    )
     _add_data_options(p)
     p.set_defaults(func=_cmd_report)
     return parser

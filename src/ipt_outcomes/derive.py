@@ -41,6 +41,22 @@ def is_responder(baseline, score, improvement: float = 0.5):
     return bool(out) if out.ndim == 0 else out
 
 
+_NUMERIC = ("visit", "hamd17", "baseline", "antidepressant", "age", "cgi_s", "sofas")
+_TEXT = ("subject_id", "arm")
+
+
+def _contract_types(data: pd.DataFrame) -> pd.DataFrame:
+    """A plain frame with the contract's numeric columns as float and ids as text."""
+    out = data.copy()
+    for col in _NUMERIC:
+        if col in out.columns:
+            out[col] = pd.to_numeric(out[col], errors="raise").astype(float)
+    for col in _TEXT:
+        if col in out.columns:
+            out[col] = out[col].astype(str)
+    return out
+
+
 def derive_outcomes(
     scores: ValidatedScores | pd.DataFrame,
     *,
@@ -98,7 +114,7 @@ def derive_outcomes(
         instrument = instrument or scores.design.instrument
         source = scores.source
     else:
-        data = scores
+        data = _contract_types(scores)
         source = "data"
     instrument = instrument or Instrument()
     if "baseline" in data.columns:
@@ -126,7 +142,9 @@ def derive_outcomes(
     observed = y.notna()
     post["change"] = y - b
     post["pct_improvement"] = (b - y) / b
-    resp = pd.array(is_responder(b.to_numpy(), y.to_numpy(), instrument.response_improvement), dtype="boolean")
+    resp = pd.array(
+        is_responder(b.to_numpy(), y.to_numpy(), instrument.response_improvement), dtype="boolean"
+    )
     remit = pd.array((y <= instrument.remission_max).to_numpy(), dtype="boolean")
     resp[~observed.to_numpy()] = pd.NA
     remit[~observed.to_numpy()] = pd.NA

@@ -188,7 +188,8 @@ def load_design(path: str | Path) -> TrialDesign:
     baseline = _number(visits.get("baseline", 0), f"{where}: visits.baseline")
     if any(v < 0 for v in schedule):
         raise DesignError(f"{where}: visits.schedule must not contain negative visits")
-    if schedule and baseline not in schedule:
+    baseline_col = (raw.get("columns", {}) or {}).get("baseline")
+    if schedule and baseline not in schedule and not baseline_col:
         raise DesignError(f"{where}: the baseline visit {baseline:g} is not in visits.schedule")
     missing_key = [k for k in key if schedule and k not in schedule]
     if missing_key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,9 @@ class RawTable:
         return f"{self.row_word} {int(index) + self.first_row}"
 
 
-def read_table(path: str | Path, *, sheet: str | None = None, encoding: str | None = None) -> RawTable:
+def read_table(
+    path: str | Path, *, sheet: str | None = None, encoding: str | None = None
+) -> RawTable:
     """Read a score file into a :class:`RawTable`.
 
     Parameters
@@ -111,7 +114,9 @@ def read_table(path: str | Path, *, sheet: str | None = None, encoding: str | No
 def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
     data = p.read_bytes()
     if b"\x00" in data[:65536]:
-        raise InputFileError(f"{name}: looks like a binary file (it contains NUL bytes), not CSV text")
+        raise InputFileError(
+            f"{name}: looks like a binary file (it contains NUL bytes), not CSV text"
+        )
     enc = encoding or "utf-8-sig"
     try:
         text = data.decode(enc)
@@ -129,18 +134,29 @@ def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
         raise InputFileError(f"{name}: the file is empty")
     first_line = text.splitlines()[0]
     sep = _sniff_separator(first_line, p.suffix.lower())
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=sep))]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputFileError(f"{name}: column names appear more than once: {', '.join(dupes)}")
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-        )
-    except pd.errors.ParserError as exc:
-        raise InputFileError(f"{name}: the rows do not line up with the header ({exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+                on_bad_lines="error",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise InputFileError(
+            f"{name}: the rows do not line up with the header: some rows have more fields than "
+            f"the header's {len(header)} ({_short(exc)})"
+        ) from None
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{name}: the file is empty") from None
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -192,14 +208,18 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
     try:
         book = pd.ExcelFile(p, engine="openpyxl")
     except Exception as exc:
-        raise InputFileError(f"{name}: cannot be read as an Excel .xlsx file ({_short(exc)})") from None
+        raise InputFileError(
+            f"{name}: cannot be read as an Excel .xlsx file ({_short(exc)})"
+        ) from None
     with book:
         sheets = list(book.sheet_names)
         if sheet is not None and sheet not in sheets:
             raise InputFileError(
                 f"{name}: there is no sheet {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
             )
-        frame = book.parse(sheet if sheet is not None else sheets[0], dtype=object, header=0)
+        frame = pd.read_excel(
+            book, sheet_name=sheet if sheet is not None else sheets[0], dtype=object, header=0
+        )
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = frame.dropna(how="all")
     return RawTable(frame=frame, path=name, first_row=2)

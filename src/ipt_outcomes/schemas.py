@@ -90,7 +90,7 @@ class ScoreTable(pa.DataFrameModel):
         return _finite(s)
 
     @pa.check("cgi_s", name="cgi_s_whole")
-    def _cgi_whole(cls, s: Series[float]) -> Series[bool]:
+    def _cgi_s_whole(cls, s: Series[float]) -> Series[bool]:
         return _is_whole(s)
 
     @pa.check("sofas", name="sofas_whole")
@@ -107,7 +107,7 @@ class ScoreTable(pa.DataFrameModel):
         return arm.groupby(df["subject_id"], sort=False).transform("nunique") <= 1
 
     @pa.dataframe_check(name="baseline_constant_within_subject")
-    def _baseline_constant(cls, df: pd.DataFrame) -> Series[bool]:
+    def _baseline_constant_within_subject(cls, df: pd.DataFrame) -> Series[bool]:
         if "baseline" not in df:
             return pd.Series(True, index=df.index)
         return df.groupby("subject_id", sort=False)["baseline"].transform("nunique") <= 1
@@ -133,7 +133,7 @@ class DerivedScores(ScoreTable):
     remitter: Series[pd.BooleanDtype] = pa.Field(nullable=True)
 
     @pa.dataframe_check(name="change_is_score_minus_baseline")
-    def _change_consistent(cls, df: pd.DataFrame) -> Series[bool]:
+    def _change_is_score_minus_baseline(cls, df: pd.DataFrame) -> Series[bool]:
         return df["hamd17"].isna() | np.isclose(df["change"], df["hamd17"] - df["baseline"])
 
     @pa.dataframe_check(name="flags_missing_with_score")
@@ -144,7 +144,9 @@ class DerivedScores(ScoreTable):
 
 def _with_range(schema: pa.DataFrameSchema, column: str, lo: float, hi: float, name: str):
     col = schema.columns[column]
-    checks = [c for c in col.checks if c.name != name]
+    # pandera names a decorated check after its function or its ``name=``, depending on how the
+    # model was built, so compare without the leading underscore
+    checks = [c for c in col.checks if str(c.name).lstrip("_") != name]
     checks.append(pa.Check(lambda s: s.isna() | ~np.isfinite(s) | s.between(lo, hi), name=name))
     return schema.update_column(column, checks=checks)
 
@@ -158,7 +160,7 @@ def score_table_schema(instrument: Instrument | None = None) -> pa.DataFrameSche
     if not inst.integer:
         col = schema.columns["hamd17"]
         schema = schema.update_column(
-            "hamd17", checks=[c for c in col.checks if c.name != "score_whole"]
+            "hamd17", checks=[c for c in col.checks if str(c.name).lstrip("_") != "score_whole"]
         )
     return schema
 
@@ -167,4 +169,5 @@ def derived_scores_schema(instrument: Instrument | None = None) -> pa.DataFrameS
     """The :class:`DerivedScores` schema with the instrument's range."""
     inst = instrument or Instrument()
     schema = DerivedScores.to_schema()
-    return _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
+    schema = _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
+    return _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")

@@ -89,9 +89,11 @@ def load_targets() -> pd.DataFrame:
         abstract), ``secondary`` (transcribed by meta-analysis data sets), ``literature`` (for
         the modelled arm and scale links) or ``assumption``.
     """
-    with resources.files("ipt_outcomes").joinpath("data/saloheimo2016_targets.csv").open(
-        "r", encoding="utf-8"
-    ) as fh:
+    with (
+        resources.files("ipt_outcomes")
+        .joinpath("data/saloheimo2016_targets.csv")
+        .open("r", encoding="utf-8") as fh
+    ):
         targets = pd.read_csv(fh, dtype={"arm": str, "value": str, "kind": str, "source": str})
     targets["visit"] = pd.to_numeric(targets["visit"])
     return targets
@@ -125,7 +127,9 @@ class _Targets:
         return ("", "") if r is None else (str(r["kind"]), str(r["source"]))
 
     def visits(self, quantity: str, arm: str) -> list[float]:
-        t = self.table[(self.table["quantity"] == quantity) & (self.table["arm"].isin([arm, "all"]))]
+        t = self.table[
+            (self.table["quantity"] == quantity) & (self.table["arm"].isin([arm, "all"]))
+        ]
         return sorted(set(t["visit"].dropna().astype(float)))
 
 
@@ -201,7 +205,11 @@ def _plan(targets: pd.DataFrame, n_per_arm, visits, include_modelled_arm: bool) 
     T = _Targets(targets)
     arms = list(PUBLISHED_ARMS) + ([MODELLED_ARM] if include_modelled_arm else [])
     visits = tuple(float(v) for v in (visits if visits is not None else DEFAULT_VISITS))
-    if not visits or visits[0] != 0.0 or any(b <= a for a, b in zip(visits, visits[1:], strict=False)):
+    if (
+        not visits
+        or visits[0] != 0.0
+        or any(b <= a for a, b in zip(visits, visits[1:], strict=False))
+    ):
         raise CalibrationError("visits must start at 0 (baseline) and increase strictly")
     calibrate_published = n_per_arm is None and visits == DEFAULT_VISITS and include_modelled_arm
     post = visits[1:]
@@ -271,7 +279,9 @@ def _plan(targets: pd.DataFrame, n_per_arm, visits, include_modelled_arm: bool) 
                     chosen = nearest_consistent_n(pct, n_obs, n)
                     lo_k = math.floor(pct * n_obs / 100)
                     options = ", ".join(
-                        f"{k}/{n_obs} = {100 * k / n_obs:.1f}%" for k in (lo_k, lo_k + 1) if 0 <= k <= n_obs
+                        f"{k}/{n_obs} = {100 * k / n_obs:.1f}%"
+                        for k in (lo_k, lo_k + 1)
+                        if 0 <= k <= n_obs
                     )
                     kind, _ = T.source("observed_n", arm, v)
                     notes.append(
@@ -283,7 +293,9 @@ def _plan(targets: pd.DataFrame, n_per_arm, visits, include_modelled_arm: bool) 
                     )
                     observed[v] = n_obs = chosen
                     ks = consistent_counts(pct, chosen)
-                responders[v] = min(ks, key=lambda k, n_obs=n_obs, pct=pct: abs(100 * k / n_obs - pct))
+                responders[v] = min(
+                    ks, key=lambda k, n_obs=n_obs, pct=pct: abs(100 * k / n_obs - pct)
+                )
             else:
                 responders[v] = int(round(pct * n_obs / 100))
         for v in key:  # a granularity choice may have moved a key visit's n
@@ -354,7 +366,7 @@ def _integers_with_moments(rng, n, mean, sd, lo, hi, mean_decimals, sd_decimals,
             idx = [i for i in np.argsort(-resid) if y[i] < hi][:diff]
             y[idx] += 1
         elif diff < 0:
-            idx = [i for i in np.argsort(resid) if y[i] > lo][: -diff]
+            idx = [i for i in np.argsort(resid) if y[i] > lo][:-diff]
             y[idx] -= 1
         m, s = y.mean(), (y.std(ddof=1) if n > 1 else 0.0)
         err = abs(round(m, mean_decimals) - mean) + abs(round(s, sd_decimals) - sd)
@@ -419,8 +431,31 @@ def _calibrate_key_visit(z, b, k, target_mean, target_sd):
         y = scores(par)
         return [y.mean() - target_mean, (y.std(ddof=1) if n > 1 else 0.0) - target_sd]
 
-    fit = optimize.least_squares(resid, x0=[0.3, 0.3], bounds=([0.005, 0.005], [3.0, 3.0]), xtol=1e-12, ftol=1e-12)
+    fit = optimize.least_squares(
+        resid, x0=[0.3, 0.3], bounds=([0.005, 0.005], [3.0, 3.0]), xtol=1e-12, ftol=1e-12
+    )
     return fit.x, t
+
+
+def _key_visit_scores(z, b, k, target_mean, target_sd):
+    """Scores at a key visit: exactly the k lowest z respond; mean and SD as calibrated."""
+    (s_lo, s_hi), t = _calibrate_key_visit(z, b, k, target_mean, target_sd)
+    y = _scores(b, 0.5 + np.where(z < t, s_lo, s_hi) * (z - t))
+    half = np.floor(b / 2)
+    resp = np.zeros(len(z), dtype=bool)
+    resp[np.argsort(z, kind="stable")[:k]] = True
+    # rounding must not move anyone across the response boundary
+    return np.where(resp, np.minimum(y, half), np.maximum(y, half + 1))
+
+
+def _visit_scores(z, b, target_mean, spread):
+    """Scores at another visit: location solved so that the observed mean meets its target."""
+
+    def gap(a):
+        return float(np.mean(b * np.clip(a + spread * z, 0, RATIO_MAX))) - target_mean
+
+    a = optimize.brentq(gap, -3, 3, xtol=1e-10)
+    return _scores(b, a + spread * z)
 
 
 def _scores(b, ratio, lo=0, hi=52):
@@ -466,9 +501,19 @@ def _draw(plan: _Plan, rng: np.random.Generator) -> pd.DataFrame:
             labels = np.repeat([f"G{i + 1:02d}" for i in range(len(sizes))], sizes)
             perm = rng.permutation(n)
             group[perm] = labels
-            effects = dict(zip([f"G{i + 1:02d}" for i in range(len(sizes))], rng.standard_normal(len(sizes)), strict=True))
+            effects = dict(
+                zip(
+                    [f"G{i + 1:02d}" for i in range(len(sizes))],
+                    rng.standard_normal(len(sizes)),
+                    strict=True,
+                )
+            )
             g_eff = np.array([effects[g] for g in group])
-        z = math.sqrt(rho) * u[:, None] + math.sqrt(icc) * g_eff[:, None] + math.sqrt(1 - rho - icc) * e
+        z = (
+            math.sqrt(rho) * u[:, None]
+            + math.sqrt(icc) * g_eff[:, None]
+            + math.sqrt(1 - rho - icc) * e
+        )
         # visit by visit: dropout, then scores
         scores = np.full((n, len(post)), np.nan)
         in_study = np.arange(n)
@@ -482,24 +527,11 @@ def _draw(plan: _Plan, rng: np.random.Generator) -> pd.DataFrame:
             missed = _weighted_pick(rng, in_study, w, ap.in_study[v] - ap.observed[v])
             obs = np.setdiff1d(in_study, missed)
             if v in ap.responders:
-                (s_lo, s_hi), t = _calibrate_key_visit(
+                y = _key_visit_scores(
                     z[obs, j], base[obs], ap.responders[v], ap.means[v], ap.sds[v]
                 )
-                zo = z[obs, j]
-                y = _scores(base[obs], 0.5 + np.where(zo < t, s_lo, s_hi) * (zo - t))
-                half = np.floor(base[obs] / 2)
-                resp = np.zeros(len(obs), dtype=bool)
-                resp[np.argsort(z[obs, j], kind="stable")[: ap.responders[v]]] = True
-                y = np.where(resp, np.minimum(y, half), np.maximum(y, half + 1))
             else:
-                s = ap.sds[v] / base.mean()
-
-                def gap(a, j=j, s=s, v=v, obs=obs):
-                    ratio = np.clip(a + s * z[obs, j], 0, RATIO_MAX)
-                    return float(np.mean(base[obs] * ratio)) - ap.means[v]
-
-                a = optimize.brentq(gap, -3, 3, xtol=1e-10)
-                y = _scores(base[obs], a + s * z[obs, j])
+                y = _visit_scores(z[obs, j], base[obs], ap.means[v], ap.sds[v] / base.mean())
             scores[obs, j] = y
             last[obs] = y
         frame = _long_frame(ap.arm, sid, base, scores, post, group, antidep, age, male, rng, p)
@@ -523,7 +555,9 @@ def _long_frame(arm, sid, base, scores, post, group, antidep, age, male, rng, p)
     noise = rng.standard_normal(ham.shape) * 1.5
     cgi = 1 + np.searchsorted(np.array(p["cgi_cuts"]), ham + noise, side="right")
     cgi = np.clip(cgi, 1, 7).astype(float)
-    sofas = np.clip(np.round(p["sofas_a"] + p["sofas_b"] * ham + 6 * rng.standard_normal(ham.shape)), 1, 100)
+    sofas = np.clip(
+        np.round(p["sofas_a"] + p["sofas_b"] * ham + 6 * rng.standard_normal(ham.shape)), 1, 100
+    )
     observed = ~np.isnan(ham)
     return pd.DataFrame(
         {
@@ -608,20 +642,74 @@ def _achieved(plan: _Plan, data: pd.DataFrame, T: _Targets) -> pd.DataFrame:
         b = base[base["arm"] == a]["hamd17"].astype(float)
         subj = d.drop_duplicates("subject_id")
         add("randomised_n", a, None, ap.n, len(subj), _status(ap.n, len(subj), 0))
-        add("baseline_hamd_mean", a, 0.0, ap.baseline_mean, round(b.mean(), 2), _status(ap.baseline_mean, b.mean(), 1))
-        add("baseline_hamd_sd", a, 0.0, ap.baseline_sd, round(b.std(), 2), _status(ap.baseline_sd, b.std(), 1))
-        add("age_mean", a, None, ap.age_mean, round(subj["age"].mean(), 2), _status(ap.age_mean, subj["age"].mean(), 0))
-        add("age_sd", a, None, ap.age_sd, round(subj["age"].std(), 2), _status(ap.age_sd, subj["age"].std(), 1))
+        add(
+            "baseline_hamd_mean",
+            a,
+            0.0,
+            ap.baseline_mean,
+            round(b.mean(), 2),
+            _status(ap.baseline_mean, b.mean(), 1),
+        )
+        add(
+            "baseline_hamd_sd",
+            a,
+            0.0,
+            ap.baseline_sd,
+            round(b.std(), 2),
+            _status(ap.baseline_sd, b.std(), 1),
+        )
+        add(
+            "age_mean",
+            a,
+            None,
+            ap.age_mean,
+            round(subj["age"].mean(), 2),
+            _status(ap.age_mean, subj["age"].mean(), 0),
+        )
+        add(
+            "age_sd",
+            a,
+            None,
+            ap.age_sd,
+            round(subj["age"].std(), 2),
+            _status(ap.age_sd, subj["age"].std(), 1),
+        )
         male = 100 * (subj["sex"] == "male").mean()
-        add("male_percent", a, None, T.value("male_percent", a), round(male, 2), _status(T.value("male_percent", a), male, 0))
+        add(
+            "male_percent",
+            a,
+            None,
+            T.value("male_percent", a),
+            round(male, 2),
+            _status(T.value("male_percent", a), male, 0),
+        )
         ad = 100 * subj["antidepressant"].mean()
         tgt = T.value("antidepressant_percent", a)
-        add("antidepressant_percent", a, None, tgt, round(ad, 2), _status(tgt, ad, None, 50 / ap.n + 1e-9))
+        add(
+            "antidepressant_percent",
+            a,
+            None,
+            tgt,
+            round(ad, 2),
+            _status(tgt, ad, None, 50 / ap.n + 1e-9),
+        )
         for v in plan.visits[1:]:
-            dv = d[d["visit"] == v].merge(b.rename("baseline").to_frame().assign(subject_id=base[base["arm"] == a]["subject_id"].to_numpy()), on="subject_id")
+            dv = d[d["visit"] == v].merge(
+                b.rename("baseline")
+                .to_frame()
+                .assign(subject_id=base[base["arm"] == a]["subject_id"].to_numpy()),
+                on="subject_id",
+            )
             obs = dv[dv["hamd17"].notna()]
             n_obs = len(obs)
-            add("observed_n", a, v, ap.observed[v], n_obs, "exact" if n_obs == ap.observed[v] else "off")
+            add(
+                "observed_n",
+                a,
+                v,
+                ap.observed[v],
+                n_obs,
+                "exact" if n_obs == ap.observed[v] else "off",
+            )
             if v in ap.responders:
                 k = int((2 * obs["hamd17"].astype(float) <= obs["baseline"]).sum())
                 pct = 100 * k / n_obs
@@ -633,54 +721,149 @@ def _achieved(plan: _Plan, data: pd.DataFrame, T: _Targets) -> pd.DataFrame:
                     status = "ok" if abs(pct - tgt) <= max(100 / n_obs, 0.5) else "off"
                 rsrc = ("response_rr_vs_ipt", a, None) if a == MODELLED_ARM else None
                 add("response_percent", a, v, round(tgt, 2), round(pct, 2), status, rsrc)
-                add("responders", a, v, ap.responders[v], k, "exact" if k == ap.responders[v] else "off",
-                    rsrc or ("response_percent", a, v))
+                add(
+                    "responders",
+                    a,
+                    v,
+                    ap.responders[v],
+                    k,
+                    "exact" if k == ap.responders[v] else "off",
+                    rsrc or ("response_percent", a, v),
+                )
             m = obs["hamd17"].astype(float).mean()
             src_arm = "IPT" if a == MODELLED_ARM else a
             msrc = ("smd_vs_ipt", a, None) if a == MODELLED_ARM else None
-            add("hamd_mean", a, v, round(ap.means[v], 2), round(m, 2), _status(ap.means[v], m, None, 0.25), msrc)
+            add(
+                "hamd_mean",
+                a,
+                v,
+                round(ap.means[v], 2),
+                round(m, 2),
+                _status(ap.means[v], m, None, 0.25),
+                msrc,
+            )
             if v in ap.responders:
                 sd = obs["hamd17"].astype(float).std()
-                add("hamd_sd", a, v, round(ap.sds[v], 2), round(sd, 2), _status(ap.sds[v], sd, None, 0.5),
-                    ("hamd_sd", src_arm, v))
+                add(
+                    "hamd_sd",
+                    a,
+                    v,
+                    round(ap.sds[v], 2),
+                    round(sd, 2),
+                    _status(ap.sds[v], sd, None, 0.5),
+                    ("hamd_sd", src_arm, v),
+                )
     # therapy groups and ICC
     peg = data[(data["arm"] == GROUP_ARM) & (data["visit"] == 0)]
     if len(peg):
         sizes = peg.groupby("therapy_group").size()
         lo, hi = plan.params["group_min"], plan.params["group_max"]
-        add("therapy_group_size_min", GROUP_ARM, None, lo, int(sizes.min()), "ok" if sizes.min() >= lo else "off")
-        add("therapy_group_size_max", GROUP_ARM, None, hi, int(sizes.max()), "ok" if sizes.max() <= hi else "off")
+        add(
+            "therapy_group_size_min",
+            GROUP_ARM,
+            None,
+            lo,
+            int(sizes.min()),
+            "ok" if sizes.min() >= lo else "off",
+        )
+        add(
+            "therapy_group_size_max",
+            GROUP_ARM,
+            None,
+            hi,
+            int(sizes.max()),
+            "ok" if sizes.max() <= hi else "off",
+        )
         v3 = 3.0 if 3.0 in plan.visits else plan.visits[-1]
         chg = data[(data["arm"] == GROUP_ARM) & (data["visit"] == v3)].set_index("subject_id")
-        chg = chg["hamd17"].astype(float) - peg.set_index("subject_id")["hamd17"].astype(float).reindex(chg.index)
+        chg = chg["hamd17"].astype(float) - peg.set_index("subject_id")["hamd17"].astype(
+            float
+        ).reindex(chg.index)
         groups = peg.set_index("subject_id")["therapy_group"].reindex(chg.index)
         icc = _icc_anova(chg, groups)
-        add("icc_therapy_group", GROUP_ARM, None, plan.params["icc"], round(icc, 3),
-            "estimate (generating value is the target; few groups)")
+        add(
+            "icc_therapy_group",
+            GROUP_ARM,
+            None,
+            plan.params["icc"],
+            round(icc, 3),
+            "estimate (generating value is the target; few groups)",
+        )
     # other arms have no therapy group
     others = data[(data["arm"] != GROUP_ARM)]["therapy_group"]
-    add("no_therapy_group_outside_PeGT", "all", None, 0, int((others != "").sum()),
-        "ok" if (others == "").all() else "off", ("therapy_group_size_min", GROUP_ARM, None))
+    add(
+        "no_therapy_group_outside_PeGT",
+        "all",
+        None,
+        0,
+        int((others != "").sum()),
+        "ok" if (others == "").all() else "off",
+        ("therapy_group_size_min", GROUP_ARM, None),
+    )
     # dropout depends on earlier scores
     slope = _dropout_slope(data)
-    add("dropout_log_odds_per_sd", "all", None, plan.params["dropout"], round(slope, 3),
-        "ok (positive: MAR on last score)" if slope > 0 else "off")
+    add(
+        "dropout_log_odds_per_sd",
+        "all",
+        None,
+        plan.params["dropout"],
+        round(slope, 3),
+        "ok (positive: MAR on last score)" if slope > 0 else "off",
+    )
     # scale links
     obs = data[data["hamd17"].notna()]
     r_cgi = obs[["hamd17", "cgi_s"]].astype(float).corr(method="spearman").iloc[0, 1]
     r_sofas = obs[["hamd17", "sofas"]].astype(float).corr(method="spearman").iloc[0, 1]
-    add("cgi_s_hamd_spearman", "all", None, "> 0.7", round(r_cgi, 3), "ok" if r_cgi > 0.7 else "off", ("cgi_s_hamd_cuts", "all", None))
-    add("sofas_hamd_spearman", "all", None, "< -0.6", round(r_sofas, 3), "ok" if r_sofas < -0.6 else "off", ("sofas_slope", "all", None))
+    add(
+        "cgi_s_hamd_spearman",
+        "all",
+        None,
+        "> 0.7",
+        round(r_cgi, 3),
+        "ok" if r_cgi > 0.7 else "off",
+        ("cgi_s_hamd_cuts", "all", None),
+    )
+    add(
+        "sofas_hamd_spearman",
+        "all",
+        None,
+        "< -0.6",
+        round(r_sofas, 3),
+        "ok" if r_sofas < -0.6 else "off",
+        ("sofas_slope", "all", None),
+    )
     # published finding
     if {"PeGT", "TAU", "IPT"} <= set(data["arm"]):
         pv = _summary_measure_p(data)
-        add("pegt_vs_tau_p_max", "PeGT", None, "< 0.05", round(pv["PeGT"], 4),
-            "ok" if pv["PeGT"] < 0.05 else ("off" if plan.calibrate_published else "not conditioned"))
-        add("ipt_vs_tau_p_min", "IPT", None, ">= 0.05", round(pv["IPT"], 4),
-            "ok" if pv["IPT"] >= 0.05 else ("off" if plan.calibrate_published else "not conditioned"))
-    out = pd.DataFrame(rows, columns=["quantity", "arm", "visit", "target", "achieved", "status", "kind", "source"])
-    out["target"] = out["target"].map(lambda x: f"{x:g}" if isinstance(x, int | float | np.floating) else str(x))
-    out["achieved"] = out["achieved"].map(lambda x: f"{x:g}" if isinstance(x, int | float | np.floating) else str(x))
+        add(
+            "pegt_vs_tau_p_max",
+            "PeGT",
+            None,
+            "< 0.05",
+            round(pv["PeGT"], 4),
+            "ok"
+            if pv["PeGT"] < 0.05
+            else ("off" if plan.calibrate_published else "not conditioned"),
+        )
+        add(
+            "ipt_vs_tau_p_min",
+            "IPT",
+            None,
+            ">= 0.05",
+            round(pv["IPT"], 4),
+            "ok"
+            if pv["IPT"] >= 0.05
+            else ("off" if plan.calibrate_published else "not conditioned"),
+        )
+    out = pd.DataFrame(
+        rows, columns=["quantity", "arm", "visit", "target", "achieved", "status", "kind", "source"]
+    )
+    out["target"] = out["target"].map(
+        lambda x: f"{x:g}" if isinstance(x, int | float | np.floating) else str(x)
+    )
+    out["achieved"] = out["achieved"].map(
+        lambda x: f"{x:g}" if isinstance(x, int | float | np.floating) else str(x)
+    )
     return out
 
 
@@ -737,8 +920,8 @@ def simulate_trial(
     Examples
     --------
     >>> trial = simulate_trial(seed=1)
-    >>> trial.data.groupby("arm", sort=False)["subject_id"].nunique().to_dict()
-    {'IPT': 46, 'PeGT': 42, 'TAU': 46, 'IPT+MED': 46}
+    >>> trial.data.groupby("arm")["subject_id"].nunique().to_dict()
+    {'IPT': 46, 'IPT+MED': 46, 'PeGT': 42, 'TAU': 46}
     """
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -763,9 +946,13 @@ def simulate_trial(
             "in which PeGT is better than TAU over time (p < 0.05) and IPT is not."
         )
     else:
-        notes.append("Scaled trial: calibrated to the targets, not conditioned on the published significance pattern.")
+        notes.append(
+            "Scaled trial: calibrated to the targets, not conditioned on the published significance pattern."
+        )
     calibration = _achieved(plan, data, T)
-    return SimulatedTrial(data=data, calibration=calibration, notes=notes, seed=int(seed), attempt=attempt)
+    return SimulatedTrial(
+        data=data, calibration=calibration, notes=notes, seed=int(seed), attempt=attempt
+    )
 
 
 def write_trial_csv(data: pd.DataFrame, handle) -> None:

@@ -221,7 +221,11 @@ def validate_scores(
         data[role] = values
         for idx in bad[bad].index:
             parse_bad.add((idx, role))
-            what = "visit" if role == "visit" else ("score" if role in ("hamd17", "baseline") else role)
+            what = (
+                "visit"
+                if role == "visit"
+                else ("score" if role in ("hamd17", "baseline") else role)
+            )
             problems.append(
                 Problem(
                     f"{role}_not_number",
@@ -248,7 +252,9 @@ def validate_scores(
     try:
         schema.validate(data, lazy=True)
     except pa.errors.SchemaErrors as err:
-        problems.extend(_problems_from_pandera(err.failure_cases, data, raw, design, display, parse_bad))
+        problems.extend(
+            _problems_from_pandera(err.failure_cases, data, raw, design, display, parse_bad)
+        )
 
     # --- rules about the design and the baseline -------------------------------------------------
     if design.arms:
@@ -332,10 +338,14 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
     inst = design.instrument
     out: list[Problem] = []
     seen: set[tuple[str, object]] = set()
-    group_checks = {"one_row_per_subject_visit", "one_arm_per_subject", "baseline_constant_within_subject"}
+    group_checks = {
+        "one_row_per_subject_visit",
+        "one_arm_per_subject",
+        "baseline_constant_within_subject",
+    }
     grouped: dict[str, set] = {k: set() for k in group_checks}
     for rec in fc.itertuples(index=False):
-        check = str(rec.check)
+        check = str(rec.check).lstrip("_")
         idx = rec.index
         if check in group_checks:
             grouped[check].add(idx)
@@ -355,7 +365,9 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
         if check == "not_nullable" and column == "visit":
             msg = "visit is empty; every row needs the time of its assessment"
         elif check in _TEMPLATES:
-            msg = _TEMPLATES[check].format(v=_fmt(v), inst=inst.name, lo=inst.minimum, hi=inst.maximum, col=column)
+            msg = _TEMPLATES[check].format(
+                v=_fmt(v), inst=inst.name, lo=inst.minimum, hi=inst.maximum, col=column
+            )
         else:
             msg = _builtin_message(check, column, v)
         out.append(
@@ -363,7 +375,7 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
                 check,
                 msg,
                 row=raw.row_label(idx),
-                    position=idx,
+                position=idx,
                 subject=data.at[idx, "subject_id"],
                 column=display.get(column, column),
             )
@@ -401,7 +413,9 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
         sub = data.loc[sorted(grouped["baseline_constant_within_subject"])]
         for subj, g in sub.groupby("subject_id", sort=False):
             firsts = g.dropna(subset=["baseline"]).drop_duplicates("baseline")
-            detail = ", ".join(f"{b:g} at {raw.row_label(i)}" for i, b in firsts["baseline"].items())
+            detail = ", ".join(
+                f"{b:g} at {raw.row_label(i)}" for i, b in firsts["baseline"].items()
+            )
             out.append(
                 Problem(
                     "baseline_constant_within_subject",
@@ -474,7 +488,7 @@ def _zero_baseline(raw, idx, subject, column, design) -> Problem:
         "baseline score is 0, so percent improvement from baseline is undefined; "
         "correct the score or remove the subject",
         row=raw.row_label(idx),
-                    position=idx,
+        position=idx,
         subject=subject,
         column=column,
     )

@@ -1,0 +1,99 @@
+"""Derivation rules (SPEC "Derived quantities"), each on a tiny hand-built frame."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ipt_outcomes.derive import derive_outcomes, is_responder
+from ipt_outcomes.design import ColumnMap, Instrument, load_design
+from ipt_outcomes.exceptions import DataValidationError
+from ipt_outcomes.readers import read_table
+from ipt_outcomes.validation import validate_scores
+
+from .conftest import DESIGNS
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["subject_id", "arm", "visit", "hamd17"]).astype(
+        {"visit": float, "hamd17": float}
+    )
+
+
+def one(baseline, score, **kw):
+    d = derive_outcomes(frame([("a", "TAU", 0, baseline), ("a", "TAU", 3, score)]), **kw)
+    assert len(d) == 1
+    return d.iloc[0]
+
+
+def test_response_counts_exactly_fifty_percent_improvement():
+    assert bool(one(20, 10)["responder"]) is True
+
+
+def test_response_at_fifty_percent_with_odd_baseline_needs_score_at_or_below_half():
+    assert bool(one(21, 10)["responder"]) is True  # 52.4%
+    assert bool(one(21, 11)["responder"]) is False  # 47.6%
+
+
+def test_forty_nine_percent_improvement_is_not_response():
+    assert bool(one(50, 26)["responder"]) is False  # 48%
+    assert bool(one(50, 25)["responder"]) is True  # 50%
+
+
+def test_remission_is_score_seven_or_less():
+    assert bool(one(20, 7)["remitter"]) is True
+    assert bool(one(20, 8)["remitter"]) is False
+
+
+def test_change_is_score_minus_baseline():
+    assert one(20, 13)["change"] == -7
+
+
+def test_percent_improvement_is_negative_when_worse():
+    assert one(20, 25)["pct_improvement"] == pytest.approx(-0.25)
+
+
+def test_missing_score_gives_missing_flags_not_false():
+    d = derive_outcomes(frame([("a", "TAU", 0, 20), ("a", "TAU", 3, None)]))
+    row = d.iloc[0]
+    assert pd.isna(row["responder"]) and pd.isna(row["remitter"]) and pd.isna(row["change"])
+
+
+def test_subject_without_baseline_is_left_out():
+    d = derive_outcomes(frame([("a", "TAU", 3, 10), ("b", "TAU", 0, 20), ("b", "TAU", 3, 9)]))
+    assert d["subject_id"].tolist() == ["b"]
+
+
+def test_baseline_zero_raises_rather_than_inf():
+    with pytest.raises(DataValidationError, match="baseline score is 0"):
+        derive_outcomes(frame([("a", "TAU", 0, 0), ("a", "TAU", 3, 0)]))
+
+
+def test_baseline_column_makes_every_row_post_baseline(write_csv):
+    path = write_csv("subject_id,arm,visit,hamd17,base\nA,TAU,0,10,20\nA,TAU,2,9,20\n")
+    scores = validate_scores(read_table(path), columns=ColumnMap(baseline="base"))
+    d = derive_outcomes(scores)
+    assert d["visit"].tolist() == [0.0, 2.0]
+    assert d["responder"].tolist() == [True, True]
+
+
+def test_other_thresholds_come_from_the_instrument():
+    inst = Instrument(response_improvement=0.4, remission_max=5)
+    row = one(10, 6, instrument=inst)
+    assert bool(row["responder"]) is True and bool(row["remitter"]) is False
+
+
+def test_is_responder_is_exact_at_the_boundary():
+    assert is_responder(30, 15) and not is_responder(30, 16)
+
+
+def test_riesby_week5_response_matches_published_cross_check(external):
+    """riesby.md: HAM-D >= 50% reduction from week 0 to week 5 among patients with both scores:
+    non-endogenous 16/26 (61.5%), endogenous 14/27 (51.9%) (computed by the data's curators)."""
+    path = external("riesby.csv")
+    scores = validate_scores(read_table(path), load_design(DESIGNS / "riesby.toml"))
+    d = derive_outcomes(scores)
+    wk5 = d[(d["visit"] == 5) & d["hamd17"].notna()]
+    counts = wk5.groupby("arm")["responder"].agg(["sum", "count"])
+    assert counts.loc["0"].tolist() == [16, 26]
+    assert counts.loc["1"].tolist() == [14, 27]
