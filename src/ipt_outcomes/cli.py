@@ -223,6 +223,72 @@ def _cmd_simulate(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------
+# response
+# ------------------------------------------------------------------------------------------
+
+
+def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """Visits as the user wrote them (3, 1.5), not 3.0; everything else untouched."""
+    out = df.copy()
+    if "visit" in out.columns:
+        out["visit"] = out["visit"].map(lambda v: "" if pd.isna(v) else f"{float(v):g}")
+    return out
+
+
+def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+    """Write each table as ``out_dir/NAME.csv`` (UTF-8, LF), each file whole or not at all."""
+    written = []
+    for name, table in tables.items():
+        path = Path(out_dir) / f"{name}.csv"
+        with atomic_write(path) as fh:
+            _csv_ready(table).to_csv(fh, index=False, lineterminator="\n")
+        written.append(path)
+    return written
+
+
+def _cmd_response(args) -> int:
+    from .response import analyse_response
+
+    scores = _load(args, args.file)
+    res = analyse_response(
+        scores,
+        args.missing,
+        reference=scores.design.reference,
+        ci_method=args.ci,
+        rd_method=args.rd_method,
+        alpha=args.alpha,
+    )
+    tables = {
+        "response_rates": res.response_rates,
+        "remission_rates": res.remission_rates,
+        "response_comparisons": res.response_comparisons,
+        "remission_comparisons": res.remission_comparisons,
+        "response_chisq": res.chi_square,
+        "response_gee": res.gee,
+        "response_gee_fit": res.gee_fit,
+    }
+    for name, t in tables.items():  # the rule last, so the SPEC's columns stay first and in order
+        tables[name] = t.assign(missing=args.missing) if len(t.columns) else t
+    paths = write_tables(tables, Path(args.out))
+    key = scores.design.key_visits or sorted(res.response_rates["visit"].unique())
+    show = res.summary()
+    show = show[show["visit"].isin(key)]
+    pct = show.assign(
+        visit=show["visit"].map(lambda v: f"{v:g}"),
+        rate=show["rate"].map(lambda r: "" if pd.isna(r) else f"{100 * r:.1f}%"),
+        p_fisher=show["p_fisher"].map(lambda p: "" if pd.isna(p) else f"{p:.4f}"),
+        p_holm=show["p_holm"].map(lambda p: "" if pd.isna(p) else f"{p:.4f}"),
+        nnt_text=show["nnt_text"].fillna(""),
+    )[["arm", "visit", "n", "responders", "rate", "p_fisher", "p_holm", "nnt_text"]]
+    print(f"Response (missing-data rule: {args.missing}; reference {res.reference}):")
+    print(pct.to_string(index=False))
+    for note in res.notes:
+        print(f"note: {note}")
+    print(f"Wrote {len(paths)} tables to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 # report (until the full report lands: the data and a validation summary)
 # ------------------------------------------------------------------------------------------
 
@@ -278,6 +344,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="do not print the calibration table")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("response", help="response and remission rates and comparisons")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--missing",
+        choices=["observed", "nri", "locf"],
+        default="observed",
+        help="missing-data rule (default observed)",
+    )
+    p.add_argument(
+        "--out",
+        default="reports/tables",
+        metavar="DIR",
+        help="output folder (default reports/tables)",
+    )
+    p.add_argument(
+        "--ci",
+        choices=["wilson", "clopper-pearson", "agresti-coull"],
+        default="wilson",
+        help="interval of a rate",
+    )
+    p.add_argument(
+        "--rd-method",
+        choices=["newcombe", "miettinen-nurminen"],
+        default="newcombe",
+        help="interval of the risk difference",
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_response)
 
     p = sub.add_parser("report", help="build the report (for now: data validation summary)")
     p.add_argument(
