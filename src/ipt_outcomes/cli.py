@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 from . import __version__
 from ._atomic import atomic_write
 from .design import ColumnMap, TrialDesign, default_design, load_design
-from .exceptions import DataValidationError, IptOutcomesError
+from .exceptions import ConvergenceWarning, DataValidationError, IptOutcomesError
 from .readers import read_table
 from .summary import assessment_counts, observed_response
 from .validation import ValidatedScores, validate_scores
@@ -250,14 +251,19 @@ def _cmd_response(args) -> int:
     from .response import analyse_response
 
     scores = _load(args, args.file)
-    res = analyse_response(
-        scores,
-        args.missing,
-        reference=scores.design.reference,
-        ci_method=args.ci,
-        rd_method=args.rd_method,
-        alpha=args.alpha,
-    )
+    with warnings.catch_warnings():  # non-convergence is reported in response_gee_fit.csv
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = analyse_response(
+            scores,
+            args.missing,
+            reference=scores.design.reference,
+            ci_method=args.ci,
+            rd_method=args.rd_method,
+            alpha=args.alpha,
+        )
+    failed = res.gee_fit.loc[~res.gee_fit["converged"].astype(bool), "correlation"].tolist()
+    if failed:
+        res.notes.append(f"GEE ({', '.join(failed)}) did not converge: see response_gee_fit.csv")
     tables = {
         "response_rates": res.response_rates,
         "remission_rates": res.remission_rates,

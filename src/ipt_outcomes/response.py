@@ -91,7 +91,7 @@ def proportion_ci(k, n, method: str = "wilson", alpha: float = 0.05):
     Examples
     --------
     >>> [round(x, 4) for x in proportion_ci(16, 38)]
-    [0.2783, 0.5769]
+    [0.2785, 0.5781]
     >>> [round(x, 4) for x in proportion_ci(0, 10, "clopper-pearson")]
     [0.0, 0.3085]
     """
@@ -727,6 +727,8 @@ def gee_response(
     z = _z(alpha)
     rows = []
     report = visits if report_visits is None else [v for v in visits if v in set(report_visits)]
+    cells = data.groupby(["arm", "visit"])[endpoint].agg(["sum", "count"])
+    degenerate = {idx for idx, r in cells.iterrows() if r["sum"] in (0, r["count"])}
     for a in others:
         for v in report:
             L = pd.Series(0.0, index=X.columns)
@@ -734,28 +736,33 @@ def gee_response(
             if v != visits[0]:
                 L[f"arm[{a}]:visit[{v:g}]"] = 1.0
             est = float(L @ params)
-            se = float(math.sqrt(L @ vcov @ L))
-            note = ""
-            if not np.isfinite(se) or se > 50:
-                note = (
-                    "separation (an arm with all or no events at this visit): estimate not reliable"
-                )
-            rows.append(
-                dict(
-                    correlation=correlation,
-                    arm=a,
-                    reference=reference,
-                    visit=v,
-                    odds_ratio=math.exp(est),
-                    ci_low=math.exp(est - z * se),
-                    ci_high=math.exp(est + z * se),
-                    log_or=est,
-                    se=se,
-                    z=est / se,
-                    p=float(2 * stats.norm.sf(abs(est / se))),
-                    note=note,
-                )  # fmt: skip
+            se = float(math.sqrt(max(float(L @ vcov @ L), 0.0)))
+            cand = ((a, v), (reference, v), (a, visits[0]), (reference, visits[0]))
+            involved = [c for c in dict.fromkeys(cand) if c in degenerate]
+            row = dict(
+                correlation=correlation,
+                arm=a,
+                reference=reference,
+                visit=v,
+                log_or=est,
+                se=se,
+                note="",
             )
+            if involved or not np.isfinite(est) or not np.isfinite(se) or se == 0 or abs(est) > 30:
+                cells_txt = ", ".join(f"{arm!r} at visit {vv:g}" for arm, vv in involved)
+                row.update(log_or=np.nan, se=np.nan)
+                row["note"] = (
+                    f"not estimable: separation (all or no events in {cells_txt or 'a cell'}; "
+                    f"the model's first visit, {visits[0]:g}, enters every contrast)"
+                )
+                for k in ("odds_ratio", "ci_low", "ci_high", "z", "p"):
+                    row[k] = np.nan
+            else:
+                row.update(
+                    odds_ratio=math.exp(est), ci_low=math.exp(est - z * se), ci_high=math.exp(est + z * se),
+                    z=est / se, p=float(2 * stats.norm.sf(abs(est / se))),
+                )  # fmt: skip
+            rows.append(row)
     dep = res.model.cov_struct.dep_params
     if correlation == "exchangeable":
         working = f"{float(dep):.6g}"
@@ -891,7 +898,7 @@ def analyse_response(
                 arms=arms,
                 report_visits=key,
             )
-        except (np.linalg.LinAlgError, ValueError) as exc:
+        except (np.linalg.LinAlgError, ValueError, OverflowError, FloatingPointError) as exc:
             table = pd.DataFrame()
             fit = dict(correlation=corr, n_subjects=outcomes["subject_id"].nunique(), n_obs=len(outcomes),
                        converged=False, scale=np.nan, working_correlation="", note=f"fit failed: {exc}")  # fmt: skip
