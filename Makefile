@@ -33,7 +33,11 @@ data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
 reports/validation_summary.txt: $(DATA) $(DESIGN) $(STAMP)
 	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports
 
-report: reports/validation_summary.txt ## build the report (for now: data + validation summary)
+RESPONSE := $(foreach r,observed nri locf,reports/tables/$(r)/response_rates.csv)
+reports/tables/%/response_rates.csv: $(DATA) $(DESIGN) $(STAMP)
+	$(BIN)/ipt-outcomes response $(DATA) --design $(DESIGN) --missing $* --out reports/tables/$*
+
+report: reports/validation_summary.txt $(RESPONSE) ## build the report (for now: validation summary + response tables)
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .

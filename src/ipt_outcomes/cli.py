@@ -20,6 +20,7 @@ from ._atomic import atomic_write
 from .design import ColumnMap, TrialDesign, default_design, load_design
 from .exceptions import ConvergenceWarning, DataValidationError, IptOutcomesError
 from .readers import read_table
+from .response import CI_METHODS, MISSING_RULES, RD_METHODS
 from .summary import assessment_counts, observed_response
 from .validation import ValidatedScores, validate_scores
 
@@ -355,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     p.add_argument(
         "--missing",
-        choices=["observed", "nri", "locf"],
+        choices=MISSING_RULES,
         default="observed",
         help="missing-data rule (default observed)",
     )
@@ -367,13 +368,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ci",
-        choices=["wilson", "clopper-pearson", "agresti-coull"],
+        choices=CI_METHODS,
         default="wilson",
         help="interval of a rate",
     )
     p.add_argument(
         "--rd-method",
-        choices=["newcombe", "miettinen-nurminen"],
+        choices=RD_METHODS,
         default="newcombe",
         help="interval of the risk difference",
     )
