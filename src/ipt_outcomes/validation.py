@@ -101,6 +101,12 @@ def _parse_numbers(raw: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
         return raw.astype(float), pd.Series(False, index=raw.index)
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype(float), pd.Series(False, index=raw.index)
+    if pd.api.types.is_string_dtype(raw) and not raw.isna().any():  # text files: vectorised
+        stripped = raw.astype(str).str.strip()
+        missing = stripped.isin(MISSING_TOKENS)
+        candidate = stripped.str.replace(",", ".", regex=False) if decimal == "," else stripped
+        values = pd.to_numeric(candidate.where(~missing), errors="coerce").astype(float)
+        return values, values.isna() & ~missing
     text = raw.astype(object)
     is_str = text.map(lambda v: isinstance(v, str))
     stripped = text.where(~is_str, text[is_str].str.strip() if is_str.any() else text)
@@ -114,6 +120,9 @@ def _parse_numbers(raw: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
 
 
 def _parse_text(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(raw) and not raw.isna().any():
+        return raw.astype(str).str.strip()  # text files: every cell is already text
+
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
             return ""
