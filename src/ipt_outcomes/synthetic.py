@@ -41,7 +41,6 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import optimize
 
 from .exceptions import CalibrationError
@@ -582,6 +581,8 @@ def _long_frame(arm, sid, base, scores, post, group, antidep, age, male, rng, p)
 
 def _summary_measure_p(data: pd.DataFrame) -> dict[str, float]:
     """p of each arm vs TAU: ANCOVA of the mean post-baseline score on baseline and arm."""
+    import statsmodels.api as sm  # imported here: the CLI should not pay for it on every call
+
     base = data[data["visit"] == 0].set_index("subject_id")["hamd17"].astype(float)
     post = data[(data["visit"] > 0) & data["hamd17"].notna()]
     per = post.groupby("subject_id").agg(arm=("arm", "first"), y=("hamd17", "mean"))
@@ -615,6 +616,8 @@ def _dropout_slope(data: pd.DataFrame) -> float:
     One record per patient and observed visit before the last scheduled one, up to the patient's
     last observed visit; the outcome is whether that visit was the last one observed.
     """
+    import statsmodels.api as sm
+
     wide = data.pivot(index="subject_id", columns="visit", values="hamd17").astype(float).to_numpy()
     seen = ~np.isnan(wide)
     n_v = wide.shape[1]
