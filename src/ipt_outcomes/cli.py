@@ -19,6 +19,7 @@ from . import __version__
 from ._atomic import atomic_write
 from .design import ColumnMap, TrialDesign, default_design, load_design
 from .exceptions import ConvergenceWarning, DataValidationError, IptOutcomesError
+from .mmrm import COVARIANCE_STRUCTURES, DF_METHODS
 from .readers import read_table
 from .response import CI_METHODS, MISSING_RULES, RD_METHODS
 from .summary import assessment_counts, observed_response
@@ -296,6 +297,65 @@ def _cmd_response(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------
+# mmrm
+# ------------------------------------------------------------------------------------------
+
+
+def _cmd_mmrm(args) -> int:
+    from .mmrm import fit_mmrm, mmrm_data
+
+    scores = _load(args, args.file)
+    design = scores.design
+    data = mmrm_data(scores, covariates=args.covariate or ())
+    arms = design.arm_order(data["arm"].unique())
+    with warnings.catch_warnings():  # a fallback is reported in mmrm_fit.csv and below
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = fit_mmrm(
+            data,
+            reference=design.reference,
+            arms=arms,
+            covariance=args.covariance,
+            df=args.df,
+            method=args.method,
+            covariates=args.covariate or (),
+            group_by_arm=args.group_by_arm,
+            fallback=not args.no_fallback,
+            alpha=args.alpha,
+        )
+    covs = []
+    for g, sig in zip(res.groups, res.sigma, strict=True):
+        long = sig.stack().rename("covariance").reset_index()
+        long.columns = ["visit", "visit2", "covariance"]
+        covs.append(long.assign(group=g))
+    tables = {
+        "mmrm_lsmeans": res.lsmeans(),
+        "mmrm_contrasts": res.contrasts(),
+        "mmrm_fit": res.fit_table(),
+        "mmrm_anova": res.anova(),
+        "mmrm_fixed": res.summary(),
+        "mmrm_covariance": pd.concat(covs, ignore_index=True)[
+            ["group", "visit", "visit2", "covariance"]
+        ],
+    }
+    paths = write_tables(tables, Path(args.out))
+    ct = res.contrasts()
+    show = ct.assign(visit=ct["visit"].map(lambda v: f"{v:g}")).round(
+        {"estimate": 3, "se": 3, "df": 1, "t": 2, "p": 4, "ci_low": 3, "ci_high": 3}
+    )
+    print(
+        f"MMRM of change from baseline ({res.method.upper()}, {res.covariance} covariance, "
+        f"{res.df_method} df): {res.n_obs} observations, {res.n_subjects} subjects, "
+        f"-2 log-likelihood {res.neg2_loglik:.3f}"
+    )
+    if res.fallback_log:
+        print("Covariance fallback: " + " | ".join(res.fallback_log))
+    print(f"Contrasts with {res.design.reference}:")
+    print(show.to_string(index=False))
+    print(f"Wrote {len(paths)} tables to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 # report (until the full report lands: the data and a validation summary)
 # ------------------------------------------------------------------------------------------
 
@@ -381,6 +441,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
     _add_data_options(p)
     p.set_defaults(func=_cmd_response)
+
+    p = sub.add_parser("mmrm", help="mixed model for repeated measures on change from baseline")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--df",
+        choices=DF_METHODS,
+        default="kenward-roger",
+        help="degrees of freedom (default kenward-roger)",
+    )
+    p.add_argument(
+        "--covariance",
+        choices=COVARIANCE_STRUCTURES,
+        default="us",
+        help="within-subject covariance (default us)",
+    )
+    p.add_argument(
+        "--method", choices=["reml", "ml"], default="reml", help="estimation (default reml)"
+    )
+    p.add_argument(
+        "--covariate", action="append", metavar="COL", help="extra fixed effect (repeatable)"
+    )
+    p.add_argument("--group-by-arm", action="store_true", help="one covariance matrix per arm")
+    p.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="fail instead of falling back to a simpler covariance",
+    )
+    p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
+    p.add_argument(
+        "--out",
+        default="reports/tables",
+        metavar="DIR",
+        help="output folder (default reports/tables)",
+    )
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_mmrm)
 
     p = sub.add_parser("report", help="build the report (for now: data validation summary)")
     p.add_argument(

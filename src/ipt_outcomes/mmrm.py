@@ -1039,11 +1039,12 @@ def _check_estimable(X, design, data):
     rank = np.linalg.matrix_rank(X)
     if rank == X.shape[1]:
         return
-    # name the columns that are not estimable
-    q, r, piv = linalg.qr(X, pivoting=True, mode="economic")
-    diag = np.abs(np.diag(r))
-    tol = diag.max() * max(X.shape) * np.finfo(float).eps
-    bad = [design.names[i] for i, dd in zip(piv, diag, strict=False) if dd <= tol]
+    # name every column involved in a linear dependence (the null space of X'X)
+    XtX = X.T @ X
+    w, v = np.linalg.eigh(XtX / max(np.abs(XtX).max(), 1e-300))
+    null = v[:, w < 1e-10]
+    involved = np.flatnonzero(np.abs(null).max(axis=1) > 1e-6)
+    bad = [design.names[i] for i in involved]
     counts = data.groupby("visit").size()
     few = [
         f"visit {v:g} has {n} observation{'s' if n != 1 else ''}"
@@ -1051,7 +1052,8 @@ def _check_estimable(X, design, data):
         if n <= len(design.arms) + 1
     ]
     raise MMRMFitError(
-        "singular design: these fixed effects cannot be estimated: " + ", ".join(bad)
+        "singular design: these fixed effects are linearly dependent, so not all can be "
+        "estimated: " + ", ".join(bad)
         + (" (" + "; ".join(few) + ")" if few else "")
         + ". Remove or merge sparse visits, or drop covariates that are constant or collinear."
     )  # fmt: skip

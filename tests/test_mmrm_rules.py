@@ -1,0 +1,190 @@
+"""MMRM rules and failure modes, on small constructed data sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipt_outcomes.exceptions import ConvergenceWarning
+from ipt_outcomes.mmrm import (
+    COVARIANCE_STRUCTURES,
+    CovarianceStructure,
+    MMRMFitError,
+    _hessian,
+    _hessian_numeric,
+    _Model,
+    fit_mmrm,
+)
+
+from .conftest import ROOT, sha256
+
+
+def trial(n_per_arm=40, visits=(1.0, 2.0, 3.0), seed=1, effect=-2.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for arm in ("TAU", "CBT"):
+        for i in range(n_per_arm):
+            base = rng.normal(20, 4)
+            u = rng.normal(0, 3)
+            for j, v in enumerate(visits):
+                y = (
+                    -2 * (j + 1)
+                    + (effect * (j + 1) / len(visits) if arm == "CBT" else 0)
+                    + 0.3 * (base - 20)
+                    + u
+                    + rng.normal(0, 2)
+                )
+                rows.append((f"{arm}{i}", arm, v, y, base, int(rng.random() < 0.5)))
+    return pd.DataFrame(
+        rows, columns=["subject_id", "arm", "visit", "change", "baseline", "antidepressant"]
+    )
+
+
+@pytest.mark.parametrize("name", COVARIANCE_STRUCTURES)
+def test_gradient_is_the_derivative_of_the_likelihood(name):
+    rng = np.random.default_rng(3)
+    T, n, p = 4, 50, 4
+    cs = CovarianceStructure(name, T)
+    th = cs.start(np.eye(T) * 4 + 1)
+    subj, vis = np.repeat(np.arange(n), T), np.tile(np.arange(T), n)
+    keep = rng.random(n * T) > 0.25
+    X, y = rng.normal(size=(n * T, p)), rng.normal(size=n * T)
+    m = _Model(X[keep], y[keep], subj[keep], vis[keep], np.zeros(keep.sum(), int), cs, 1, True)
+    _, g, _ = m.evaluate(th)
+    eps = 1e-6
+    num = np.array(
+        [(m.evaluate(th + e)[0] - m.evaluate(th - e)[0]) / (2 * eps) for e in np.eye(len(th)) * eps]
+    )
+    np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_hessian(m, th), _hessian_numeric(m, th), rtol=1e-6, atol=1e-6)
+
+
+def test_work_is_per_missing_data_pattern_not_per_subject():
+    d = trial(n_per_arm=200)
+    d = d.drop(d.index[(d["subject_id"].str[-1] == "7") & (d["visit"] == 3.0)])
+    X = np.ones((len(d), 2))
+    m = _Model(X, d["change"].to_numpy(), pd.factorize(d["subject_id"])[0],
+               (d["visit"].to_numpy() - 1).astype(int), np.zeros(len(d), int), CovarianceStructure("us", 3), 1, True)  # fmt: skip
+    assert len(m.patterns) == 2  # complete, and missing visit 3: two patterns for 400 subjects
+    assert sum(p.m for p in m.patterns) == 400
+    assert all(p.C.shape == (len(p.idx) ** 2, 4) for p in m.patterns)  # t^2 x p^2, never n_obs^2
+
+
+def test_residual_df_is_observations_minus_fixed_effects():
+    d = trial()
+    fit = fit_mmrm(d, reference="TAU", df="residual")
+    assert (fit.contrasts()["df"] == len(d) - len(fit.beta)).all()
+
+
+def test_between_within_df_uses_the_within_subject_residual_df():
+    d = trial()
+    fit = fit_mmrm(d, reference="TAU", df="between-within")
+    n_sub = d["subject_id"].nunique()
+    assert (fit.contrasts()["df"] == len(d) - n_sub - len(fit.beta)).all()
+
+
+def test_visit_with_one_observation_is_refused_with_a_clear_message():
+    d = trial()
+    lonely = d[(d["visit"] == 1.0)].iloc[:1].assign(visit=4.0)
+    with pytest.raises(MMRMFitError, match=r"singular design.*visit 4 has 1 observation"):
+        fit_mmrm(pd.concat([d, lonely]), reference="TAU")
+
+
+def test_constant_covariate_is_refused_as_not_estimable():
+    d = trial().assign(site=1.0)
+    with pytest.raises(MMRMFitError, match="singular design: .*site"):
+        fit_mmrm(d, reference="TAU", covariates=["site"])
+
+
+def unidentifiable_pair():
+    """Visits 1 and 3 are never seen together: their unstructured covariance is not estimable."""
+    d = trial(n_per_arm=60)
+    first = d["subject_id"].str[-1].astype(int) % 2 == 0
+    return d[~((first & (d["visit"] == 3.0)) | (~first & (d["visit"] == 1.0)))]
+
+
+def test_non_convergence_falls_back_and_says_so():
+    with pytest.warns(ConvergenceWarning, match="us: did not converge"):
+        fit = fit_mmrm(unidentifiable_pair(), reference="TAU", covariance="us")
+    assert fit.covariance != "us" and fit.covariance_requested == "us"
+    table = fit.fit_table().iloc[0]
+    assert (
+        "us: did not converge" in table["fallback"]
+        and f"used {fit.covariance}" in table["fallback"]
+    )
+
+
+def test_non_convergence_without_fallback_is_an_error_not_a_number():
+    with pytest.raises(MMRMFitError, match="did not converge"):
+        fit_mmrm(unidentifiable_pair(), reference="TAU", covariance="us", fallback=False)
+
+
+def test_one_covariance_per_arm():
+    d = trial(n_per_arm=60)
+    pooled = fit_mmrm(d, reference="TAU", df="satterthwaite")
+    grouped = fit_mmrm(d, reference="TAU", df="satterthwaite", group_by_arm=True)
+    assert len(grouped.sigma) == 2 and len(grouped.theta) == 2 * len(pooled.theta)
+    assert grouped.neg2_loglik <= pooled.neg2_loglik + 1e-8  # nested models
+    assert grouped.contrasts()["df"].notna().all()
+
+
+def test_kenward_roger_with_one_covariance_per_arm_runs_and_inflates_se():
+    d = trial(n_per_arm=60)
+    fit = fit_mmrm(d, reference="TAU", df="kenward-roger", group_by_arm=True)
+    V, Va = fit.vcov.to_numpy(), fit.vcov_adjusted.to_numpy()
+    assert np.all(np.linalg.eigvalsh(Va - V) > -1e-10)
+
+
+def test_covariates_enter_as_fixed_effects_and_lsmeans_hold_them_at_their_mean():
+    d = trial()
+    fit = fit_mmrm(d, reference="TAU", covariates=["antidepressant"], df="satterthwaite")
+    assert "antidepressant" in fit.beta.index
+    row = fit.design.grid_row("TAU", 1.0)
+    assert row[fit.design.names.index("antidepressant")] == pytest.approx(
+        d["antidepressant"].mean()
+    )
+
+
+def test_ml_likelihood_is_not_above_reml_for_the_same_data():
+    d = trial()
+    reml = fit_mmrm(d, reference="TAU", df="satterthwaite")
+    ml = fit_mmrm(d, reference="TAU", df="satterthwaite", method="ml")
+    assert ml.method == "ml" and np.isfinite(ml.neg2_loglik)
+    np.testing.assert_allclose(ml.contrasts()["estimate"], reml.contrasts()["estimate"], rtol=0.05)
+    with pytest.raises(ValueError, match="Kenward-Roger"):
+        fit_mmrm(d, reference="TAU", method="ml", df="kenward-roger")
+
+
+def test_single_contrast_f_test_is_t_squared():
+    d = trial(visits=(1.0,))
+    fit = fit_mmrm(d, reference="TAU", df="kenward-roger")
+    f = fit.anova().set_index("term").loc["arm within visit"]
+    c = fit.contrasts().iloc[0]
+    assert f["f"] == pytest.approx(c["t"] ** 2) and f["den_df"] == pytest.approx(c["df"])
+
+
+def test_mmrm_cli_writes_spec_tables(run_cli, tmp_path):
+    data = ROOT / "tests" / "reference" / "response" / "synthetic_trial.csv"
+    before = sha256(data)
+    code, out, err = run_cli(
+        "mmrm", data, "--design", ROOT / "analyses" / "saloheimo2016.toml", "--out", tmp_path
+    )
+    assert code == 0, err
+    assert sha256(data) == before
+    heads = {p.stem: p.read_text().splitlines()[0] for p in tmp_path.glob("*.csv")}
+    assert heads["mmrm_lsmeans"] == "arm,visit,estimate,se,df,ci_low,ci_high"
+    assert heads["mmrm_contrasts"] == "arm,reference,visit,estimate,se,df,t,p,ci_low,ci_high"
+    assert heads["mmrm_fit"].startswith("neg2_reml_loglik,n_subjects,n_obs,covariance,converged")
+    assert "Contrasts with TAU" in out
+
+
+def test_mmrm_cli_reports_a_singular_design_without_traceback(run_cli, tmp_path, write_csv):
+    lines = ["subject_id,arm,visit,hamd17"]
+    for i in range(6):
+        arm = "TAU" if i % 2 else "CBT"
+        lines += [f"s{i},{arm},0,{20 + i}", f"s{i},{arm},4,{12 + i}"]
+    lines.append("s0,CBT,8,9")
+    code, out, err = run_cli("mmrm", write_csv("\n".join(lines) + "\n"), "--out", tmp_path / "out")
+    assert code == 1 and "singular design" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
