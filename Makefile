@@ -37,7 +37,10 @@ RESPONSE := $(foreach r,observed nri locf,reports/tables/$(r)/response_rates.csv
 reports/tables/%/response_rates.csv: $(DATA) $(DESIGN) $(STAMP)
 	$(BIN)/ipt-outcomes response $(DATA) --design $(DESIGN) --missing $* --out reports/tables/$*
 
-report: reports/validation_summary.txt $(RESPONSE) ## build the report (for now: validation summary + response tables)
+reports/tables/mmrm/mmrm_contrasts.csv: $(DATA) $(DESIGN) $(STAMP)
+	$(BIN)/ipt-outcomes mmrm $(DATA) --design $(DESIGN) --out reports/tables/mmrm
+
+report: reports/validation_summary.txt $(RESPONSE) reports/tables/mmrm/mmrm_contrasts.csv ## build the report (for now: validation summary, response and MMRM tables)
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .
@@ -52,7 +55,7 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time data generation and validation at scale (reports/bench.csv)
+bench: $(STAMP) ## time generation, validation and MMRM fits at scale (reports/bench.csv)
 	$(BIN)/python benchmarks/run.py --out reports/bench.csv
 
 clean: ## remove generated data and reports (keeps .venv)

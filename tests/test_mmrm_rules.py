@@ -188,3 +188,24 @@ def test_mmrm_cli_reports_a_singular_design_without_traceback(run_cli, tmp_path,
     code, out, err = run_cli("mmrm", write_csv("\n".join(lines) + "\n"), "--out", tmp_path / "out")
     assert code == 1 and "singular design" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_ante_dependence_reduces_to_known_structures_with_two_visits():
+    """nlme has no ante-dependence structure; with two visits ADH is the unstructured model and
+    AD (one variance, one correlation) is compound symmetry, so their fits must coincide."""
+    d = trial(visits=(1.0, 2.0), n_per_arm=50)
+    us, adh = (fit_mmrm(d, reference="TAU", covariance=c, fallback=False) for c in ("us", "adh"))
+    cs, ad = (fit_mmrm(d, reference="TAU", covariance=c, fallback=False) for c in ("cs", "ad"))
+    assert adh.neg2_loglik == pytest.approx(us.neg2_loglik, abs=1e-6)
+    assert ad.neg2_loglik == pytest.approx(cs.neg2_loglik, abs=1e-6)
+    np.testing.assert_allclose(adh.contrasts()[["estimate", "se", "df"]], us.contrasts()[["estimate", "se", "df"]], rtol=1e-5)
+    np.testing.assert_allclose(ad.contrasts()[["estimate", "se"]], cs.contrasts()[["estimate", "se"]], rtol=1e-5)
+
+
+def test_ante_dependence_correlations_are_products_of_adjacent_ones():
+    s = CovarianceStructure("adh", 4)
+    th = np.r_[np.log([1.0, 2.0, 3.0, 4.0]), [0.5, -0.3, 1.2]]
+    sig = s.sigma(th)
+    r = th[4:] / np.sqrt(1 + th[4:] ** 2)
+    corr = sig / np.outer(np.sqrt(np.diag(sig)), np.sqrt(np.diag(sig)))
+    assert corr[0, 2] == pytest.approx(r[0] * r[1]) and corr[0, 3] == pytest.approx(r[0] * r[1] * r[2])
