@@ -198,8 +198,14 @@ def test_ante_dependence_reduces_to_known_structures_with_two_visits():
     cs, ad = (fit_mmrm(d, reference="TAU", covariance=c, fallback=False) for c in ("cs", "ad"))
     assert adh.neg2_loglik == pytest.approx(us.neg2_loglik, abs=1e-6)
     assert ad.neg2_loglik == pytest.approx(cs.neg2_loglik, abs=1e-6)
-    np.testing.assert_allclose(adh.contrasts()[["estimate", "se", "df"]], us.contrasts()[["estimate", "se", "df"]], rtol=1e-5)
-    np.testing.assert_allclose(ad.contrasts()[["estimate", "se"]], cs.contrasts()[["estimate", "se"]], rtol=1e-5)
+    np.testing.assert_allclose(
+        adh.contrasts()[["estimate", "se", "df"]],
+        us.contrasts()[["estimate", "se", "df"]],
+        rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        ad.contrasts()[["estimate", "se"]], cs.contrasts()[["estimate", "se"]], rtol=1e-5
+    )
 
 
 def test_ante_dependence_correlations_are_products_of_adjacent_ones():
@@ -208,4 +214,6 @@ def test_ante_dependence_correlations_are_products_of_adjacent_ones():
     sig = s.sigma(th)
     r = th[4:] / np.sqrt(1 + th[4:] ** 2)
     corr = sig / np.outer(np.sqrt(np.diag(sig)), np.sqrt(np.diag(sig)))
-    assert corr[0, 2] == pytest.approx(r[0] * r[1]) and corr[0, 3] == pytest.approx(r[0] * r[1] * r[2])
+    assert corr[0, 2] == pytest.approx(r[0] * r[1]) and corr[0, 3] == pytest.approx(
+        r[0] * r[1] * r[2]
+    )
