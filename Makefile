@@ -40,7 +40,10 @@ reports/tables/%/response_rates.csv: $(DATA) $(DESIGN) $(STAMP)
 reports/tables/mmrm/mmrm_contrasts.csv: $(DATA) $(DESIGN) $(STAMP)
 	$(BIN)/ipt-outcomes mmrm $(DATA) --design $(DESIGN) --out reports/tables/mmrm
 
-report: reports/validation_summary.txt $(RESPONSE) reports/tables/mmrm/mmrm_contrasts.csv ## build the report (for now: validation summary, response and MMRM tables)
+reports/tables/lmm/lmm_fixed.csv: $(DATA) $(DESIGN) $(STAMP)
+	$(BIN)/ipt-outcomes lmm $(DATA) --design $(DESIGN) --out reports/tables/lmm
+
+report: reports/validation_summary.txt $(RESPONSE) reports/tables/mmrm/mmrm_contrasts.csv reports/tables/lmm/lmm_fixed.csv ## build the report (for now: validation summary, response, MMRM and LMM tables)
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .

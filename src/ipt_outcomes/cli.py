@@ -356,6 +356,58 @@ def _cmd_mmrm(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------
+# lmm
+# ------------------------------------------------------------------------------------------
+
+
+def _cmd_lmm(args) -> int:
+    from .lmm import ancova_by_visit, growth_model, hedges_g, lmm_fit_table, partially_nested_model
+
+    scores = _load(args, args.file)
+    design = scores.design
+    res = growth_model(
+        scores, method=args.method, random_slope=args.random_slope, quadratic=args.quadratic
+    )
+    tables = {"lmm_fixed": res.fixed_effects(), "lmm_fit": lmm_fit_table(res, args.random_slope)}
+    notes = []
+    d = scores.data
+    group_arm = args.group_arm
+    if (
+        "therapy_group" in d.columns
+        and (d["arm"] == group_arm).any()
+        and d.loc[d["arm"] == group_arm, "therapy_group"].notna().any()
+    ):
+        nested, icc, _fits = partially_nested_model(scores, group_arm=group_arm)
+        tables["lmm_nested"] = nested
+        tables["lmm_icc"] = icc
+    else:
+        notes.append(f"no therapy groups in arm {group_arm!r}: partially nested model not fitted")
+    visits = design.key_visits or sorted(
+        v for v in d["visit"].unique() if v != design.baseline_visit
+    )
+    if not scores.baseline_in_column:
+        tables["ancova_hc3"] = ancova_by_visit(scores, visits)
+        tables["hedges_g"] = hedges_g(scores, visits)
+    paths = write_tables(tables, Path(args.out))
+    fit = tables["lmm_fit"].iloc[0]
+    print(
+        f"Linear mixed model ({args.method.upper()}, random intercept{' and slope' if args.random_slope else ''}"
+        f"{', quadratic time' if args.quadratic else ''}): {res.n_obs} observations, {res.n_subjects} subjects, "
+        f"log-likelihood {res.loglik:.3f}; converged {fit['converged']}"
+    )
+    if res.message:
+        print(f"Fit: {res.message}")
+    print(res.fixed_effects().round(4).to_string(index=False))
+    if "lmm_icc" in tables:
+        icc = tables["lmm_icc"].iloc[0]
+        print(f"Therapy-group intra-group correlation ({group_arm}): {icc['icc']:.3f}")
+    for n in notes:
+        print(f"note: {n}")
+    print(f"Wrote {len(paths)} tables to {args.out}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 # report (until the full report lands: the data and a validation summary)
 # ------------------------------------------------------------------------------------------
 
@@ -477,6 +529,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(p)
     p.set_defaults(func=_cmd_mmrm)
+
+    p = sub.add_parser("lmm", help="linear mixed model (growth curve) on all scores")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--method", choices=["reml", "ml"], default="reml", help="estimation (default reml)"
+    )
+    p.add_argument("--random-slope", action="store_true", help="random slope of time per subject")
+    p.add_argument("--quadratic", action="store_true", help="add time^2 and arm x time^2")
+    p.add_argument(
+        "--group-arm",
+        default="PeGT",
+        metavar="ARM",
+        help="arm treated in therapy groups (default PeGT)",
+    )
+    p.add_argument(
+        "--out",
+        default="reports/tables",
+        metavar="DIR",
+        help="output folder (default reports/tables)",
+    )
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_lmm)
 
     p = sub.add_parser("report", help="build the report (for now: data validation summary)")
     p.add_argument(

@@ -1,0 +1,88 @@
+"""Random-effects model rules and failure reporting, on small constructed trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ipt_outcomes.lmm import growth_model, lmm_fit_table
+from ipt_outcomes.readers import read_table
+from ipt_outcomes.validation import validate_scores
+
+from .conftest import ROOT, sha256
+
+
+def trial(write_csv, slope_sd=0.0, seed=4, n=40):
+    rng = np.random.default_rng(seed)
+    lines = ["subject_id,arm,visit,hamd17"]
+    for i in range(n):
+        arm = "TAU" if i % 2 else "CBT"
+        u = rng.normal(0, 3)
+        b = rng.normal(0, slope_sd)
+        for v in (0, 1, 2, 3):
+            y = 20 + u + (-2 - (1 if arm == "CBT" else 0) + b) * v + rng.normal(0, 2)
+            lines.append(f"s{i},{arm},{v},{int(np.clip(round(y), 1, 52))}")
+    return validate_scores(read_table(write_csv("\n".join(lines) + "\n")))
+
+
+def test_slope_variance_at_zero_is_reported_in_the_fit_table(write_csv):
+    res = growth_model(trial(write_csv, slope_sd=0.0), random_slope=True)
+    fit = lmm_fit_table(res, True).iloc[0]
+    assert fit["singular"] and fit["message"]
+    assert (
+        fit["var_slope"] < 1e-3
+        or abs(fit["cov_intercept_slope"]) ** 2 >= 0.99 * fit["var_slope"] * fit["var_intercept"]
+    )
+    assert np.isfinite(res.fixed_effects()["df"]).all()
+
+
+def test_clear_slope_variance_is_estimated_and_not_flagged(write_csv):
+    res = growth_model(trial(write_csv, slope_sd=1.5, n=80), random_slope=True)
+    fit = lmm_fit_table(res, True).iloc[0]
+    assert not fit["singular"] and fit["converged"] and fit["var_slope"] > 0.5
+
+
+def test_quadratic_time_adds_terms(write_csv):
+    res = growth_model(trial(write_csv), quadratic=True)
+    assert {"time^2", "arm[CBT]:time^2"} <= set(res.beta.index)
+
+
+def test_lmm_cli_writes_spec_tables(run_cli, tmp_path):
+    data = ROOT / "tests" / "reference" / "response" / "synthetic_trial.csv"
+    before = sha256(data)
+    code, out, err = run_cli(
+        "lmm",
+        data,
+        "--design",
+        ROOT / "analyses" / "saloheimo2016.toml",
+        "--random-slope",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0, err
+    assert sha256(data) == before
+    heads = {p.stem: p.read_text().splitlines()[0] for p in tmp_path.glob("*.csv")}
+    assert heads["lmm_fixed"] == "term,estimate,se,df,t,p,ci_low,ci_high"
+    assert heads["lmm_fit"].startswith(
+        "method,random_slope,loglik,n_fixed,var_intercept,var_slope,var_residual,n_obs,n_subjects"
+    )
+    assert {"lmm_nested", "lmm_icc", "ancova_hc3", "hedges_g"} <= set(heads)
+    assert (
+        "covariance matrix singular" in out
+    )  # near-singular slope in this trial: said, not hidden
+
+
+def test_lmm_cli_refuses_baseline_column_files(run_cli, tmp_path, write_csv):
+    path = write_csv("subject_id,arm,visit,hamd17,base\na,TAU,1,10,20\nb,CBT,1,8,18\n")
+    code, out, err = run_cli(
+        "lmm", path, "--baseline-col", "base", "--reference", "TAU", "--out", tmp_path / "o"
+    )
+    assert code == 1 and "baseline as a row" in err and not (tmp_path / "o").exists()
+
+
+def test_lmm_without_therapy_groups_skips_the_nested_model(run_cli, tmp_path, write_csv):
+    s = trial(write_csv)
+    code, out, err = run_cli("lmm", s.source, "--out", tmp_path)
+    assert code == 0, err
+    assert "partially nested model not fitted" in out and not (tmp_path / "lmm_nested.csv").exists()
+    assert pd.read_csv(tmp_path / "lmm_fit.csv")["converged"].iloc[0]
