@@ -26,9 +26,9 @@ def trial(write_csv, slope_sd=0.0, seed=4, n=40):
 
 
 def test_singular_random_effects_covariance_is_reported_in_the_fit_table(write_csv):
-    """No true slope variation (seed 1): the REML fit lands on the boundary, with the slope
+    """No true slope variation (seed 3): the REML fit lands on the boundary, with the slope
     perfectly correlated with the intercept - reported, and the df still computed."""
-    res = growth_model(trial(write_csv, slope_sd=0.0, seed=1), random_slope=True)
+    res = growth_model(trial(write_csv, slope_sd=0.0, seed=3), random_slope=True)
     fit = lmm_fit_table(res, True).iloc[0]
     assert fit["singular"] and "covariance matrix singular" in fit["message"]
     corr = fit["cov_intercept_slope"] / np.sqrt(fit["var_slope"] * fit["var_intercept"])
