@@ -30,20 +30,10 @@ $(DATA) $(CALIB) &: $(STAMP) $(PKG)
 
 data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
 
-reports/validation_summary.txt: $(DATA) $(DESIGN) $(STAMP)
+reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG)
 	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports
 
-RESPONSE := $(foreach r,observed nri locf,reports/tables/$(r)/response_rates.csv)
-reports/tables/%/response_rates.csv: $(DATA) $(DESIGN) $(STAMP)
-	$(BIN)/ipt-outcomes response $(DATA) --design $(DESIGN) --missing $* --out reports/tables/$*
-
-reports/tables/mmrm/mmrm_contrasts.csv: $(DATA) $(DESIGN) $(STAMP)
-	$(BIN)/ipt-outcomes mmrm $(DATA) --design $(DESIGN) --out reports/tables/mmrm
-
-reports/tables/lmm/lmm_fixed.csv: $(DATA) $(DESIGN) $(STAMP)
-	$(BIN)/ipt-outcomes lmm $(DATA) --design $(DESIGN) --out reports/tables/lmm
-
-report: reports/validation_summary.txt $(RESPONSE) reports/tables/mmrm/mmrm_contrasts.csv reports/tables/lmm/lmm_fixed.csv ## build the report (for now: validation summary, response, MMRM and LMM tables)
+report: reports/report.html ## build the report: reports/tables/*.csv -> reports/figures/* -> reports/report.html
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .
@@ -62,4 +52,4 @@ bench: $(STAMP) ## time generation, validation and MMRM fits at scale (reports/b
 	$(BIN)/python benchmarks/run.py --out reports/bench.csv
 
 clean: ## remove generated data and reports (keeps .venv)
-	rm -rf reports/validation_summary.txt reports/tables reports/figures reports/bench.csv $(DATA) $(CALIB)
+	rm -rf reports/report.html reports/provenance.csv reports/tables reports/figures reports/bench.csv $(DATA) $(CALIB)

@@ -126,15 +126,6 @@ def test_failed_simulate_leaves_no_file_and_keeps_an_old_one(run_cli, tmp_path):
     assert list(tmp_path.iterdir()) == [target]
 
 
-def test_report_stub_writes_validation_summary(run_cli, project_trial_csv, tmp_path):
-    code, out, err = run_cli(
-        "report", "--data", project_trial_csv, "--design", PROJECT_DESIGN, "--out", tmp_path
-    )
-    assert code == 0, err
-    text = (tmp_path / "validation_summary.txt").read_text()
-    assert "180 subjects in 4 arms" in text
-
-
 def test_console_script_reports_bad_data_without_traceback(write_csv):
     path = write_csv("subject_id,arm,visit,hamd17\nA,TAU,0,99\n")
     proc = subprocess.run(

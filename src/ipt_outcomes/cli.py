@@ -213,8 +213,12 @@ def _cmd_simulate(args) -> int:
     with atomic_write(args.out) as fh:
         write_trial_csv(trial.data, fh)
     if args.calibration:
+        seed_row = pd.DataFrame([dict(quantity="seed", arm="all", visit=np.nan, target=str(trial.seed),
+                                      achieved=str(trial.seed), status="", kind="", source="ipt-outcomes simulate --seed")])  # fmt: skip
         with atomic_write(args.calibration) as fh:
-            trial.calibration.to_csv(fh, index=False, lineterminator="\n")
+            pd.concat([seed_row, trial.calibration], ignore_index=True).to_csv(
+                fh, index=False, lineterminator="\n"
+            )
     if not args.quiet:
         sys.stdout.write(calibration_text(trial))
     n_sub = trial.data["subject_id"].nunique()
@@ -413,6 +417,15 @@ def _cmd_lmm(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    import hashlib
+    import platform
+    import subprocess
+    from importlib.metadata import version as _v
+
+    from .report import build_figures, build_html, build_tables
+    from .report.tables import load_published
+
+    t0 = time.perf_counter()
     data = Path(args.data) if args.data else PROJECT_DATA
     if args.design is None and args.data is None and PROJECT_DESIGN.exists():
         args.design = str(PROJECT_DESIGN)
@@ -421,14 +434,58 @@ def _cmd_report(args) -> int:
             f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)"
         )
     scores = _load(args, data)
+    design = scores.design
+    published = None
+    pub_path = design.published
+    if pub_path:
+        published = load_published(pub_path)
     out = Path(args.out)
-    text = validation_report(scores)
-    with atomic_write(out / "validation_summary.txt") as fh:
-        fh.write(
-            "ipt-outcomes report (preliminary: the data and their validation; the full report "
-            "with analyses and figures is not built yet)\n\n" + text
-        )
-    print(f"Wrote {out / 'validation_summary.txt'}", file=sys.stderr)
+    tables = build_tables(scores, published=published)
+    tables_dir, figures_dir = out / "tables", out / "figures"
+    write_tables(tables, tables_dir)
+    # stage 2 and 3 read what stage 1 wrote
+    from .report.html import read_tables
+
+    written = read_tables(tables_dir)
+    arms = design.arm_order(scores.data["arm"].unique())
+    key = [float(x) for x in written["trial"].set_index("key")["value"]["key_visits"].split(",")]
+    build_figures(written, scores.data, arms, key, design.visit_unit, figures_dir)
+    inputs = [
+        ("data", data),
+        ("design", Path(args.design) if args.design else None),
+        ("published figures", Path(pub_path) if pub_path else None),
+    ]
+    calib = data.parent / "calibration.csv"
+    seed = ""
+    if calib.exists():
+        c = pd.read_csv(calib)
+        srow = c[c["quantity"] == "seed"]
+        seed = str(srow["achieved"].iloc[0]) if len(srow) else ""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "not a git checkout"
+    prov = [("ipt-outcomes", __version__), ("python", platform.python_version())]
+    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "pandera", "plotnine", "matplotlib"):
+        try:
+            prov.append((pkg, _v(pkg)))
+        except Exception:  # pragma: no cover - optional
+            prov.append((pkg, "not installed"))
+    prov.append(("seed", seed or "not a generated data set"))
+    for label, path in inputs:
+        if path is not None and path.exists():
+            prov.append(
+                (f"sha256 of {label} ({path})", hashlib.sha256(path.read_bytes()).hexdigest())
+            )
+    prov.append(("git commit", commit))
+    prov.append(("time to build (s)", f"{time.perf_counter() - t0:.1f}"))
+    prov_path = out / "provenance.csv"
+    with atomic_write(prov_path) as fh:
+        pd.DataFrame(prov, columns=["key", "value"]).to_csv(fh, index=False, lineterminator="\n")
+    html_path = build_html(tables_dir, figures_dir, prov_path, out / "report.html")
+    print(f"Wrote {html_path} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     return 0
 
 
@@ -552,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_options(p)
     p.set_defaults(func=_cmd_lmm)
 
-    p = sub.add_parser("report", help="build the report (for now: data validation summary)")
+    p = sub.add_parser(
+        "report", help="build the reproducible HTML report (tables, figures, report.html)"
+    )
     p.add_argument(
         "--data", metavar="FILE", help="score file (default: the project's synthetic trial)"
     )

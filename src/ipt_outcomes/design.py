@@ -103,6 +103,7 @@ class TrialDesign:
     instrument: Instrument = field(default_factory=Instrument)
     columns: ColumnMap = field(default_factory=ColumnMap)
     source: str = "<default design>"
+    published: str | None = None  # targets-style CSV of published figures (path)
 
     @property
     def arm_codes(self) -> tuple[str, ...]:
@@ -219,7 +220,14 @@ def load_design(path: str | Path) -> TrialDesign:
         outcome=str(cols.get("outcome", "hamd17")),
         baseline=(str(cols["baseline"]) if cols.get("baseline") else None),
     )
+    pub = raw.get("published", {}).get("figures")
+    if pub:
+        pub_path = (path.parent / pub).resolve()
+        if not pub_path.is_file():
+            raise DesignError(f"{where}: published.figures file {pub!r} not found")
+        pub = str(pub_path)
     return TrialDesign(
+        published=pub,
         name=str(trial.get("name", path.stem)),
         citation=str(trial.get("citation", "")),
         arms=tuple(arms),
