@@ -220,3 +220,18 @@ def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir):
         assert driver.save_screenshot(str(shot))
     finally:
         driver.quit()
+
+
+@pytest.mark.parametrize(
+    ("name", "design"),
+    [("claus_2020.csv", "claus_2020.toml"), ("riesby.csv", "riesby.toml"),
+     ("btheb_long.csv", "btheb.toml"), ("antidepressant_dia.csv", "antidepressant_dia.toml")],
+)  # fmt: skip
+def test_report_works_on_other_trials(run_cli, external, tmp_path, name, design):
+    """Other labels, visit codes, baseline at visit 1, baseline as a column, missing baselines."""
+    out = build(
+        run_cli, external(name), tmp_path / "out", "--design", ROOT / "tests" / "designs" / design
+    )
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') == 8
+    assert len(pd.read_csv(out / "tables" / "published_vs_reproduced.csv")) == 0

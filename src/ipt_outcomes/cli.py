@@ -440,6 +440,9 @@ def _cmd_report(args) -> int:
     if pub_path:
         published = load_published(pub_path)
     out = Path(args.out)
+    from .report.tables import baseline_as_rows
+
+    scores = baseline_as_rows(scores)  # the report works on baseline rows
     tables = build_tables(scores, published=published)
     tables_dir, figures_dir = out / "tables", out / "figures"
     write_tables(tables, tables_dir)

@@ -251,6 +251,34 @@ def _waterfall(derived, visit):
     ).reset_index(drop=True)
 
 
+def baseline_as_rows(scores: ValidatedScores) -> ValidatedScores:
+    """A file carrying baseline as a column, rewritten with a baseline row per subject.
+
+    The baseline row sits at the design's baseline visit (0 unless the design says otherwise);
+    time-varying optional columns are left empty on it. Refused if that visit already occurs.
+    """
+    import dataclasses
+
+    if not scores.baseline_in_column:
+        return scores
+    d = scores.data
+    bv = scores.design.baseline_visit
+    if (d["visit"] == bv).any():
+        raise IptOutcomesError(
+            f"the file has rows at visit {bv:g} and a baseline column; set [visits] baseline in the design "
+            "to a visit that does not occur so the baseline can be placed there"
+        )
+    first = d.drop_duplicates("subject_id").copy()
+    first["visit"] = float(bv)
+    first["hamd17"] = first["baseline"]
+    for col in ("cgi_s", "sofas"):
+        if col in first:
+            first[col] = np.nan
+    rows = pd.concat([first, d], ignore_index=True).drop(columns=["baseline"])
+    rows = rows.sort_values(["subject_id", "visit"], kind="stable").reset_index(drop=True)
+    return dataclasses.replace(scores, data=rows)
+
+
 def build_tables(
     scores: ValidatedScores, *, published: pd.DataFrame | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -271,11 +299,8 @@ def build_tables(
     from ..lmm import ancova_by_visit, growth_model, hedges_g, lmm_fit_table, partially_nested_model
     from ..mmrm import fit_mmrm, mmrm_data
 
+    scores = baseline_as_rows(scores)
     design = scores.design
-    if scores.baseline_in_column:
-        raise IptOutcomesError(
-            "the report needs baseline as a row at the baseline visit (not --baseline-col)"
-        )
     d = scores.data
     arms = design.arm_order(d["arm"].unique())
     ref = design.reference
