@@ -79,6 +79,14 @@ def _child(task: dict, path: str, queue) -> None:
         from ipt_outcomes.readers import read_table
         from ipt_outcomes.validation import validate_scores
 
+        if task.get("double"):
+            big = Path(path).with_name("trial_1m.csv")
+            if not big.exists():  # the 100k-subject file twice, second copy with new subject ids
+                lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+                with big.open("w", encoding="utf-8") as fh:
+                    fh.writelines(lines)
+                    fh.writelines("T" + line[1:] for line in lines[1:])
+            path = str(big)
         t0 = time.perf_counter()
         rows = len(validate_scores(read_table(path)).data)
     seconds = time.perf_counter() - t0
@@ -106,6 +114,7 @@ def tasks(only: str | None):
             kind="simulate", n_per_arm=750, visits=list(range(11))
         ),
         "validate_500k_rows": dict(kind="validate"),
+        "validate_1m_rows": dict(kind="validate", double=True),
     }
     for size in ("dia", "900x6", "3000x10"):
         for df in ("satterthwaite", "kenward-roger"):

@@ -7,7 +7,28 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "neutralise_formulas"]
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame):
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe.
+
+    Cells of text columns starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return are
+    prefixed with ``'`` (the OWASP advice against CSV injection); numeric columns are untouched.
+    Returns a copy.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            mask = s.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
+            if mask.any():
+                out[col] = s.where(~mask, "'" + s.astype(str))
+    return out
 
 
 @contextlib.contextmanager

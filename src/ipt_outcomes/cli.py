@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._atomic import atomic_write
+from ._atomic import atomic_write, neutralise_formulas
 from .design import ColumnMap, TrialDesign, default_design, load_design
 from .exceptions import ConvergenceWarning, DataValidationError, IptOutcomesError
 from .mmrm import COVARIANCE_STRUCTURES, DF_METHODS
@@ -248,7 +248,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     for name, table in tables.items():
         path = Path(out_dir) / f"{name}.csv"
         with atomic_write(path) as fh:
-            _csv_ready(table).to_csv(fh, index=False, lineterminator="\n")
+            neutralise_formulas(_csv_ready(table)).to_csv(fh, index=False, lineterminator="\n")
         written.append(path)
     return written
 

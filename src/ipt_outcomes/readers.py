@@ -23,6 +23,7 @@ __all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS"]
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
 SUPPORTED_EXTENSIONS = (*TEXT_EXTENSIONS, ".xlsx", ".parquet", ".sas7bdat", ".sav", ".dta")
 MAX_COLUMNS = 2_000
+MAX_BYTES = 1 << 30  # 1 GiB: larger files are refused rather than read into memory
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,14 @@ def read_table(
             f"{name}: unsupported file type {ext or '(no extension)'!r}; "
             f"use one of {', '.join(SUPPORTED_EXTENSIONS)}"
         )
-    if p.stat().st_size == 0:
+    size = p.stat().st_size
+    if size == 0:
         raise InputFileError(f"{name}: the file is empty")
+    if size > MAX_BYTES:
+        raise InputFileError(
+            f"{name}: {size / 2**30:.1f} GiB is more than the {MAX_BYTES / 2**30:.0f} GiB this tool reads "
+            "into memory; split the file by arm or site, or convert it to Parquet with only the needed columns"
+        )
     if ext in TEXT_EXTENSIONS:
         table = _read_text(p, name, encoding)
     else:

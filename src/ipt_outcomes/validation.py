@@ -95,6 +95,20 @@ def _fmt(v) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
+def _arrow_floats(text: pd.Series, missing: pd.Series) -> pd.Series | None:
+    """All cells parsed at once by Arrow, or None if any cell is not a number (then the slow
+    path finds which)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text.to_numpy(dtype=object), type=pa.string(), mask=missing.to_numpy())
+        out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return pd.Series(out, index=text.index, dtype=float)
+
+
 def _parse_numbers(raw: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
     """Numbers from cells; returns (values, mask of cells that held unparseable text)."""
     if pd.api.types.is_bool_dtype(raw):
@@ -105,6 +119,9 @@ def _parse_numbers(raw: pd.Series, decimal: str) -> tuple[pd.Series, pd.Series]:
         stripped = raw.astype(str).str.strip()
         missing = stripped.isin(MISSING_TOKENS)
         candidate = stripped.str.replace(",", ".", regex=False) if decimal == "," else stripped
+        fast = _arrow_floats(candidate, missing)
+        if fast is not None:
+            return fast, pd.Series(False, index=raw.index)
         values = pd.to_numeric(candidate.where(~missing), errors="coerce").astype(float)
         return values, values.isna() & ~missing
     text = raw.astype(object)
