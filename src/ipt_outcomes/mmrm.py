@@ -73,7 +73,8 @@ def _rho(x):
 
 
 def _rho_inv(r):
-    r = float(np.clip(r, -0.95, 0.95))
+    r = float(r)
+    r = 0.3 if not math.isfinite(r) else min(max(r, -0.95), 0.95)
     return r / math.sqrt(1 - r * r)
 
 
@@ -193,7 +194,9 @@ class CovarianceStructure:
         sd = np.sqrt(np.clip(np.diag(cov), 1e-8, None))
         corr = cov / np.outer(sd, sd)
         off = corr[np.triu_indices(T, 1)] if T > 1 else np.array([0.0])
-        rbar = float(np.clip(np.nanmean(off), -0.5, 0.9))
+        with np.errstate(all="ignore"):
+            rbar = float(np.nanmean(off)) if np.isfinite(off).any() else 0.3
+        rbar = float(np.clip(rbar if np.isfinite(rbar) else 0.3, -0.5, 0.9))
         name = self.name
         if name == "us":
             w, v = np.linalg.eigh(cov)
@@ -204,10 +207,14 @@ class CovarianceStructure:
         lead = np.log(sd) if hetero else np.array([np.log(np.sqrt(np.mean(sd**2)))])
         if name in ("cs", "csh"):
             a = 1.0 / (T - 1) if T > 1 else 0.0
-            q = (rbar + a) / (1 + a)
+            q = min(max((rbar + a) / (1 + a), 0.05), 0.95)
             return np.concatenate([lead, [math.log(q / (1 - q))]])
         if name in ("ar1", "ar1h"):
-            lag1 = np.nanmean(np.diag(corr, 1)) if T > 1 else rbar
+            lag1 = (
+                np.nanmean(np.diag(corr, 1))
+                if T > 1 and np.isfinite(np.diag(corr, 1)).any()
+                else rbar
+            )
             return np.concatenate([lead, [_rho_inv(lag1)]])
         if name in ("toep", "toeph"):
             return np.concatenate(
@@ -566,6 +573,8 @@ def _optimise(model: _Model, theta0: np.ndarray):
     theta = res.x
     n_eval = res.nfev
     val, g, pieces = model.evaluate(theta)
+    if not np.isfinite(val) or pieces is None:
+        return theta, val, None, None, n_eval
     H = None
     for _ in range(20):
         H = _hessian(model, theta, pieces)
@@ -991,6 +1000,13 @@ def fit_mmrm(
     W = 2.0 * linalg.inv(H)  # covariance of theta: inverse Hessian of -l (H is of -2 l)
     P = _kr_p(model, theta, pieces)
     Vadj = _kr_adjusted(model, theta, pieces, P, W) if df == "kenward-roger" else None
+    if Vadj is not None and not (
+        np.all(np.isfinite(Vadj)) and np.linalg.eigvalsh((Vadj + Vadj.T) / 2).min() > 0
+    ):
+        raise MMRMFitError(
+            "the Kenward-Roger adjusted covariance is not positive definite (too few subjects per "
+            "visit for the covariance parameters); use --df satterthwaite or a simpler --covariance"
+        )
     names = design.names
     n_sub = int(data["subject_id"].nunique())
     bw = (n_sub - 0, len(data) - n_sub - np.linalg.matrix_rank(X) + 0)

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .derive import derive_outcomes
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, IptOutcomesError
 from .validation import ValidatedScores
 
 __all__ = [
@@ -871,13 +871,15 @@ def analyse_response(
     reference = reference or design.reference
     arms = design.arm_order(scores.data["arm"].unique())
     if reference not in arms:
-        raise ValueError(
+        raise IptOutcomesError(
             f"reference arm {reference!r} is not in the data (arms: {', '.join(arms)})"
         )
     outcomes = binary_outcomes(scores, missing)
     visits = sorted(outcomes["visit"].unique())
     if not visits:
-        raise ValueError("no post-baseline scores of subjects with a baseline: nothing to analyse")
+        raise IptOutcomesError(
+            "no post-baseline scores of subjects with a baseline: nothing to analyse"
+        )
     key = [v for v in design.key_visits if v in visits] or visits
     notes = []
     if not design.key_visits:

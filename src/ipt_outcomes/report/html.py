@@ -244,6 +244,10 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     fit_row = 0
     p.add(f"<p>Model: {p.v('mmrm_fit', fit_row, 'covariance', 'text')} covariance, {p.v('mmrm_fit', fit_row, 'df_method', 'text')} degrees of freedom; "
           f"converged: {p.v('mmrm_fit', fit_row, 'converged', 'bool')}.</p>")  # fmt: skip
+    if str(t["mmrm_fit"].iloc[0].get("fallback", "")) not in ("", "nan"):
+        p.add(
+            f'<p class="note">Covariance fallback: {p.v("mmrm_fit", fit_row, "fallback", "text")}</p>'
+        )
     # 8 random effects
     p.add("<h2>Random-effects models, therapy groups and effect sizes</h2>")
     p.table(
@@ -257,7 +261,8 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
         ],
     )
     p.table("lmm_fit", [("method", "Method", "text"), ("loglik", "Log-likelihood", "f2"), ("var_intercept", "Var intercept", "f2"),
-                        ("var_residual", "Var residual", "f2"), ("converged", "Converged", "bool"), ("singular", "Singular", "bool")])  # fmt: skip
+                        ("var_residual", "Var residual", "f2"), ("converged", "Converged", "bool"), ("singular", "Singular", "bool"),
+                        ("message", "Fit message", "text")])  # fmt: skip
     if len(t["lmm_icc"]):
         p.add(
             "<p>Partially nested model: patients of the group-therapy arm share a therapy group.</p>"
