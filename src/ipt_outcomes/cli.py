@@ -412,6 +412,47 @@ def _cmd_lmm(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------
+# appraisal: fragility and granularity
+# ------------------------------------------------------------------------------------------
+
+
+def _pair(text: str) -> tuple[int, int]:
+    try:
+        a, b = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two whole numbers separated by a comma, got {text!r}"
+        ) from None
+    return a, b
+
+
+def _cmd_fragility(args) -> int:
+    from .appraisal import fragility_index
+
+    (ea, eb), (na, nb) = args.events, args.totals
+    res = fragility_index(ea, na, eb, nb, alpha=args.alpha)
+    table = pd.DataFrame([res])[
+        ["fragility_index", "p_fisher", "significant", "kind", "p_after", "changed_arm"]
+    ]
+    write_tables({"fragility": table}, Path(args.out))
+    verb = "non-significant" if res["significant"] else "significant"
+    print(
+        f"{res['kind'].capitalize()} index {res['fragility_index']}: Fisher p = {res['p_fisher']:.4g}; "
+        f"changing {res['fragility_index']} patient outcome(s) in arm {res['changed_arm'] or '-'} makes the result {verb}."
+    )
+    return 0
+
+
+def _cmd_grim(args) -> int:
+    from .appraisal import grim_table
+
+    table = grim_table(args.percent, args.n)
+    write_tables({"grim": table}, Path(args.out))
+    print(table.to_string(index=False))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 # report (until the full report lands: the data and a validation summary)
 # ------------------------------------------------------------------------------------------
 
@@ -611,6 +652,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_data_options(p)
     p.set_defaults(func=_cmd_lmm)
+
+    p = sub.add_parser("fragility", help="fragility index of a 2x2 comparison (Walsh et al. 2014)")
+    p.add_argument(
+        "--events", type=_pair, required=True, metavar="A,B", help="events in the two arms"
+    )
+    p.add_argument(
+        "--totals", type=_pair, required=True, metavar="NA,NB", help="patients in the two arms"
+    )
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--out", default="reports/tables", metavar="DIR")
+    p.set_defaults(func=_cmd_fragility)
+
+    p = sub.add_parser("grim", help="can a percentage (whole percent) be k/N for a whole k?")
+    p.add_argument("--percent", type=float, required=True, metavar="P")
+    p.add_argument("--n", type=int, nargs="+", required=True, metavar="N")
+    p.add_argument("--out", default="reports/tables", metavar="DIR")
+    p.set_defaults(func=_cmd_grim)
 
     p = sub.add_parser(
         "report", help="build the reproducible HTML report (tables, figures, report.html)"
