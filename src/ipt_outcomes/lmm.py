@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
+from ._inference import CONTRAST_COLUMNS, t_summary
 from .exceptions import IptOutcomesError
 
 __all__ = [
@@ -300,10 +301,7 @@ class LMMResults:
         )  # d(l'Phi l)/d theta
         denom = float(g @ self.theta_vcov @ g)
         df = 2 * var**2 / denom if denom > 0 else np.inf
-        t = est / se
-        q = stats.t.ppf(1 - self.alpha / 2, df)
-        return dict(estimate=est, se=se, df=df, t=t, p=float(2 * stats.t.sf(abs(t), df)),
-                    ci_low=est - q * se, ci_high=est + q * se)  # fmt: skip
+        return t_summary(est, se, df, self.alpha)
 
     def fixed_effects(self) -> pd.DataFrame:
         """``term, estimate, se, df, t, p, ci_low, ci_high`` (SPEC ``lmm_fixed.csv``)."""
@@ -624,29 +622,18 @@ def ancova_by_visit(
         for a in others:
             X[a] = (sub["arm"] == a).astype(float)
         fit = sm.OLS(sub["hamd17"].astype(float), X).fit(cov_type="HC3")
-        dfr = fit.df_resid
-        q = stats.t.ppf(1 - alpha / 2, dfr)
         for a in others:
             est, se = float(fit.params[a]), float(fit.bse[a])
-            t = est / se
-            rows.append(dict(arm=a, reference=reference, visit=v, estimate=est, se=se, df=dfr, t=t,
-                             p=float(2 * stats.t.sf(abs(t), dfr)), ci_low=est - q * se, ci_high=est + q * se, n=len(sub)))  # fmt: skip
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "arm",
-            "reference",
-            "visit",
-            "estimate",
-            "se",
-            "df",
-            "t",
-            "p",
-            "ci_low",
-            "ci_high",
-            "n",
-        ],
-    )
+            rows.append(
+                dict(
+                    arm=a,
+                    reference=reference,
+                    visit=v,
+                    **t_summary(est, se, fit.df_resid, alpha),
+                    n=len(sub),
+                )
+            )
+    return pd.DataFrame(rows, columns=[*CONTRAST_COLUMNS, "n"])
 
 
 def hedges_g(

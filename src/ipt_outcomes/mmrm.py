@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
+from ._inference import CONTRAST_COLUMNS, t_summary
 from .exceptions import ConvergenceWarning, IptOutcomesError
 
 __all__ = [
@@ -662,11 +663,7 @@ class MMRMResults:
         V = (self.vcov_adjusted if self.vcov_adjusted is not None else self.vcov).to_numpy()
         est = float(lvec @ self.beta.to_numpy())
         se = float(math.sqrt(lvec @ V @ lvec))
-        df = self._df_1d(lvec)
-        t = est / se
-        q = stats.t.ppf(1 - self.alpha / 2, df)
-        return dict(estimate=est, se=se, df=df, t=t, p=float(2 * stats.t.sf(abs(t), df)),
-                    ci_low=est - q * se, ci_high=est + q * se)  # fmt: skip
+        return t_summary(est, se, self._df_1d(lvec), self.alpha)
 
     # --- tables ----------------------------------------------------------------------------
     def lsmeans(self) -> pd.DataFrame:
@@ -709,21 +706,7 @@ class MMRMResults:
                     continue
                 lvec = self.design.grid_row(a, v) - self.design.grid_row(ref, v)
                 rows.append(dict(arm=a, reference=ref, visit=v, **self.estimate(lvec)))
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "arm",
-                "reference",
-                "visit",
-                "estimate",
-                "se",
-                "df",
-                "t",
-                "p",
-                "ci_low",
-                "ci_high",
-            ],
-        )
+        return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
     def fit_table(self) -> pd.DataFrame:
         """One row: ``neg2_reml_loglik, n_subjects, n_obs, covariance, converged`` and more."""
