@@ -37,6 +37,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _add_out(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out",
+        default="reports/tables",
+        metavar="DIR",
+        help="output folder (default reports/tables)",
+    )
+
+
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data file options")
     g.add_argument(
@@ -573,12 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="observed",
         help="missing-data rule (default observed)",
     )
-    p.add_argument(
-        "--out",
-        default="reports/tables",
-        metavar="DIR",
-        help="output folder (default reports/tables)",
-    )
+    _add_out(p)
     p.add_argument(
         "--ci",
         choices=CI_METHODS,
@@ -622,12 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail instead of falling back to a simpler covariance",
     )
     p.add_argument("--alpha", type=float, default=0.05, help="1 - confidence level (default 0.05)")
-    p.add_argument(
-        "--out",
-        default="reports/tables",
-        metavar="DIR",
-        help="output folder (default reports/tables)",
-    )
+    _add_out(p)
     _add_data_options(p)
     p.set_defaults(func=_cmd_mmrm)
 
@@ -644,12 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ARM",
         help="arm treated in therapy groups (default PeGT)",
     )
-    p.add_argument(
-        "--out",
-        default="reports/tables",
-        metavar="DIR",
-        help="output folder (default reports/tables)",
-    )
+    _add_out(p)
     _add_data_options(p)
     p.set_defaults(func=_cmd_lmm)
 

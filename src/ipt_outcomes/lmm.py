@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from ._inference import CONTRAST_COLUMNS, t_summary
+from ._inference import CONTRAST_COLUMNS, profile_gls, t_summary
 from .exceptions import IptOutcomesError
 
 __all__ = [
@@ -193,16 +193,10 @@ class _LMMModel:
             XtVy += ViX.T @ cl.y
             yVy += cl.y @ Vi @ cl.y
             cache.append(Vi)
-        try:
-            cx = linalg.cho_factor(XtVX, lower=True, check_finite=False)
-        except linalg.LinAlgError:
+        prof = profile_gls(XtVX, XtVy, yVy, logdet, self.N, self.reml)
+        if prof is None:
             return math.inf, None, None
-        beta = linalg.cho_solve(cx, XtVy, check_finite=False)
-        quad = yVy - 2 * beta @ XtVy + beta @ XtVX @ beta
-        n_eff = self.N - (p if self.reml else 0)
-        val = logdet + quad + n_eff * math.log(2 * math.pi)
-        if self.reml:
-            val += 2 * np.sum(np.log(np.diag(cx[0])))
+        val, beta, cx = prof
         Phi = linalg.cho_solve(cx, np.eye(p), check_finite=False)
         pieces = dict(beta=beta, Phi=Phi, Vi=cache, gs=gs, s2=s2)
         if not grad:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 
-from ._inference import CONTRAST_COLUMNS, t_summary
+from ._inference import CONTRAST_COLUMNS, profile_gls, t_summary
 from .exceptions import ConvergenceWarning, IptOutcomesError
 
 __all__ = [
@@ -327,16 +327,10 @@ class _Model:
             XtWX += (w @ pat.C).reshape(p, p)
             XtWy += w @ pat.D
             yWy += float(np.sum(W * pat.Y))
-        try:
-            cx = linalg.cho_factor(XtWX, lower=True, check_finite=False)
-        except linalg.LinAlgError:
+        prof = profile_gls(XtWX, XtWy, yWy, logdet, self.N, self.reml)
+        if prof is None:
             return math.inf, None, None
-        beta = linalg.cho_solve(cx, XtWy, check_finite=False)
-        quad = yWy - 2 * beta @ XtWy + beta @ XtWX @ beta
-        n_eff = self.N - (p if self.reml else 0)
-        value = logdet + quad + n_eff * math.log(2 * math.pi)
-        if self.reml:
-            value += 2.0 * np.sum(np.log(np.diag(cx[0])))
+        value, beta, cx = prof
         pieces = dict(beta=beta, XtWX=XtWX, cx=cx, Ws=Ws, sig=sig)
         if not grad:
             return value, None, pieces

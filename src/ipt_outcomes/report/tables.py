@@ -17,6 +17,10 @@ from ..validation import ValidatedScores
 
 __all__ = ["build_tables", "load_published", "TABLE_NAMES"]
 
+GRANULARITY_COLUMNS = [
+    "arm", "visit", "published_percent", "reported_n", "reported_n_consistent", "nearest_consistent_n", "note",
+]  # fmt: skip
+
 TABLE_NAMES = (
     "trial", "consort", "baseline_table", "baseline_smd", "response_rates", "remission_rates",
     "response_comparisons", "published_vs_reproduced", "granularity", "mmrm_lsmeans",
@@ -171,17 +175,7 @@ def _published_vs_reproduced(published, rates):
         empty = pd.DataFrame(
             columns=["arm", "visit", "published_percent", "reproduced_percent", "n", "responders"]
         )
-        return empty, pd.DataFrame(
-            columns=[
-                "arm",
-                "visit",
-                "published_percent",
-                "reported_n",
-                "reported_n_consistent",
-                "nearest_consistent_n",
-                "note",
-            ]
-        )
+        return empty, pd.DataFrame(columns=GRANULARITY_COLUMNS)
     r = rates.set_index(["arm", "visit"])
     rows, notes = [], []
     for rec in published.itertuples(index=False):
@@ -207,18 +201,7 @@ def _published_vs_reproduced(published, rates):
                 note = f"{rec.published_percent:g}% cannot be a whole count out of the reported n = {int(rn)} ({opts}); nearest possible n = {near}"
             notes.append(dict(arm=rec.arm, visit=rec.visit, published_percent=rec.published_percent, reported_n=rn,
                               reported_n_consistent=ok, nearest_consistent_n=near, note=note))  # fmt: skip
-    return pd.DataFrame(rows), pd.DataFrame(
-        notes,
-        columns=[
-            "arm",
-            "visit",
-            "published_percent",
-            "reported_n",
-            "reported_n_consistent",
-            "nearest_consistent_n",
-            "note",
-        ],
-    )
+    return pd.DataFrame(rows), pd.DataFrame(notes, columns=GRANULARITY_COLUMNS)
 
 
 def _missingness(scores, design):
