@@ -33,6 +33,7 @@ covariance structures (``tests/reference/mmrm``).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -79,6 +80,31 @@ def _rho_inv(r):
     return r / math.sqrt(1 - r * r)
 
 
+@functools.lru_cache(maxsize=64)
+def _tril(T: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(T, -1)
+
+
+def _chol_factor(th, T: int) -> np.ndarray:
+    """Lower Cholesky factor of the unstructured Sigma: log diagonal, then the lower triangle."""
+    L = np.zeros((T, T), dtype=th.dtype)
+    d = np.arange(T)
+    L[d, d] = np.exp(th[:T])
+    L[_tril(T)] = th[T:]
+    return L
+
+
+def _us_dl(L: np.ndarray, k: int) -> np.ndarray:
+    """dL/dtheta_h for the unstructured parameterisation, shape (k, T, T)."""
+    T = L.shape[0]
+    dL = np.zeros((k, T, T))
+    d = np.arange(T)
+    dL[d, d, d] = L[d, d]
+    rows, cols = _tril(T)
+    dL[np.arange(T, k), rows, cols] = 1.0
+    return dL
+
+
 @dataclass(frozen=True)
 class CovarianceStructure:
     """A within-subject covariance structure over ``T`` visits.
@@ -114,9 +140,7 @@ class CovarianceStructure:
         dt = th.dtype
         name = self.name
         if name == "us":
-            L = np.zeros((T, T), dtype=dt)
-            L[np.diag_indices(T)] = np.exp(th[:T])
-            L[np.tril_indices(T, -1)] = th[T:]
+            L = _chol_factor(th, T)
             return L @ L.T
         hetero = name in ("csh", "ar1h", "toeph", "adh")
         sd = np.exp(th[:T]) if hetero else np.exp(th[0]) * np.ones(T, dtype=dt)
@@ -149,8 +173,17 @@ class CovarianceStructure:
         return corr * sd[:, None] * sd[None, :]
 
     def dsigma(self, theta) -> np.ndarray:
-        """Derivatives dSigma/dtheta_h, shape (n_theta, T, T), by complex step (exact)."""
+        """Derivatives dSigma/dtheta_h, shape (n_theta, T, T).
+
+        Analytic for ``us`` (dL_h L' + L dL_h'); by complex step (exact) for the others.
+        """
         th = np.asarray(theta, dtype=float)
+        if self.name == "us":
+            T = self.n_visits
+            L = _chol_factor(th, T)
+            dL = _us_dl(L, len(th))
+            out = dL @ L.T
+            return out + out.transpose(0, 2, 1)
         out = np.empty((len(th), self.n_visits, self.n_visits))
         for h in range(len(th)):
             z = th.astype(complex)
@@ -167,14 +200,8 @@ class CovarianceStructure:
         th = np.asarray(theta, dtype=float)
         k, T = len(th), self.n_visits
         if self.name == "us":
-            L = np.zeros((T, T))
-            L[np.diag_indices(T)] = np.exp(th[:T])
-            L[np.tril_indices(T, -1)] = th[T:]
-            dL = np.zeros((k, T, T))
-            for h in range(T):
-                dL[h, h, h] = L[h, h]
-            rows, cols = np.tril_indices(T, -1)
-            dL[np.arange(T, k), rows, cols] = 1.0
+            L = _chol_factor(th, T)
+            dL = _us_dl(L, k)
             out = np.einsum("hab,jcb->hjac", dL, dL)  # dL_h dL_j'
             out = out + out.transpose(1, 0, 3, 2)  # + dL_j dL_h'
             for h in range(T):  # d2L_hh = dL_h on the log-diagonal
@@ -240,6 +267,9 @@ class _Pattern:
     C: np.ndarray  # (t*t, p*p): sum_i X_i[t,a] X_i[u,b], contiguous for one matmul per use
     D: np.ndarray  # (t*t, p):   sum_i X_i[t,a] y_i[u]
     Y: np.ndarray  # (t, t):     sum_i y_i[t] y_i[u]
+
+    def __post_init__(self):
+        self.ix = np.ix_(self.idx, self.idx)
 
 
 def _patterns(X, y, subject, visit_idx, group_idx, T):
@@ -312,15 +342,18 @@ class _Model:
         logdet = 0.0
         Ws = []
         for pat in self.patterns:
-            S = sig[pat.group][np.ix_(pat.idx, pat.idx)]
+            S = sig[pat.group][pat.ix]
+            if not np.all(np.isfinite(S)):
+                return math.inf, None, None
             try:
-                c = linalg.cho_factor(S, lower=True, check_finite=False)
-            except linalg.LinAlgError:
+                c = np.linalg.cholesky(S)
+            except np.linalg.LinAlgError:
                 return math.inf, None, None
-            d = np.diag(c[0])
-            if np.any(d <= 0) or not np.all(np.isfinite(d)):
+            d = np.diag(c)
+            if np.any(d <= 0):
                 return math.inf, None, None
-            W = linalg.cho_solve(c, np.eye(len(pat.idx)), check_finite=False)
+            ci = np.linalg.inv(c)
+            W = ci.T @ ci
             Ws.append(W)
             logdet += pat.m * 2.0 * np.sum(np.log(d))
             w = W.ravel()
@@ -345,7 +378,7 @@ class _Model:
             Db = (pat.D @ beta).reshape(t, t)  # sum_i (X_i beta)_t y_iu
             S = pat.Y - Db - Db.T + (pat.C @ bb).reshape(t, t)
             Gk = pat.m * W - W @ S @ W
-            G[pat.group][np.ix_(pat.idx, pat.idx)] += Gk
+            G[pat.group][pat.ix] += Gk
         grads = []
         for g, th in enumerate(self.split(theta)):
             dS = self.structure.dsigma(th)
@@ -552,30 +585,13 @@ def mmrm_data(scores, covariates=()) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------
 
 
-def _optimise(model: _Model, theta0: np.ndarray):
-    """L-BFGS-B with the analytic gradient, then Newton steps on the numeric Hessian."""
-
-    def fun(th):
-        val, g, _ = model.evaluate(th)
-        if not np.isfinite(val):
-            return 1e300, np.zeros_like(th)
-        return val, g
-
-    res = optimize.minimize(
-        fun, theta0, jac=True, method="L-BFGS-B",
-        options=dict(maxiter=5000, ftol=1e-15, gtol=1e-10, maxcor=30),
-    )  # fmt: skip
-    theta = res.x
-    n_eval = res.nfev
-    val, g, pieces = model.evaluate(theta)
-    if not np.isfinite(val) or pieces is None:
-        return theta, val, None, None, n_eval
-    H = None
-    for _ in range(20):
-        H = _hessian(model, theta, pieces)
-        n_eval += 1
+def _newton(model: _Model, theta, val, g, pieces, n_eval: int, max_iter: int = 20):
+    """Newton steps on the analytic Hessian, halving the step until -2 l does not increase."""
+    for _ in range(max_iter):
         if np.max(np.abs(g)) < 1e-9:
             break
+        H = _hessian(model, theta, pieces)
+        n_eval += 1
         try:
             step = -linalg.solve(H, g, assume_a="sym")
         except (linalg.LinAlgError, ValueError):
@@ -593,6 +609,39 @@ def _optimise(model: _Model, theta0: np.ndarray):
             t /= 2
         if not improved or np.max(np.abs(t * step)) < 1e-12:
             break
+    return theta, val, g, pieces, n_eval
+
+
+def _optimise(model: _Model, theta0: np.ndarray, newton_first: bool = False):
+    """L-BFGS-B with the analytic gradient, then Newton steps on the analytic Hessian.
+
+    With ``newton_first`` (a warm start near the optimum, as in simulations from a known
+    covariance) Newton steps are tried first and L-BFGS-B only if they do not reach a
+    stationary point with a positive definite Hessian.
+    """
+    if newton_first:
+        val, g, pieces = model.evaluate(theta0)
+        if np.isfinite(val) and pieces is not None:
+            theta, val, g, pieces, n_eval = _newton(model, theta0, val, g, pieces, 1)
+            H = _hessian(model, theta, pieces)
+            if _converged(val, g, H)[0]:
+                return theta, val, g, H, n_eval
+
+    def fun(th):
+        val, g, _ = model.evaluate(th)
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(th)
+        return val, g
+
+    res = optimize.minimize(
+        fun, theta0, jac=True, method="L-BFGS-B",
+        options=dict(maxiter=5000, ftol=1e-15, gtol=1e-10, maxcor=30),
+    )  # fmt: skip
+    theta = res.x
+    val, g, pieces = model.evaluate(theta)
+    if not np.isfinite(val) or pieces is None:
+        return theta, val, None, None, res.nfev
+    theta, val, g, pieces, n_eval = _newton(model, theta, val, g, pieces, res.nfev + 1)
     H = _hessian(model, theta, pieces)
     return theta, val, g, H, n_eval
 
@@ -854,6 +903,7 @@ def fit_mmrm(
     group_by_arm: bool = False,
     fallback: bool = True,
     alpha: float = 0.05,
+    start=None,
 ) -> MMRMResults:
     """Fit an MMRM of change from baseline.
 
@@ -880,6 +930,10 @@ def fit_mmrm(
         ``FALLBACK_ORDER`` (us, toeph, ar1h, csh, cs); what happened is in ``fallback_log`` and
         the fit table. With ``False`` a failure raises.
     alpha : float
+    start : array_like, optional
+        A T x T covariance matrix to start the optimiser from (e.g. the generating covariance
+        of a simulation). Newton steps are then tried first, which is much faster near the
+        optimum; the fit found is the same.
 
     Returns
     -------
@@ -929,6 +983,10 @@ def fit_mmrm(
         else np.zeros(len(data), int)
     )
     T = len(design.visits)
+    if start is not None and np.shape(start) != (len(design.visits),) * 2:
+        raise ValueError(
+            f"start must be a {len(design.visits)} x {len(design.visits)} covariance matrix"
+        )
     # starting values: covariance of OLS residuals by visit pair
     beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
     resid = pd.DataFrame({"s": subj, "v": vis, "r": y - X @ beta_ols}).pivot(
@@ -953,10 +1011,11 @@ def fit_mmrm(
     for name in order:
         structure = CovarianceStructure(name, T)
         model = _Model(X, y, subj, vis, gidx, structure, len(groups), method == "reml")
-        theta0 = np.concatenate([structure.start(emp) for _ in groups])
+        warm = start is not None and name == covariance
+        theta0 = np.concatenate([structure.start(start if warm else emp) for _ in groups])
         try:
             with np.errstate(all="ignore"):
-                theta, val, g, H, n_eval = _optimise(model, theta0)
+                theta, val, g, H, n_eval = _optimise(model, theta0, newton_first=warm)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             log.append(f"{name}: failed ({exc})")
             continue
