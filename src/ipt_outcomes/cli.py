@@ -462,6 +462,95 @@ def _cmd_grim(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------
+# power and sample size
+# ------------------------------------------------------------------------------------------
+
+
+def _rates(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two proportions separated by a comma, e.g. 0.42,0.61; got {text!r}"
+        ) from None
+    for v in (a, b):
+        if not 0 <= v <= 1:
+            raise argparse.ArgumentTypeError(
+                f"rates must be proportions between 0 and 1, got {v:g}"
+            )
+    return a, b
+
+
+def _cmd_power(args) -> int:
+    from . import power
+    from .report.figures import power_curve, save_figure
+
+    if args.workers is not None and args.workers < 1:
+        raise IptOutcomesError("--workers must be at least 1")
+    run = dict(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    extra = {}
+    if args.test == "mmrm":
+        data = args.data or str(PROJECT_DATA)
+        scores = _load(args, data)
+        design = scores.design
+        arm = args.arm or next(
+            (a for a in design.arm_order(scores.data["arm"].unique()) if a != design.reference),
+            None,
+        )
+        visit = (
+            args.visit
+            if args.visit is not None
+            else (max(design.key_visits) if design.key_visits else None)
+        )
+        if arm is None or visit is None:
+            raise IptOutcomesError(
+                "give --arm and --visit: the design names no other arm or key visit"
+            )
+        scenario = power.mmrm_scenario(
+            scores, arm, design.reference, float(visit), effect=args.effect
+        )
+        sims = args.sims or 1000
+        table = power.simulate_mmrm_power(scenario, args.n_per_arm, sims=sims, seed=args.seed,
+                                          df=args.df, alpha=args.alpha, **run)  # fmt: skip
+        what = (f"MMRM contrast {arm} - {design.reference} at visit {visit:g} "
+                f"(true difference {scenario.effect:.2f}, {args.df} df), from {data}")  # fmt: skip
+    else:
+        if args.rates is None:
+            raise IptOutcomesError(f"--test {args.test} needs --rates P_REF,P_ARM")
+        (p_ref, p_arm), sims = args.rates, args.sims or 10_000
+        table = power.simulate_power(p_ref, p_arm, args.n_per_arm, test=args.test, sims=sims,
+                                     seed=args.seed, alpha=args.alpha, **run)  # fmt: skip
+        what = f"{args.test} test of response {p_arm:.0%} vs {p_ref:.0%} (reference)"
+        if args.target_power is not None:
+            ss = power.sample_size(p_ref, p_arm, args.target_power, args.test, args.alpha)
+            extra["sample_size"] = pd.DataFrame([dict(test=args.test, p_ref=p_ref, p_arm=p_arm, alpha=args.alpha,
+                                                      target_power=args.target_power, **ss)])  # fmt: skip
+    if args.target_power is not None and "sample_size" not in extra:
+        reached = table[table["power"] >= args.target_power]
+        extra["sample_size"] = pd.DataFrame([dict(test=args.test, alpha=args.alpha, target_power=args.target_power,
+            n_per_arm=int(reached["n_per_arm"].min()) if len(reached) else None,
+            power=float(reached["power"].iloc[0]) if len(reached) else None,
+            method="smallest n of the grid whose simulated power reaches the target")])  # fmt: skip
+    out = Path(args.out)
+    paths = write_tables({"power": table, **extra}, out)
+    save_figure(
+        power_curve(table, target=args.target_power, title=f"Power: {what}"),
+        out / "power_curve.png",
+    )
+    print(f"Power by simulation ({sims} trials per n, seed {args.seed}): {what}")
+    cols = [c for c in ("n_per_arm", "power", "mc_se", "exact_power", "failed") if c in table]
+    print(table[cols].round(4).to_string(index=False))
+    if "sample_size" in extra:
+        ss = extra["sample_size"].iloc[0]
+        if pd.isna(ss["n_per_arm"]):
+            print(f"No n in the grid reaches power {args.target_power:.0%}.")
+        else:
+            print(f"Smallest n per arm for power {args.target_power:.0%}: {int(ss['n_per_arm'])}")
+    print(f"Wrote {len(paths)} tables and power_curve.png to {out}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
 # report (until the full report lands: the data and a validation summary)
 # ------------------------------------------------------------------------------------------
 
@@ -663,6 +752,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, nargs="+", required=True, metavar="N")
     p.add_argument("--out", default="reports/tables", metavar="DIR")
     p.set_defaults(func=_cmd_grim)
+
+    p = sub.add_parser("power", help="power and sample size by simulation (response or MMRM)")
+    p.add_argument("--rates", type=_rates, metavar="P_REF,P_ARM",
+                   help="true response rates of the reference arm and the other arm")  # fmt: skip
+    p.add_argument("--n-per-arm", type=int, nargs="+", required=True, metavar="N")
+    p.add_argument("--test", choices=("chisq", "fisher", "mmrm"), default="chisq")
+    p.add_argument("--sims", type=int, metavar="K",
+                   help="simulated trials per n (default 10000; 1000 for mmrm)")  # fmt: skip
+    p.add_argument("--seed", type=int, default=2016, metavar="S")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--target-power", type=float, metavar="P",
+                   help="also find the sample size for this power (sample_size.csv)")  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="local processes (default: one per core)"
+    )
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("MMRM power (--test mmrm): the scenario is the MMRM fitted to --data")
+    g.add_argument(
+        "--data", metavar="FILE", help="trial to take the scenario from (default: the project's)"
+    )
+    g.add_argument(
+        "--arm", metavar="ARM", help="arm compared with the reference (default: the design's first)"
+    )
+    g.add_argument(
+        "--visit", type=float, metavar="V", help="key visit (default: the design's last)"
+    )
+    g.add_argument("--effect", type=float, metavar="D",
+                   help="true difference in mean change at the key visit (default: as fitted)")  # fmt: skip
+    g.add_argument("--df", choices=DF_METHODS, default="kenward-roger")
+    _add_out(p)
+    _add_data_options(p)
+    p.set_defaults(func=_cmd_power)
 
     p = sub.add_parser(
         "report", help="build the reproducible HTML report (tables, figures, report.html)"

@@ -25,6 +25,7 @@ from plotnine import (
     geom_line,
     geom_point,
     geom_rect,
+    geom_ribbon,
     geom_text,
     geom_tile,
     ggplot,
@@ -51,6 +52,9 @@ __all__ = [
     "waterfall_plot",
     "missingness_plot",
     "sensitivity_plot",
+    "power_curve",
+    "tipping_point_plot",
+    "save_figure",
     "build_figures",
 ]
 
@@ -283,12 +287,76 @@ def sensitivity_plot(sensitivity: pd.DataFrame, arms) -> ggplot:
     )
 
 
+def power_curve(power: pd.DataFrame, target: float | None = None, title: str = "Power") -> ggplot:
+    """Power against n per arm: simulated power with its 95% Monte-Carlo band, exact power
+    (when known) as a line, and the target power as a dashed line."""
+    d = power.assign(kind="simulated")
+    fig = (
+        ggplot(d, aes("n_per_arm", "power"))
+        + geom_ribbon(aes(ymin="ci_low", ymax="ci_high"), fill="#0072B2", alpha=0.2)
+        + geom_point(color="#0072B2")
+    )
+    if "exact_power" in d and len(d) > 1:
+        fig += geom_line(aes(y="exact_power"), color="#000000", linetype="solid")
+    elif len(d) > 1:
+        fig += geom_line(color="#0072B2")
+    if target is not None:
+        fig += geom_hline(yintercept=target, linetype="dashed", color="#D55E00")
+    return (
+        fig
+        + scale_y_continuous(limits=(0, 1), labels=lambda b: [f"{v:.0%}" for v in b])
+        + labs(
+            x="patients per arm",
+            y="power",
+            title=title,
+            caption="points and band: simulation (95% Monte-Carlo interval); line: "
+            + ("exact power" if "exact_power" in d else "simulated power"),
+        )  # fmt: skip
+        + house_theme()
+    )
+
+
+def tipping_point_plot(tipping: pd.DataFrame, alpha: float = 0.05) -> ggplot:
+    """Delta-adjusted MI: the PeGT - TAU estimate and its interval against the shift delta
+    added to imputed values in the experimental arm; the tipping point is where p crosses
+    alpha (the interval reaches zero)."""
+    d = tipping.assign(
+        significant=np.where(tipping["p"] < alpha, f"p < {alpha:g}", f"p >= {alpha:g}")
+    )
+    return (
+        ggplot(d, aes("delta", "estimate"))
+        + geom_hline(yintercept=0, color="#777777")
+        + geom_errorbar(aes(ymin="ci_low", ymax="ci_high", color="significant"), width=0.15)
+        + geom_point(aes(color="significant"), size=2.5)
+        + scale_color_manual(values={f"p < {alpha:g}": "#0072B2", f"p >= {alpha:g}": "#D55E00"})
+        + labs(
+            x="delta: points added to imputed scores in the experimental arm (worse)",
+            y="difference in change (95% CI)",
+            color="",
+            title="Tipping-point analysis (delta-adjusted multiple imputation)",
+        )  # fmt: skip
+        + house_theme()
+    )
+
+
+def save_figure(fig: ggplot, path, dpi: int = 100) -> Path:
+    """Save ``fig`` to ``path`` (PNG or SVG) whole or not at all, with fixed metadata."""
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "ipt-outcomes"  # stable SVG ids
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ext = path.suffix.lstrip(".")
+    meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
+    tmp = path.with_name(f".{path.stem}.tmp.{ext}")
+    fig.save(tmp, dpi=dpi, verbose=False, metadata=meta)
+    tmp.replace(path)
+    return path
+
+
 def build_figures(
     tables: dict[str, pd.DataFrame], scores: pd.DataFrame, arms, key_visits, unit: str, out_dir
 ) -> list[Path]:
     """Draw every figure and save it as PNG (100 dpi) and SVG into ``out_dir``."""
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "ipt-outcomes"  # stable SVG ids
     figs = {
         "consort": consort_diagram(tables["consort"], arms),
         "rates": rates_plot(tables["response_rates"], tables["remission_rates"], arms, unit),
@@ -300,13 +368,8 @@ def build_figures(
         "sensitivity": sensitivity_plot(tables["sensitivity"], arms),
     }
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, fig in figs.items():
-        for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
-            path = out_dir / f"{name}.{ext}"
-            tmp = out_dir / f".{name}.tmp.{ext}"
-            fig.save(tmp, dpi=100, verbose=False, metadata=meta)
-            tmp.replace(path)
-            written.append(path)
-    return written
+    return [
+        save_figure(fig, out_dir / f"{name}.{ext}")
+        for name, fig in figs.items()
+        for ext in ("png", "svg")
+    ]
