@@ -9,7 +9,10 @@ the best time is kept.
   antidepressant trial (172 subjects x 4 visits, ../shared/data/external), (b) 900 subjects x 6
   post-baseline visits and (c) 3,000 subjects x 10 post-baseline visits from the generator.
   ``r_mmrm_seconds`` are R mmrm's times on this kind of machine for data of those sizes, as
-  given in issue 4 (fit plus contrasts); ``speedup`` = R time / our time.
+  given in issue 4 (fit plus contrasts); ``speedup`` = R time / our time;
+* power_mmrm: 10,000 simulated trials (PeGT vs TAU, 90 per arm, the scenario fitted to the
+  project's synthetic trial), each analysed by the MMRM (unstructured, Kenward-Roger) on 2 local
+  processes - run once; issue 7's limit is 300 s on this 2-core machine (``within_limit``).
 
 Usage: python benchmarks/run.py --out reports/bench.csv [--repeat 3] [--only mmrm]
 """
@@ -69,6 +72,23 @@ def _child(task: dict, path: str, queue) -> None:
         fit.lsmeans()
         fit.contrasts()
         rows = len(data)
+    elif kind == "power_mmrm":
+        from ipt_outcomes.power import mmrm_scenario, simulate_mmrm_power
+        from ipt_outcomes.readers import read_table
+        from ipt_outcomes.synthetic import simulate_trial, write_trial_csv
+        from ipt_outcomes.validation import validate_scores
+
+        trial_csv = Path(path).with_name("trial_2016.csv")
+        with trial_csv.open("w", newline="", encoding="utf-8") as fh:
+            write_trial_csv(simulate_trial(2016).data, fh)
+        scores = validate_scores(read_table(trial_csv))
+        scenario = mmrm_scenario(scores, "PeGT", "TAU", 12.0)
+        t0 = time.perf_counter()
+        table = simulate_mmrm_power(scenario, [task["n_per_arm"]], sims=task["sims"], seed=1,
+                                    workers=task["workers"], progress=True)  # fmt: skip
+        rows = int(table["sims"].sum())
+        print(f"  power {table['power'].iloc[0]:.4f} (MC SE {table['mc_se'].iloc[0]:.4f}), "
+              f"{int(table['failed'].iloc[0])} failed fits", file=sys.stderr)  # fmt: skip
     elif kind == "simulate":
         from ipt_outcomes.synthetic import simulate_trial, write_trial_csv
 
@@ -116,6 +136,9 @@ def tasks(only: str | None):
         "validate_500k_rows": dict(kind="validate"),
         "validate_1m_rows": dict(kind="validate", double=True),
     }
+    out["power_mmrm_10000_trials_180_subjects_2_workers"] = dict(
+        kind="power_mmrm", n_per_arm=90, sims=10_000, workers=2, repeat=1, limit=300
+    )
     for size in ("dia", "900x6", "3000x10"):
         for df in ("satterthwaite", "kenward-roger"):
             if size == "dia" and not DIA.exists():
@@ -128,7 +151,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["simulate", "validate", "mmrm"])
+    ap.add_argument("--only", choices=["simulate", "validate", "mmrm", "power_mmrm"])
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,21 +161,34 @@ def main() -> int:
             run(tasks("simulate")["simulate_100k_subjects_5_visits"], big)
         for name, task in todo.items():
             best = None
-            for i in range(args.repeat):
+            repeat = task.get("repeat", args.repeat)
+            for i in range(repeat):
                 seconds, n, peak = run(task, big)
                 print(
-                    f"  {name} run {i + 1}/{args.repeat}: {seconds:.2f} s, {n} rows, peak {peak:.0f} MiB",
+                    f"  {name} run {i + 1}/{repeat}: {seconds:.2f} s, {n} rows, peak {peak:.0f} MiB",
                     file=sys.stderr,
                 )
                 best = (seconds, n, peak) if best is None or seconds < best[0] else best
             r = R_MMRM.get((task.get("size"), task.get("df")))
             rows.append({"task": name, "rows": best[1], "seconds": f"{best[0]:.3f}", "peak_mib": f"{best[2]:.0f}",
                          "r_mmrm_seconds": "" if r is None else r,
-                         "speedup": "" if r is None else f"{r / best[0]:.1f}"})  # fmt: skip
+                         "speedup": "" if r is None else f"{r / best[0]:.1f}",
+                         "limit_seconds": task.get("limit", ""),
+                         "within_limit": "" if "limit" not in task else str(best[0] < task["limit"])})  # fmt: skip
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     machine = f"{platform.machine()} {mp.cpu_count()} cores, Python {platform.python_version()}"
-    fields = ["task", "rows", "seconds", "peak_mib", "r_mmrm_seconds", "speedup", "machine"]
+    fields = [
+        "task",
+        "rows",
+        "seconds",
+        "peak_mib",
+        "r_mmrm_seconds",
+        "speedup",
+        "limit_seconds",
+        "within_limit",
+        "machine",
+    ]
     with out.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
         w.writeheader()

@@ -293,19 +293,18 @@ def _patterns(X, y, subject, visit_idx, group_idx, T):
         rows = np.asarray(first_rows)[:, None] + np.arange(t)[None, :]
         Xs = X[rows]  # (m, t, p)
         ys = y[rows]  # (m, t)
-        p = Xs.shape[2]
+        m, p = len(first_rows), Xs.shape[2]
+        A = Xs.reshape(m, t * p)
+        C = (A.T @ A).reshape(t, p, t, p).transpose(0, 2, 1, 3)  # sum_i X_i[t,a] X_i[u,b]
+        D = (A.T @ ys).reshape(t, p, t).transpose(0, 2, 1)  # sum_i X_i[t,a] y_i[u]
         patterns.append(
             _Pattern(
                 group=g,
                 idx=np.asarray(idx),
                 m=len(first_rows),
-                C=np.ascontiguousarray(
-                    np.einsum("ita,iub->tuab", Xs, Xs, optimize=True).reshape(t * t, p * p)
-                ),
-                D=np.ascontiguousarray(
-                    np.einsum("ita,iu->tua", Xs, ys, optimize=True).reshape(t * t, p)
-                ),
-                Y=np.einsum("it,iu->tu", ys, ys, optimize=True),
+                C=np.ascontiguousarray(C.reshape(t * t, p * p)),
+                D=np.ascontiguousarray(D.reshape(t * t, p)),
+                Y=ys.T @ ys,
             )
         )
     return patterns
@@ -607,7 +606,7 @@ def _newton(model: _Model, theta, val, g, pieces, n_eval: int, max_iter: int = 2
                 improved = True
                 break
             t /= 2
-        if not improved or np.max(np.abs(t * step)) < 1e-12:
+        if not improved or np.max(np.abs(t * step)) < 1e-10:
             break
     return theta, val, g, pieces, n_eval
 
@@ -963,7 +962,8 @@ def fit_mmrm(
         raise ValueError("Kenward-Roger degrees of freedom need REML")
     data = data.dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
     arms = list(arms) if arms is not None else list(dict.fromkeys(data["arm"]))
-    arms = [a for a in arms if a in set(data["arm"])]
+    present = set(pd.unique(data["arm"]))
+    arms = [a for a in arms if a in present]
     if reference not in arms:
         raise MMRMFitError(
             f"reference arm {reference!r} has no analysed observations (arms: {', '.join(map(str, arms))})"
@@ -987,14 +987,17 @@ def fit_mmrm(
         raise ValueError(
             f"start must be a {len(design.visits)} x {len(design.visits)} covariance matrix"
         )
-    # starting values: covariance of OLS residuals by visit pair
-    beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
-    resid = pd.DataFrame({"s": subj, "v": vis, "r": y - X @ beta_ols}).pivot(
-        index="s", columns="v", values="r"
-    )
-    emp = resid.reindex(columns=range(T)).cov(min_periods=2).to_numpy()
-    emp = np.where(np.isfinite(emp), emp, 0.0)
-    np.fill_diagonal(emp, np.where(np.diag(emp) > 0, np.diag(emp), np.nanvar(y) or 1.0))
+
+    def empirical():
+        """Starting covariance: covariance of OLS residuals by visit pair."""
+        beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
+        resid = pd.DataFrame({"s": subj, "v": vis, "r": y - X @ beta_ols}).pivot(
+            index="s", columns="v", values="r"
+        )
+        emp = resid.reindex(columns=range(T)).cov(min_periods=2).to_numpy()
+        emp = np.where(np.isfinite(emp), emp, 0.0)
+        np.fill_diagonal(emp, np.where(np.diag(emp) > 0, np.diag(emp), np.nanvar(y) or 1.0))
+        return emp
 
     order = [covariance] + (
         [
@@ -1012,7 +1015,8 @@ def fit_mmrm(
         structure = CovarianceStructure(name, T)
         model = _Model(X, y, subj, vis, gidx, structure, len(groups), method == "reml")
         warm = start is not None and name == covariance
-        theta0 = np.concatenate([structure.start(start if warm else emp) for _ in groups])
+        base_cov = start if warm else empirical()
+        theta0 = np.concatenate([structure.start(base_cov) for _ in groups])
         try:
             with np.errstate(all="ignore"):
                 theta, val, g, H, n_eval = _optimise(model, theta0, newton_first=warm)
