@@ -12,7 +12,7 @@ CALIB  := data/synthetic/calibration.csv
 PKG    := $(shell find src/ipt_outcomes -name '*.py' -o -name '*.csv' -o -name '*.toml')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lint format bench report clean
+.PHONY: help setup data test lint format bench report teaching clean
 
 help: ## show this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,13 @@ reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG)
 
 report: reports/report.html ## build the report: reports/tables/*.csv -> reports/figures/* -> reports/report.html
 
+TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml)
+
+reports/teaching/index.html: $(DATA) $(DESIGN) $(STAMP) $(PKG) $(TEACH)
+	$(BIN)/python analyses/teaching/build.py --data $(DATA) --design $(DESIGN) --out reports/teaching --seed $(SEED)
+
+teaching: reports/teaching/index.html ## build the six worksheets (student + instructor key) into reports/teaching/
+
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,8 +55,8 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time generation, validation and MMRM fits at scale (reports/bench.csv)
+bench: $(STAMP) ## time generation, validation, MMRM fits and 10,000 simulated MMRM trials (reports/bench.csv)
 	$(BIN)/python benchmarks/run.py --out reports/bench.csv
 
 clean: ## remove generated data and reports (keeps .venv)
-	rm -rf reports/report.html reports/provenance.csv reports/tables reports/figures reports/bench.csv $(DATA) $(CALIB)
+	rm -rf reports/report.html reports/provenance.csv reports/tables reports/figures reports/bench.csv reports/teaching $(DATA) $(CALIB)

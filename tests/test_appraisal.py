@@ -67,3 +67,23 @@ def test_bad_arguments_are_refused_clearly(run_cli, tmp_path):
     assert code == 1 and "must not exceed" in err
     code, out, err = run_cli("fragility", "--events", "1", "--totals", "10,10", "--out", tmp_path)
     assert code == 2
+
+
+@pytest.mark.parametrize(
+    ("mean", "n", "decimals", "consistent"),
+    [
+        (5.19, 28, 2, False),  # by hand: 145/28 = 5.1786, 146/28 = 5.2143
+        (5.18, 28, 2, True),  # 145/28 rounds to 5.18
+        (19.3, 42, 1, True),  # n >= 10: every 1-decimal mean is possible
+        (3.45, 20, 2, True),  # 69/20 = 3.45 exactly
+        (3.47, 20, 2, False),  # 69/20 = 3.45, 70/20 = 3.50
+    ],
+)
+def test_grim_mean_by_hand(mean, n, decimals, consistent):
+    from ipt_outcomes.appraisal import grim_mean
+
+    res = grim_mean(mean, n, decimals)
+    assert res["consistent"] is consistent
+    assert res["informative"] is (n < 10**decimals)
+    if consistent:
+        assert res["nearest_mean"] == mean

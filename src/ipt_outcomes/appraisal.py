@@ -8,6 +8,8 @@
   ways (removing events there, or adding them) and the smaller count taken.
 * :func:`grim_table` - GRIM-style granularity check (Brown & Heathers 2017) of a percentage
   reported to whole percent against candidate denominators.
+* :func:`grim_mean` - the GRIM test proper: can a mean of whole-number scores, reported to a
+  given number of decimals, come from n subjects?
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from scipy import stats
 
 from .granularity import consistent_counts, round_half_up_percent
 
-__all__ = ["fragility_index", "grim_table"]
+__all__ = ["fragility_index", "grim_table", "grim_mean"]
 
 
 def _p(a, n1, c, n2) -> float:
@@ -154,3 +156,41 @@ def grim_table(percent: float, ns, decimals: int = 0) -> pd.DataFrame:
             dict(n=n, consistent=bool(ks), nearest_percent=near, counts=" ".join(map(str, ks)))
         )
     return pd.DataFrame(rows, columns=["n", "consistent", "nearest_percent", "counts"])
+
+
+def grim_mean(mean: float, n: int, decimals: int = 2) -> dict:
+    """GRIM test (Brown & Heathers 2017) of a mean of whole-number scores.
+
+    A mean of ``n`` integers is a multiple of ``1/n``; it is *consistent* if some whole total
+    ``S`` gives ``S / n`` that rounds (half up) to the reported mean. With ``n >= 10**decimals``
+    every reported mean is possible and the test cannot detect anything.
+
+    Returns
+    -------
+    dict
+        ``mean, n, decimals, consistent, nearest_mean`` (the achievable mean nearest the
+        reported one, at the reported precision), ``informative`` (``n < 10**decimals``).
+
+    Examples
+    --------
+    >>> grim_mean(5.19, 28)["consistent"]  # 145/28 = 5.179, 146/28 = 5.214
+    False
+    >>> grim_mean(5.18, 28)["consistent"]
+    True
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    q = Decimal(1).scaleb(-decimals)
+
+    def rounded(total: int) -> float:
+        return float((Decimal(total) / Decimal(n)).quantize(q, rounding=ROUND_HALF_UP))
+
+    centre = int(round(mean * n))
+    candidates = [rounded(t) for t in range(centre - 2, centre + 3)]
+    target = float(Decimal(str(mean)).quantize(q, rounding=ROUND_HALF_UP))
+    near = min(candidates, key=lambda v: (abs(v - target), v))
+    return dict(mean=mean, n=n, decimals=decimals, consistent=target in candidates,
+                nearest_mean=near, informative=n < 10**decimals)  # fmt: skip

@@ -1,0 +1,53 @@
+"""What every worksheet gets: the trial, its design, the published figures and run settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ipt_outcomes.validation import ValidatedScores
+
+
+@dataclass
+class Context:
+    scores: ValidatedScores
+    targets: pd.DataFrame  # published figures and their sources (saloheimo2016_targets.csv)
+    rob2: Path
+    seed: int = 2016
+    sims: int = 500  # simulated trials per n for the MMRM power (worksheet 4)
+    imputations: int = 50
+    workers: int | None = None
+
+    @property
+    def design(self):
+        return self.scores.design
+
+    @property
+    def reference(self) -> str:
+        return self.design.reference
+
+    def published(self, quantity: str, arm: str, visit=None) -> float:
+        t = self.targets
+        rows = t[(t["quantity"] == quantity) & (t["arm"] == arm)]
+        if visit is not None:
+            rows = rows[pd.to_numeric(rows["visit"], errors="coerce") == float(visit)]
+        if len(rows) != 1:
+            raise KeyError(f"no single published {quantity} for {arm} at {visit}")
+        return float(rows["value"].iloc[0])
+
+    def source(self, quantity: str, arm: str, visit=None) -> str:
+        t = self.targets
+        rows = t[(t["quantity"] == quantity) & (t["arm"] == arm)]
+        if visit is not None:
+            rows = rows[pd.to_numeric(rows["visit"], errors="coerce") == float(visit)]
+        return str(rows["source"].iloc[0])
+
+
+def pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

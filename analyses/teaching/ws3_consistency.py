@@ -1,0 +1,106 @@
+"""Worksheet 3: checking the published numbers for consistency (GRIM) and fragility."""
+
+from __future__ import annotations
+
+import pandas as pd
+from common import Context, p_text
+
+from ipt_outcomes.appraisal import fragility_index, grim_mean, grim_table
+from ipt_outcomes.response import binary_outcomes, compare_with_reference
+from ipt_outcomes.teaching import Task, Worksheet
+
+
+def build(ctx: Context) -> Worksheet:
+    ref = ctx.reference
+    arms = [a for a in ("IPT", "PeGT", ref) if a in set(ctx.targets["arm"])]
+    rows = []
+    for arm in arms:
+        randomised = int(ctx.published("randomised_n", arm))
+        observed = int(ctx.published("observed_n", arm, 3))
+        for visit in (3, 12):
+            pct = ctx.published("response_percent", arm, visit)
+            for label, n in (
+                ("randomised", randomised),
+                ("assessed at 3 months (secondary)", observed),
+            ):
+                g = grim_table(pct, [n]).iloc[0]
+                rows.append({"arm": arm, "month": visit, "published %": f"{pct:.0f}%", "denominator": label, "n": n,
+                             "possible?": bool(g["consistent"]), "nearest possible %": g["nearest_percent"],
+                             "responders giving it": g["counts"]})  # fmt: skip
+    grim = pd.DataFrame(rows)
+    given = grim[["arm", "month", "published %", "denominator", "n"]]
+    bad = grim[~grim["possible?"]]
+    means = []
+    for arm in arms:
+        m = ctx.published("baseline_hamd_mean", arm, 0)
+        n = int(ctx.published("randomised_n", arm))
+        r = grim_mean(m, n, decimals=1)
+        means.append({"arm": arm, "baseline HAM-D mean": m, "n": n, "possible?": r["consistent"],
+                      "GRIM informative (n < 10)?": r["informative"]})  # fmt: skip
+    means = pd.DataFrame(means)
+    out = binary_outcomes(ctx.scores, "observed", visits=[3.0])
+    c = compare_with_reference(out, ref, arms=["PeGT", ref], visits=[3.0]).iloc[0]
+    fi = fragility_index(
+        int(c["events"]), int(c["n"]), int(c["events_reference"]), int(c["n_reference"])
+    )
+    frag_given = pd.DataFrame({"arm": ["PeGT", ref], "responders": [int(c["events"]), int(c["events_reference"])],
+                               "assessed": [int(c["n"]), int(c["n_reference"])]})  # fmt: skip
+    n_ex = int(ctx.published("observed_n", "PeGT", 3))
+    k_ex = int(ctx.published("response_percent", "PeGT", 3) / 100 * n_ex)
+    tasks = [
+        Task(
+            question=(
+                f"A percentage of whole patients can only take certain values: with {n_ex} patients, "
+                f"{k_ex}/{n_ex} = {100 * k_ex / n_ex:.1f}% and {k_ex + 1}/{n_ex} = {100 * (k_ex + 1) / n_ex:.1f}% are "
+                "possible, nothing in between. For every published response percentage, check whether it "
+                "can be a whole number of responders out of each candidate denominator (GRIM test)."
+            ),
+            table=given,
+            answer=(
+                f"{len(bad)} of {len(grim)} combinations are impossible: "
+                + "; ".join(
+                    f"{r['arm']} {r['published %']} at month {r['month']} out of {r['n']} ({r['denominator']}; nearest possible {r['nearest possible %']:.0f}%)"
+                    for _, r in bad.iterrows()
+                )  # fmt: skip
+                + ". So the percentage and that denominator cannot both describe the same patients: the "
+                "percentages were computed on another set (e.g. those assessed at that visit), or a figure "
+                "was mistyped. Either way a reader cannot rebuild the 2x2 table from the paper."
+            ),
+            answer_table=grim,
+        ),
+        Task(
+            question=(
+                "The GRIM test also applies to means of whole-number scores. Check the baseline HAM-D means "
+                "(reported to one decimal) against the randomised numbers. What do you find, and why?"
+            ),
+            answer=(
+                "Every mean is possible: with one decimal, GRIM can only detect an impossible mean when n is "
+                "below 10, because with 10 or more patients the steps of 1/n are finer than the reported "
+                "precision. A consistent result is not evidence that a number is right; only an inconsistent "
+                "one is informative."
+            ),
+            answer_table=means,
+        ),
+        Task(
+            question=(
+                "Fragility index (Walsh et al. 2014): how many patients' outcomes would have to change to turn "
+                "the 3-month PeGT vs TAU comparison from non-significant to significant (reverse fragility) "
+                "or the other way round? Use the reconstructed counts and Fisher's exact test."
+            ),
+            table=frag_given,
+            answer=(
+                f"Fisher's exact test gives {p_text(fi['p_fisher'])}, so the comparison is "
+                f"{'significant' if fi['significant'] else 'not significant'}. The {fi['kind']} index is "
+                f"{fi['fragility_index']}: changing {fi['fragility_index']} patient outcome(s) makes it "
+                f"{'non-significant' if fi['significant'] else 'significant'} (p after the change "
+                f"{fi['p_after']:.3f}). Compare it with the number of patients lost to follow-up: when more "
+                "patients are missing than the index, the conclusion hangs on how they would have done."
+            ),
+        ),
+    ]
+    return Worksheet(3, "consistency_checks", "Checking the published numbers for consistency",
+                     "Test whether reported percentages and means can be true, and how fragile a result is.", tasks,
+                     sources=["Brown NJL, Heathers JAJ. The GRIM test. Soc Psychol Personal Sci 2017;8:363-369.",
+                              "Walsh M et al. The statistical significance of randomized controlled trial results is "
+                              "frequently fragile. J Clin Epidemiol 2014;67:622-628.",
+                              ctx.source("response_percent", "PeGT", 3)])  # fmt: skip
