@@ -101,6 +101,9 @@ def pvalue_table(n_ref: int, n_arm: int, test: str = "chisq") -> np.ndarray:
 
     Examples
     --------
+    1 of 10 against 8 of 10 responders (R ``fisher.test``: 0.005477,
+    ``tests/reference/power/sample_size.txt``):
+
     >>> round(float(pvalue_table(10, 10, "fisher")[1, 8]), 6)
     0.005477
     """
@@ -193,7 +196,7 @@ def _chunks(sims: int, size: int) -> list[tuple[int, int]]:
     return [(c, size) for c in range(full)] + ([(full, rest)] if rest else [])
 
 
-def _power_rows(ns, counts, sims, alpha) -> pd.DataFrame:
+def _power_rows(ns, counts) -> pd.DataFrame:
     rows = []
     for n in ns:
         r, m = counts[n]
@@ -266,7 +269,7 @@ def simulate_power(
     for n, (r, m) in zip(keys, results, strict=True):
         counts[n][0] += r
         counts[n][1] += m
-    table = _power_rows(ns, counts, sims, alpha)
+    table = _power_rows(ns, counts)
     table["exact_power"] = [exact_power(p_ref, p_arm, n, test, alpha) for n in ns]
     return table
 
@@ -526,7 +529,7 @@ def simulate_mmrm_power(
         counts[n][0] += r
         counts[n][1] += m
         failed[n] += f
-    table = _power_rows(ns, counts, sims, alpha)
+    table = _power_rows(ns, counts)
     table["failed"] = [failed[n] for n in ns]
     table["effect"] = scenario.effect
     return table
@@ -558,7 +561,11 @@ def run_chunks(
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers!r}")
     out: list = [None] * len(tasks)
-    bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=False)
+    import sys
+
+    tty = sys.stderr.isatty()  # in a log file, update every 5 s instead of many times a second
+    bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=not tty,
+               mininterval=0.1 if tty else 5.0)  # fmt: skip
     try:
         if scheduler is not None:
             try:
