@@ -481,6 +481,20 @@ def _rates(text: str) -> tuple[float, float]:
     return a, b
 
 
+def _arm_and_visit(args, scores) -> tuple[str, float]:
+    """``--arm`` (default: the design's first non-reference arm in the data) and ``--visit``
+    (default: the design's last key visit), checked against the data."""
+    design = scores.design
+    present = design.arm_order(scores.data["arm"].unique())
+    arm = args.arm or next((a for a in present if a != design.reference), None)
+    visit = args.visit if args.visit is not None else max(design.key_visits, default=None)
+    if arm is None or visit is None:
+        raise IptOutcomesError("give --arm and --visit: the design names no other arm or key visit")
+    if arm not in present:
+        raise IptOutcomesError(f"--arm {arm!r} is not in the data (arms: {', '.join(present)})")
+    return arm, float(visit)
+
+
 def _cmd_power(args) -> int:
     from . import power
     from .report.figures import power_curve, save_figure
@@ -493,19 +507,7 @@ def _cmd_power(args) -> int:
         data = args.data or str(PROJECT_DATA)
         scores = _load(args, data)
         design = scores.design
-        arm = args.arm or next(
-            (a for a in design.arm_order(scores.data["arm"].unique()) if a != design.reference),
-            None,
-        )
-        visit = (
-            args.visit
-            if args.visit is not None
-            else (max(design.key_visits) if design.key_visits else None)
-        )
-        if arm is None or visit is None:
-            raise IptOutcomesError(
-                "give --arm and --visit: the design names no other arm or key visit"
-            )
+        arm, visit = _arm_and_visit(args, scores)
         scenario = power.mmrm_scenario(
             scores, arm, design.reference, float(visit), effect=args.effect
         )
@@ -561,17 +563,7 @@ def _cmd_mi(args) -> int:
 
     scores = _load(args, args.file)
     design = scores.design
-    present = design.arm_order(scores.data["arm"].unique())
-    arm = args.arm or next((a for a in present if a != design.reference), None)
-    visit = (
-        args.visit
-        if args.visit is not None
-        else (max(design.key_visits) if design.key_visits else None)
-    )
-    if arm is None or visit is None:
-        raise IptOutcomesError("give --arm and --visit: the design names no other arm or key visit")
-    if arm not in present:
-        raise IptOutcomesError(f"--arm {arm!r} is not in the data (arms: {', '.join(present)})")
+    arm, visit = _arm_and_visit(args, scores)
     if args.delta_step <= 0 or args.delta_max < 0:
         raise IptOutcomesError("--delta-step must be positive and --delta-max not negative")
     if args.imputations < 2:
