@@ -58,6 +58,8 @@ def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
             f"  worksheet {ws.number} ({ws.slug}): {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
+    if only:  # a partial build leaves the index of the full build alone
+        return written
     items = "".join(
         f'<li>{ws.number}. {html.escape(ws.title)}: <a href="{ws.stem}_student.html">student</a> | '
         f'<a href="{ws.stem}_key.html">instructor key</a></li>'
@@ -66,7 +68,8 @@ def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
     with atomic_write(out / "index.html") as fh:
         fh.write(f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ipt-outcomes worksheets'
                  f"</title></head><body><h1>Evidence-appraisal worksheets</h1><ul>{items}</ul></body></html>\n")  # fmt: skip
-    return [*written, out / "index.html"]
+    written.append(out / "index.html")
+    return written
 
 
 def main(argv=None) -> int:

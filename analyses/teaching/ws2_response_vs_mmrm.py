@@ -65,8 +65,8 @@ def build(ctx: Context) -> Worksheet:
             table=table,
             answer=(
                 f"At month {first['month']} the response comparison gives {p_text(first['response p (Fisher)'])} and "
-                f"the MMRM {p_text(first['MMRM p'])}; at month {last['month']} {p_text(last['response p (Fisher)'])} and "
-                f"{p_text(last['MMRM p'])}. "
+                f"the MMRM {p_text(first['MMRM p'])}; at month {last['month']} the response comparison gives "
+                f"{p_text(last['response p (Fisher)'])} and the MMRM {p_text(last['MMRM p'])}. "
                 + (
                     "They differ in significance at least once."
                     if any((r["response p (Fisher)"] < 0.05) != (r["MMRM p"] < 0.05) for r in rows)
