@@ -516,6 +516,12 @@ def _cmd_power(args) -> int:
                                           df=args.df, alpha=args.alpha, **run)  # fmt: skip
         what = (f"MMRM contrast {arm} - {design.reference} at visit {visit:g} "
                 f"(true difference {scenario.effect:.2f}, {args.df} df), from {data}")  # fmt: skip
+        if args.target_power is not None:
+            ss = power.mmrm_sample_size(scenario, args.target_power, sims=sims, seed=args.seed, df=args.df,
+                                        alpha=args.alpha, **run)  # fmt: skip
+            extra["sample_size"] = pd.DataFrame([dict(test="mmrm", alpha=args.alpha, target_power=args.target_power,
+                n_per_arm=ss["n_per_arm"], power=ss["power"], mc_se=ss["mc_se"], n_normal=ss["n_normal"],
+                method=f"bisection on simulated power, {sims} trials per probe")])  # fmt: skip
     else:
         if args.rates is None:
             raise IptOutcomesError(f"--test {args.test} needs --rates P_REF,P_ARM")
@@ -527,12 +533,6 @@ def _cmd_power(args) -> int:
             ss = power.sample_size(p_ref, p_arm, args.target_power, args.test, args.alpha)
             extra["sample_size"] = pd.DataFrame([dict(test=args.test, p_ref=p_ref, p_arm=p_arm, alpha=args.alpha,
                                                       target_power=args.target_power, **ss)])  # fmt: skip
-    if args.target_power is not None and "sample_size" not in extra:
-        reached = table[table["power"] >= args.target_power]
-        extra["sample_size"] = pd.DataFrame([dict(test=args.test, alpha=args.alpha, target_power=args.target_power,
-            n_per_arm=int(reached["n_per_arm"].min()) if len(reached) else None,
-            power=float(reached["power"].iloc[0]) if len(reached) else None,
-            method="smallest n of the grid whose simulated power reaches the target")])  # fmt: skip
     out = Path(args.out)
     paths = write_tables({"power": table, **extra}, out)
     save_figure(
@@ -544,10 +544,9 @@ def _cmd_power(args) -> int:
     print(table[cols].round(4).to_string(index=False))
     if "sample_size" in extra:
         ss = extra["sample_size"].iloc[0]
-        if pd.isna(ss["n_per_arm"]):
-            print(f"No n in the grid reaches power {args.target_power:.0%}.")
-        else:
-            print(f"Smallest n per arm for power {args.target_power:.0%}: {int(ss['n_per_arm'])}")
+        how = (f" (simulated power {ss['power']:.3f}, Monte-Carlo SE {ss['mc_se']:.3f}; bisection)"
+               if args.test == "mmrm" else f" (exact power {ss['power']:.3f})")  # fmt: skip
+        print(f"Smallest n per arm for power {args.target_power:.0%}: {int(ss['n_per_arm'])}{how}")
     print(f"Wrote {len(paths)} tables and power_curve.png to {out}", file=sys.stderr)
     return 0
 

@@ -45,6 +45,7 @@ __all__ = [
     "MMRMScenario",
     "mmrm_scenario",
     "simulate_mmrm_power",
+    "mmrm_sample_size",
     "run_chunks",
 ]
 
@@ -533,6 +534,76 @@ def simulate_mmrm_power(
     table["failed"] = [failed[n] for n in ns]
     table["effect"] = scenario.effect
     return table
+
+
+def mmrm_sample_size(
+    scenario: MMRMScenario,
+    target: float = 0.80,
+    sims: int = 1000,
+    seed: int = 2016,
+    df: str = "kenward-roger",
+    alpha: float = 0.05,
+    n_max: int = 2000,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+) -> dict:
+    """Smallest n per arm whose *simulated* MMRM power reaches ``target``, by bisection.
+
+    The search starts from the normal-approximation n for the key-visit difference (with the
+    key-visit variance and retention), brackets the answer by steps of 25% up (or halving down),
+    then bisects;
+    every probe is :func:`simulate_mmrm_power` with ``sims`` trials, so the answer carries
+    Monte-Carlo error (with 1000 trials the power at each probe has an SE of about 0.013).
+
+    Returns
+    -------
+    dict
+        ``n_per_arm, power, mc_se`` (at that n), ``n_normal`` (the starting value), ``probes``
+        (a DataFrame of every n tried with its power and mc_se).
+    """
+    if not 0 < target < 1:
+        raise ValueError(f"target must be between 0 and 1, got {target!r}")
+    k = scenario.visits.index(scenario.key_visit)
+    if scenario.effect == 0:
+        raise ValueError("the scenario has no difference at the key visit: power stays at alpha")
+    za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(target)
+    var = scenario.sigma[k, k] / scenario.retention[k]
+    n_normal = max(3, math.ceil(2 * (za + zb) ** 2 * var / scenario.effect**2))
+    seen: dict[int, pd.Series] = {}
+
+    def power_at(n: int) -> float:
+        if n not in seen:
+            seen[n] = simulate_mmrm_power(scenario, [n], sims=sims, seed=seed, df=df, alpha=alpha,
+                                          workers=workers, scheduler=scheduler, progress=progress).iloc[0]  # fmt: skip
+        return float(seen[n]["power"])
+
+    lo, hi = n_normal, n_normal
+    while power_at(hi) < target:
+        lo, hi = hi, min(math.ceil(1.25 * hi), n_max)
+        if hi == lo:
+            raise IptOutcomesError(f"power {target:.0%} is not reached with up to {n_max} per arm")
+    if lo == hi:  # the start already reaches the target: look below it
+        lo = max(3, hi // 2)
+        while lo > 3 and power_at(lo) >= target:
+            hi, lo = lo, max(3, lo // 2)
+        if power_at(lo) >= target:
+            hi = lo
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power_at(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    probes = pd.DataFrame(
+        [
+            {"n_per_arm": n, "power": r["power"], "mc_se": r["mc_se"]}
+            for n, r in sorted(seen.items())
+        ]
+    )
+    return dict(n_per_arm=hi, power=float(seen[hi]["power"]), mc_se=float(seen[hi]["mc_se"]),
+                n_normal=n_normal, probes=probes)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
