@@ -62,7 +62,7 @@ def build(ctx: Context) -> Worksheet:
         ),
         Task(
             question=(
-                "The interval of the risk difference includes 0. What does that do to the NNT interval, and "
+                f"The interval of the risk difference {'includes' if lo < 0 < hi else 'excludes'} 0. What does that do to the NNT interval, and "
                 "what may a reader conclude about the benefit of the group therapy from this comparison?"
             ),
             answer=(
@@ -75,7 +75,7 @@ def build(ctx: Context) -> Worksheet:
             ),
         ),
     ]
-    return Worksheet(1, "risk_difference_nnt", "From 42% vs 61% to a risk difference and an NNT",
+    return Worksheet(1, "risk_difference_nnt", f"From {pub_ref:.0f}% vs {pub_arm:.0f}% to a risk difference and an NNT",
                      "Turn two published percentages into an effect measure with its uncertainty.", tasks,
                      sources=[ctx.source("response_percent", ARM, VISIT),
                               "Newcombe RG. Stat Med 1998;17:873-890 (interval of a difference of proportions).",
