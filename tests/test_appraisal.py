@@ -27,6 +27,23 @@ def test_fragility_by_hand_for_a_small_table():
     assert res["p_after"] == pytest.approx(0.0648, abs=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("a", "n1", "c", "n2", "fi", "p0", "p_after"),
+    [
+        # Fisher p-values checked by hand with R fisher.test, one change at a time in the arm with
+        # fewer events: 5/50 vs 15/50 p = 0.02283; 6/50 0.04786 (still < 0.05); 7/50 0.08967.
+        (5, 50, 15, 50, 2, 0.02283, 0.08967),
+        # 10/100 vs 25/100 p = 0.008504; 11: 0.0159; 12: 0.02794; 13: 0.04645; 14: 0.07342.
+        (10, 100, 25, 100, 4, 0.008504, 0.07342),
+    ],
+)
+def test_fragility_index_hand_checked_published_style_examples(a, n1, c, n2, fi, p0, p_after):
+    res = fragility_index(a, n1, c, n2)
+    assert (res["fragility_index"], res["kind"], res["changed_arm"]) == (fi, "fragility", "a")
+    assert res["p_fisher"] == pytest.approx(p0, rel=1e-3)
+    assert res["p_after"] == pytest.approx(p_after, rel=1e-3)
+
+
 def test_published_12_month_pegt_vs_tau_is_far_from_significant():
     """19/25 vs 21/31 (the reconstructed 12-month PeGT and TAU counts): reverse fragility."""
     res = fragility_index(19, 25, 21, 31)
