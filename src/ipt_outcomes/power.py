@@ -47,6 +47,7 @@ __all__ = [
     "simulate_mmrm_power",
     "mmrm_sample_size",
     "run_chunks",
+    "process_pool",
 ]
 
 TESTS = ("chisq", "fisher")
@@ -502,6 +503,7 @@ def simulate_mmrm_power(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = False,
+    executor=None,
 ) -> pd.DataFrame:
     """Power of the MMRM contrast (arm - reference) at the key visit, by simulation.
 
@@ -523,7 +525,7 @@ def simulate_mmrm_power(
             tasks.append((scenario, n, df, alpha, int(seed), chunk, size))
             keys.append(n)
     results = run_chunks(_mmrm_chunk, tasks, workers=workers, scheduler=scheduler,
-                         progress=progress, desc="power (MMRM)")  # fmt: skip
+                         progress=progress, desc="power (MMRM)", executor=executor)  # fmt: skip
     counts = {n: [0, 0] for n in ns}
     failed = dict.fromkeys(ns, 0)
     for n, (r, f, m) in zip(keys, results, strict=True):
@@ -553,9 +555,9 @@ def mmrm_sample_size(
 
     The search starts from the normal-approximation n for the key-visit difference (with the
     key-visit variance and retention), brackets the answer by steps of 25% up (or halving down),
-    then bisects;
-    every probe is :func:`simulate_mmrm_power` with ``sims`` trials, so the answer carries
-    Monte-Carlo error (with 1000 trials the power at each probe has an SE of about 0.013).
+    then bisects; every probe is :func:`simulate_mmrm_power` with ``sims`` trials on one shared
+    pool of processes, so the answer carries Monte-Carlo error (with 1000 trials the power at
+    each probe has an SE of about 0.013).
 
     Returns
     -------
@@ -565,21 +567,41 @@ def mmrm_sample_size(
     """
     if not 0 < target < 1:
         raise ValueError(f"target must be between 0 and 1, got {target!r}")
-    k = scenario.visits.index(scenario.key_visit)
     if scenario.effect == 0:
         raise ValueError("the scenario has no difference at the key visit: power stays at alpha")
+    k = scenario.visits.index(scenario.key_visit)
     za, zb = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(target)
     var = scenario.sigma[k, k] / scenario.retention[k]
     n_normal = max(3, math.ceil(2 * (za + zb) ** 2 * var / scenario.effect**2))
     seen: dict[int, pd.Series] = {}
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if scheduler is None and (workers or os.cpu_count() or 1) > 1:
+            executor = stack.enter_context(process_pool(workers))  # one pool for every probe
 
-    def power_at(n: int) -> float:
-        if n not in seen:
-            seen[n] = simulate_mmrm_power(scenario, [n], sims=sims, seed=seed, df=df, alpha=alpha,
-                                          workers=workers, scheduler=scheduler, progress=progress).iloc[0]  # fmt: skip
-        return float(seen[n]["power"])
+        def power_at(n: int) -> float:
+            if n not in seen:
+                seen[n] = simulate_mmrm_power(
+                    scenario, [n], sims=sims, seed=seed, df=df, alpha=alpha, workers=workers,
+                    scheduler=scheduler, progress=progress, executor=executor,
+                ).iloc[0]  # fmt: skip
+            return float(seen[n]["power"])
 
-    lo, hi = n_normal, n_normal
+        n = _bisect_n(power_at, n_normal, target, n_max)
+    probes = pd.DataFrame(
+        [
+            {"n_per_arm": m, "power": r["power"], "mc_se": r["mc_se"]}
+            for m, r in sorted(seen.items())
+        ]
+    )
+    return dict(n_per_arm=n, power=float(seen[n]["power"]), mc_se=float(seen[n]["mc_se"]),
+                n_normal=n_normal, probes=probes)  # fmt: skip
+
+
+def _bisect_n(power_at, start: int, target: float, n_max: int) -> int:
+    """Smallest n with ``power_at(n) >= target`` (power taken as increasing in n): bracket
+    from ``start`` by steps of 25% up or halving down, then bisect."""
+    lo = hi = start
     while power_at(hi) < target:
         lo, hi = hi, min(math.ceil(1.25 * hi), n_max)
         if hi == lo:
@@ -589,21 +611,14 @@ def mmrm_sample_size(
         while lo > 3 and power_at(lo) >= target:
             hi, lo = lo, max(3, lo // 2)
         if power_at(lo) >= target:
-            hi = lo
+            return lo
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if power_at(mid) >= target:
             hi = mid
         else:
             lo = mid
-    probes = pd.DataFrame(
-        [
-            {"n_per_arm": n, "power": r["power"], "mc_se": r["mc_se"]}
-            for n, r in sorted(seen.items())
-        ]
-    )
-    return dict(n_per_arm=hi, power=float(seen[hi]["power"]), mc_se=float(seen[hi]["mc_se"]),
-                n_normal=n_normal, probes=probes)  # fmt: skip
+    return hi
 
 
 # ------------------------------------------------------------------------------------------
@@ -619,13 +634,14 @@ def run_chunks(
     scheduler: str | None = None,
     progress: bool = False,
     desc: str = "",
+    executor=None,
 ) -> list:
     """``[func(t) for t in tasks]``, in task order, run where asked.
 
     ``func`` must be a module-level function and every task picklable. ``scheduler`` (a Dask
     distributed address such as ``tcp://10.0.0.5:8786``) takes precedence over ``workers``; the
-    Dask workers need ``ipt-outcomes`` installed. The progress bar (tqdm, on stderr) counts
-    finished chunks.
+    Dask workers need ``ipt-outcomes`` installed. ``executor`` (e.g. from :func:`process_pool`)
+    reuses a pool across calls. The progress bar (tqdm, on stderr) counts finished chunks.
     """
     from tqdm.auto import tqdm
 
@@ -658,19 +674,21 @@ def run_chunks(
                     out[index[fut.key]] = fut.result()
                     bar.update()
             return out
+        from concurrent.futures import as_completed
+
+        if executor is not None:
+            futs = {executor.submit(func, t): i for i, t in enumerate(tasks)}
+            for fut in as_completed(futs):
+                out[futs[fut]] = fut.result()
+                bar.update()
+            return out
         n_workers = min(workers or os.cpu_count() or 1, len(tasks))
         if n_workers <= 1:
             for i, t in enumerate(tasks):
                 out[i] = func(t)
                 bar.update()
             return out
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with (
-            _single_threaded_children(),
-            ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as pool,
-        ):
+        with process_pool(n_workers) as pool:
             futs = {pool.submit(func, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futs):
                 out[futs[fut]] = fut.result()
@@ -681,6 +699,22 @@ def run_chunks(
 
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def process_pool(workers: int | None = None):
+    """A pool of ``workers`` local processes (default one per core), started with spawn and one
+    BLAS thread each; use as ``with process_pool() as pool: ...(executor=pool)``."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with (
+        _single_threaded_children(),
+        ProcessPoolExecutor(
+            workers or os.cpu_count() or 1, mp_context=mp.get_context("spawn")
+        ) as pool,
+    ):
+        yield pool
 
 
 @contextlib.contextmanager

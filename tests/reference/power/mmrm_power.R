@@ -11,7 +11,7 @@ cases$power <- mapply(function(n, delta, sd) {
 }, cases$n, cases$delta, cases$sd)
 write.csv(cases, stdout(), row.names = FALSE)
 
-# Sample size for 80% power in the n = 30, delta = 3 scenario (tests/test_power.py,
+# Sample size for 80% power in the delta = 4 scenario (tests/test_power.py,
 # test_mmrm_sample_size_search_finds_the_t_test_n): written to mmrm_sample_size.csv.
-n80 <- power.t.test(delta = 3, sd = 6, sig.level = 0.05, power = 0.80)$n
-write.csv(data.frame(delta = 3, sd = 6, power = 0.80, n = n80), "mmrm_sample_size.csv", row.names = FALSE)
+n80 <- power.t.test(delta = 4, sd = 6, sig.level = 0.05, power = 0.80)$n
+write.csv(data.frame(delta = 4, sd = 6, power = 0.80, n = n80), "mmrm_sample_size.csv", row.names = FALSE)
