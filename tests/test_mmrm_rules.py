@@ -217,3 +217,28 @@ def test_ante_dependence_correlations_are_products_of_adjacent_ones():
     assert corr[0, 2] == pytest.approx(r[0] * r[1]) and corr[0, 3] == pytest.approx(
         r[0] * r[1] * r[2]
     )
+
+
+def test_warm_start_reaches_the_same_fit_as_the_cold_start():
+    """fit_mmrm(start=Sigma) takes Newton steps from a given covariance (how the power
+    simulation fits thousands of trials); it must find the same REML optimum."""
+    import numpy as np
+
+    from ipt_outcomes.mmrm import fit_mmrm
+    from ipt_outcomes.power import MMRMScenario
+
+    sigma = np.array([[30.0, 20.0, 15.0], [20.0, 35.0, 22.0], [15.0, 22.0, 40.0]])
+    sc = MMRMScenario(visits=(1.0, 2.0, 3.0), mean_change={"TAU": np.array([-3.0, -5.0, -6.0]),
+                      "PeGT": np.array([-4.0, -7.0, -9.0])}, sigma=sigma, baseline_mean=20.0,
+                      baseline_sd=4.0, baseline_slope=np.array([-0.3, -0.4, -0.5]),
+                      retention=np.array([1.0, 0.85, 0.7]), arm="PeGT", reference="TAU", key_visit=3.0)  # fmt: skip
+    data = sc.draw(60, np.random.default_rng(3))
+    cold = fit_mmrm(data, reference="TAU", arms=["TAU", "PeGT"])
+    warm = fit_mmrm(data, reference="TAU", arms=["TAU", "PeGT"], start=sigma)
+    assert warm.neg2_loglik == pytest.approx(cold.neg2_loglik, abs=1e-8)
+    np.testing.assert_allclose(warm.beta, cold.beta, atol=1e-7)
+    np.testing.assert_allclose(warm.contrasts()["se"], cold.contrasts()["se"], rtol=1e-7)
+    np.testing.assert_allclose(warm.contrasts()["df"], cold.contrasts()["df"], rtol=1e-6)
+    assert warm.n_evaluations < cold.n_evaluations
+    with pytest.raises(ValueError, match="3 x 3"):
+        fit_mmrm(data, reference="TAU", arms=["TAU", "PeGT"], start=np.eye(2))
