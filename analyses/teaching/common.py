@@ -28,21 +28,20 @@ class Context:
     def reference(self) -> str:
         return self.design.reference
 
-    def published(self, quantity: str, arm: str, visit=None) -> float:
+    def _row(self, quantity: str, arm: str, visit=None) -> pd.Series:
         t = self.targets
         rows = t[(t["quantity"] == quantity) & (t["arm"] == arm)]
         if visit is not None:
             rows = rows[pd.to_numeric(rows["visit"], errors="coerce") == float(visit)]
         if len(rows) != 1:
             raise KeyError(f"no single published {quantity} for {arm} at {visit}")
-        return float(rows["value"].iloc[0])
+        return rows.iloc[0]
+
+    def published(self, quantity: str, arm: str, visit=None) -> float:
+        return float(self._row(quantity, arm, visit)["value"])
 
     def source(self, quantity: str, arm: str, visit=None) -> str:
-        t = self.targets
-        rows = t[(t["quantity"] == quantity) & (t["arm"] == arm)]
-        if visit is not None:
-            rows = rows[pd.to_numeric(rows["visit"], errors="coerce") == float(visit)]
-        return str(rows["source"].iloc[0])
+        return str(self._row(quantity, arm, visit)["source"])
 
 
 def pct(x: float, digits: int = 1) -> str:
