@@ -49,7 +49,7 @@ def _mmrm_data(size: str):
         out = pd.DataFrame({"subject_id": d["PATIENT"].astype(str), "arm": d["THERAPY"], "visit": d["VISIT"].astype(float),
                             "change": d["HAMDTL17"] - d["BASVAL"], "baseline": d["BASVAL"]})  # fmt: skip
         return out, "PLACEBO"
-    from ipt_outcomes.synthetic import simulate_trial
+    from ipt_outcomes.data.synthetic import simulate_trial
 
     n_sub, n_vis = {"900x6": (900, 6), "3000x10": (3000, 10)}[size]
     t = simulate_trial(1, n_per_arm=n_sub // 4, visits=list(range(n_vis + 1))).data
@@ -64,7 +64,7 @@ def _mmrm_data(size: str):
 def _child(task: dict, path: str, queue) -> None:
     kind = task["kind"]
     if kind == "mmrm":
-        from ipt_outcomes.mmrm import fit_mmrm
+        from ipt_outcomes.models.mmrm import fit_mmrm
 
         data, ref = _mmrm_data(task["size"])
         t0 = time.perf_counter()
@@ -73,10 +73,10 @@ def _child(task: dict, path: str, queue) -> None:
         fit.contrasts()
         rows = len(data)
     elif kind == "power_mmrm":
-        from ipt_outcomes.power import mmrm_scenario, simulate_mmrm_power
-        from ipt_outcomes.readers import read_table
-        from ipt_outcomes.synthetic import simulate_trial, write_trial_csv
-        from ipt_outcomes.validation import validate_scores
+        from ipt_outcomes.data.readers import read_table
+        from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
+        from ipt_outcomes.data.validation import validate_scores
+        from ipt_outcomes.stats.power import mmrm_scenario, simulate_mmrm_power
 
         trial_csv = Path(path).with_name("trial_2016.csv")
         with trial_csv.open("w", newline="", encoding="utf-8") as fh:
@@ -90,14 +90,14 @@ def _child(task: dict, path: str, queue) -> None:
         print(f"  power {table['power'].iloc[0]:.4f} (MC SE {table['mc_se'].iloc[0]:.4f}), "
               f"{int(table['failed'].iloc[0])} failed fits", file=sys.stderr)  # fmt: skip
     elif kind == "simulate":
-        from ipt_outcomes.synthetic import simulate_trial, write_trial_csv
+        from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
 
         t0 = time.perf_counter()
         trial = simulate_trial(1, n_per_arm=task["n_per_arm"], visits=task["visits"])
         rows = len(trial.data)
     else:
-        from ipt_outcomes.readers import read_table
-        from ipt_outcomes.validation import validate_scores
+        from ipt_outcomes.data.readers import read_table
+        from ipt_outcomes.data.validation import validate_scores
 
         if task.get("double"):
             big = Path(path).with_name("trial_1m.csv")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ipt_outcomes.appraisal import fragility_index, grim_table
+from ipt_outcomes.stats.appraisal import fragility_index, grim_table
 
 from .conftest import ROOT
 
@@ -97,7 +97,7 @@ def test_bad_arguments_are_refused_clearly(run_cli, tmp_path):
     ],
 )
 def test_grim_mean_by_hand(mean, n, decimals, consistent):
-    from ipt_outcomes.appraisal import grim_mean
+    from ipt_outcomes.stats.appraisal import grim_mean
 
     res = grim_mean(mean, n, decimals)
     assert res["consistent"] is consistent

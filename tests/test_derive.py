@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ipt_outcomes.derive import derive_outcomes, is_responder
-from ipt_outcomes.design import ColumnMap, Instrument, load_design
+from ipt_outcomes.data.derive import derive_outcomes, is_responder
+from ipt_outcomes.data.design import ColumnMap, Instrument, load_design
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import DataValidationError
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import DESIGNS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ipt_outcomes.design import default_design, load_design
+from ipt_outcomes.data.design import default_design, load_design
 from ipt_outcomes.exceptions import DesignError
 
 from .conftest import DESIGNS, ROOT

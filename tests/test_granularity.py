@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ipt_outcomes.granularity import consistent_counts, nearest_consistent_n, round_half_up_percent
+from ipt_outcomes.stats.granularity import (
+    consistent_counts,
+    nearest_consistent_n,
+    round_half_up_percent,
+)
 
 
 def test_61_percent_is_impossible_out_of_27_or_42():

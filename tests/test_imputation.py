@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.imputation import (
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.estimands.mvn import (
     _Block,
     _impute_block,
     impute_mvn,
@@ -29,8 +31,6 @@ from ipt_outcomes.imputation import (
     tipping_point,
     wide_scores,
 )
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import ROOT
 
@@ -181,7 +181,7 @@ def test_tipping_point_shifts_the_estimate_by_delta_times_the_share_imputed(snap
 
 
 def test_tipping_point_marks_the_first_change_of_conclusion_on_each_side(monkeypatch):
-    from ipt_outcomes import imputation
+    from ipt_outcomes.estimands import mvn as imputation
 
     p_values = iter([0.01, 0.03, 0.2, 0.3, 0.4])  # for deltas -2, -1, 0, 1, 2
     monkeypatch.setattr(imputation, "mi_contrast", lambda *a, **k: pd.DataFrame(

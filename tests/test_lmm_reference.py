@@ -15,8 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.design import load_design
-from ipt_outcomes.lmm import (
+from ipt_outcomes.data.design import load_design
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.models.lmm import (
     RandomTerm,
     ancova_by_visit,
     fit_lmm,
@@ -25,8 +27,6 @@ from ipt_outcomes.lmm import (
     lmm_fit_table,
     partially_nested_model,
 )
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import EXTERNAL, ROOT
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ipt_outcomes.lmm import growth_model, lmm_fit_table
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.models.lmm import growth_model, lmm_fit_table
 
 from .conftest import ROOT, sha256
 

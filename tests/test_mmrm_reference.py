@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.mmrm import fit_mmrm
+from ipt_outcomes.models.mmrm import fit_mmrm
 
 from .conftest import EXTERNAL, ROOT, SHARED
 

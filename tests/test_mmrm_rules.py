@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.exceptions import ConvergenceWarning
-from ipt_outcomes.mmrm import (
+from ipt_outcomes.models.mmrm.fit import (
     COVARIANCE_STRUCTURES,
     CovarianceStructure,
     MMRMFitError,
@@ -224,8 +224,8 @@ def test_warm_start_reaches_the_same_fit_as_the_cold_start():
     simulation fits thousands of trials); it must find the same REML optimum."""
     import numpy as np
 
-    from ipt_outcomes.mmrm import fit_mmrm
-    from ipt_outcomes.power import MMRMScenario
+    from ipt_outcomes.models.mmrm import fit_mmrm
+    from ipt_outcomes.stats.power import MMRMScenario
 
     sigma = np.array([[30.0, 20.0, 15.0], [20.0, 35.0, 22.0], [15.0, 22.0, 40.0]])
     sc = MMRMScenario(visits=(1.0, 2.0, 3.0), mean_change={"TAU": np.array([-3.0, -5.0, -6.0]),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ipt_outcomes.power import (
+from ipt_outcomes.stats.power import (
     MMRMScenario,
     exact_power,
     mmrm_sample_size,

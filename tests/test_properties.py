@@ -16,10 +16,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import ConvergenceWarning, IptOutcomesError
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.response import analyse_response
-from ipt_outcomes.validation import validate_scores
+from ipt_outcomes.stats.response import analyse_response
 
 LABELS = ["IPT + MED", "Hoito ä", "<b>x</b>", "=SUM(A1)", "CBT"]
 VISITS = (0, 1, 2, 3)
@@ -93,7 +93,7 @@ def test_response_results_are_finite_and_in_range(tmp_path_factory, frame):
 @MODEL_SETTINGS
 @given(trials())
 def test_mmrm_gives_finite_results_or_a_clear_refusal(tmp_path_factory, frame):
-    from ipt_outcomes.mmrm import fit_mmrm, mmrm_data
+    from ipt_outcomes.models.mmrm import fit_mmrm, mmrm_data
 
     scores = load(frame, tmp_path_factory)
     try:
@@ -113,7 +113,7 @@ def test_mmrm_gives_finite_results_or_a_clear_refusal(tmp_path_factory, frame):
 @MODEL_SETTINGS
 @given(trials())
 def test_lmm_gives_finite_results_or_a_clear_refusal(tmp_path_factory, frame):
-    from ipt_outcomes.lmm import growth_model, lmm_fit_table
+    from ipt_outcomes.models.lmm import growth_model, lmm_fit_table
 
     scores = load(frame, tmp_path_factory)
     try:

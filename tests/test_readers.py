@@ -6,9 +6,9 @@ import pandas as pd
 import pyreadstat
 import pytest
 
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import InputFileError
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import ROOT
 

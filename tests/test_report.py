@@ -11,8 +11,8 @@ import shutil
 import pandas as pd
 import pytest
 
+from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
 from ipt_outcomes.report.html import fmt, read_tables
-from ipt_outcomes.synthetic import simulate_trial, write_trial_csv
 
 from .conftest import ROOT
 

@@ -1,4 +1,4 @@
-"""ipt_outcomes.response against R, number by number (tolerance 1e-6).
+"""ipt_outcomes.stats.response against R, number by number (tolerance 1e-6).
 
 Reference: tests/reference/response/make_reference.R (R 4.2.2, geepack 1.3.9; sessionInfo.txt)
 and its CSV output in that folder. Inputs: synthetic_trial.csv (a fixed snapshot of
@@ -14,16 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.design import load_design
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.response import (
+from ipt_outcomes.data.design import load_design
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.stats.response import (
     binary_outcomes,
     chi_square_by_visit,
     compare_with_reference,
     gee_response,
     rates,
 )
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import DESIGNS, EXTERNAL, ROOT
 

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.design import Arm, TrialDesign
+from ipt_outcomes.data.design import Arm, TrialDesign
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import ConvergenceWarning
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.response import (
+from ipt_outcomes.stats.response import (
     analyse_response,
     binary_outcomes,
     chi_square_by_visit,
@@ -22,7 +23,6 @@ from ipt_outcomes.response import (
     rates,
     risk_difference_ci,
 )
-from ipt_outcomes.validation import validate_scores
 
 from .conftest import ROOT, sha256
 
@@ -229,7 +229,7 @@ def test_gee_reports_separation_instead_of_a_silent_number():
     path = EXTERNAL / "riesby.csv"
     if not path.exists():
         pytest.skip("external data not available")
-    from ipt_outcomes.design import load_design
+    from ipt_outcomes.data.design import load_design
 
     s = validate_scores(read_table(path), load_design(DESIGNS / "riesby.toml"))
     out = binary_outcomes(s, "observed")

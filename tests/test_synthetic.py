@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.derive import derive_outcomes
+from ipt_outcomes.data.derive import derive_outcomes
+from ipt_outcomes.data.synthetic import load_targets, simulate_trial, write_trial_csv
 from ipt_outcomes.exceptions import CalibrationError
-from ipt_outcomes.granularity import round_half_up_percent
-from ipt_outcomes.synthetic import load_targets, simulate_trial, write_trial_csv
+from ipt_outcomes.stats.granularity import round_half_up_percent
 
 # Abstract: response (>= 50% HAM-D improvement), observed cases, whole percent.
 PUBLISHED_RESPONSE = {

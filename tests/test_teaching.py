@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.exceptions import DesignError
-from ipt_outcomes.power import sample_size
+from ipt_outcomes.stats.power import sample_size
 from ipt_outcomes.teaching import (
     Task,
     Worksheet,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ipt_outcomes.design import ColumnMap, load_design
+from ipt_outcomes.data.design import ColumnMap, load_design
+from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import DataValidationError
-from ipt_outcomes.readers import read_table
-from ipt_outcomes.validation import validate_scores
 
 HEADER = "subject_id,arm,visit,hamd17\n"
 GOOD = HEADER + "A,TAU,0,20\nA,TAU,3,10\nB,IPT,0,18\nB,IPT,3,12\n"
@@ -156,7 +156,7 @@ def test_row_numbers_skip_nothing_after_blank_lines(write_csv):
 
 
 def test_arm_not_in_design_is_rejected(write_csv):
-    from ipt_outcomes.design import Arm, TrialDesign
+    from ipt_outcomes.data.design import Arm, TrialDesign
 
     design = TrialDesign(arms=(Arm("TAU"), Arm("IPT")))
     p = only(write_csv(HEADER + "A,TAU,0,20\nB,CBT,0,18\n"), design=design)
@@ -164,7 +164,7 @@ def test_arm_not_in_design_is_rejected(write_csv):
 
 
 def test_visit_off_schedule_is_a_warning(write_csv):
-    from ipt_outcomes.design import TrialDesign
+    from ipt_outcomes.data.design import TrialDesign
 
     design = TrialDesign(schedule=(0.0, 3.0))
     scores = validate_scores(read_table(write_csv(HEADER + "A,TAU,0,20\nA,TAU,4,10\n")), design)

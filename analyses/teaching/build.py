@@ -23,12 +23,12 @@ sys.path.insert(0, str(HERE))
 
 from common import Context  # noqa: E402
 
-from ipt_outcomes._atomic import atomic_write  # noqa: E402
-from ipt_outcomes.design import load_design  # noqa: E402
-from ipt_outcomes.readers import read_table  # noqa: E402
-from ipt_outcomes.synthetic import load_targets  # noqa: E402
+from ipt_outcomes.data.design import load_design  # noqa: E402
+from ipt_outcomes.data.readers import read_table  # noqa: E402
+from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
+from ipt_outcomes.data.validation import validate_scores  # noqa: E402
+from ipt_outcomes.output import atomic_write  # noqa: E402
 from ipt_outcomes.teaching import render_worksheet  # noqa: E402
-from ipt_outcomes.validation import validate_scores  # noqa: E402
 
 WORKSHEETS = [
     "ws1_risk_difference",

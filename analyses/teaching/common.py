@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipt_outcomes.validation import ValidatedScores
+from ipt_outcomes.data.validation import ValidatedScores
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from common import Context, p_text, pct
 
-from ipt_outcomes.response import binary_outcomes, compare_with_reference, proportion_ci
+from ipt_outcomes.stats.response import binary_outcomes, compare_with_reference, proportion_ci
 from ipt_outcomes.teaching import Task, Worksheet
 
 ARM, VISIT = "PeGT", 3.0

@@ -8,10 +8,10 @@ import pandas as pd
 from common import Context, p_text
 from plotnine import aes, facet_wrap, geom_histogram, geom_vline, ggplot, labs, theme, theme_minimal
 
-from ipt_outcomes.derive import derive_outcomes
+from ipt_outcomes.data.derive import derive_outcomes
 from ipt_outcomes.exceptions import ConvergenceWarning
-from ipt_outcomes.mmrm import fit_mmrm, mmrm_data
-from ipt_outcomes.response import binary_outcomes, compare_with_reference
+from ipt_outcomes.models.mmrm import fit_mmrm, mmrm_data
+from ipt_outcomes.stats.response import binary_outcomes, compare_with_reference
 from ipt_outcomes.teaching import Task, Worksheet
 
 ARM = "PeGT"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from common import Context, p_text
 
-from ipt_outcomes.appraisal import fragility_index, grim_mean, grim_table
-from ipt_outcomes.response import binary_outcomes, compare_with_reference
+from ipt_outcomes.stats.appraisal import fragility_index, grim_mean, grim_table
+from ipt_outcomes.stats.response import binary_outcomes, compare_with_reference
 from ipt_outcomes.teaching import Task, Worksheet
 
 

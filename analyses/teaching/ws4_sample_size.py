@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 from common import Context, pct
 
-from ipt_outcomes.power import (
+from ipt_outcomes.report.figures import power_curve
+from ipt_outcomes.stats.power import (
     exact_power,
     mmrm_scenario,
     sample_size,
     simulate_mmrm_power,
     simulate_power,
 )
-from ipt_outcomes.report.figures import power_curve
 from ipt_outcomes.teaching import Task, Worksheet
 
 ARM, VISIT, TARGET = "PeGT", 3.0, 0.80

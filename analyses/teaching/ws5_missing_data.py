@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 from common import Context, p_text, pct
 
-from ipt_outcomes.imputation import impute_mvn, mi_contrast, tipping_point, wide_scores
+from ipt_outcomes.estimands.mvn import impute_mvn, mi_contrast, tipping_point, wide_scores
 from ipt_outcomes.report.figures import tipping_point_plot
-from ipt_outcomes.response import MISSING_RULES, binary_outcomes, compare_with_reference
+from ipt_outcomes.stats.response import MISSING_RULES, binary_outcomes, compare_with_reference
 from ipt_outcomes.teaching import Task, Worksheet
 
 ARM, VISIT = "PeGT", 12.0

@@ -8,11 +8,11 @@ a calibrated synthetic reconstruction of Saloheimo et al. (2016) (:func:`simulat
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .derive import derive_outcomes, is_responder
-from .design import ColumnMap, TrialDesign, default_design, load_design
-from .readers import read_table
-from .synthetic import simulate_trial
-from .validation import validate_scores
+from .data.derive import derive_outcomes, is_responder
+from .data.design import ColumnMap, TrialDesign, default_design, load_design
+from .data.readers import read_table
+from .data.synthetic import simulate_trial
+from .data.validation import validate_scores
 
 try:
     __version__ = version("ipt-outcomes")

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..derive import derive_outcomes
+from ..data.derive import derive_outcomes
+from ..data.validation import ValidatedScores
 from ..exceptions import ConvergenceWarning, IptOutcomesError
-from ..granularity import consistent_counts, round_half_up_percent
-from ..response import analyse_response, binary_outcomes, compare_with_reference
-from ..validation import ValidatedScores
+from ..stats.granularity import consistent_counts, round_half_up_percent
+from ..stats.response import analyse_response, binary_outcomes, compare_with_reference
 
 __all__ = ["build_tables", "load_published", "TABLE_NAMES"]
 
@@ -279,8 +279,14 @@ def build_tables(
     dict of DataFrame
         Keyed by the names in ``TABLE_NAMES``.
     """
-    from ..lmm import ancova_by_visit, growth_model, hedges_g, lmm_fit_table, partially_nested_model
-    from ..mmrm import fit_mmrm, mmrm_data
+    from ..models.lmm import (
+        ancova_by_visit,
+        growth_model,
+        hedges_g,
+        lmm_fit_table,
+        partially_nested_model,
+    )
+    from ..models.mmrm import fit_mmrm, mmrm_data
 
     scores = baseline_as_rows(scores)
     design = scores.design

@@ -1,0 +1,237 @@
+"""Read a score file of any supported format into a raw table, refusing unreadable files clearly.
+
+Formats by extension: ``.csv`` / ``.txt`` / ``.tsv`` (UTF-8 with or without BOM, LF or CRLF,
+comma, semicolon or tab separated), ``.xlsx``, ``.parquet``, ``.sas7bdat``, ``.sav``, ``.dta``.
+Text files are read with every cell as text, so that nothing is silently coerced: turning cells
+into numbers is the validator's job, which can then say which cell was wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..exceptions import InputFileError
+
+__all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS"]
+
+TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
+SUPPORTED_EXTENSIONS = (*TEXT_EXTENSIONS, ".xlsx", ".parquet", ".sas7bdat", ".sav", ".dta")
+MAX_COLUMNS = 2_000
+MAX_BYTES = 1 << 30  # 1 GiB: larger files are refused rather than read into memory
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read, before validation.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The cells as read (text for text files); the index is the 0-based data-row position.
+    path : str
+        The file it came from, as given.
+    first_row : int
+        The row number a user sees for index 0 (2 for files with a header line, 1 for records of
+        binary statistical formats).
+    row_word : str
+        ``"row"`` (a spreadsheet row, header = row 1) or ``"record"``.
+    decimal : str
+        Decimal separator of text numbers (``","`` in semicolon-separated files).
+    """
+
+    frame: pd.DataFrame
+    path: str
+    first_row: int = 2
+    row_word: str = "row"
+    decimal: str = "."
+
+    def row_label(self, index: int) -> str:
+        """How the user finds the row of this index: ``"row 12"`` or ``"record 11"``."""
+        return f"{self.row_word} {int(index) + self.first_row}"
+
+
+def read_table(
+    path: str | Path, *, sheet: str | None = None, encoding: str | None = None
+) -> RawTable:
+    """Read a score file into a :class:`RawTable`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its extension chooses the reader.
+    sheet : str, optional
+        Worksheet of an ``.xlsx`` file (default: the first).
+    encoding : str, optional
+        Encoding of a text file (default UTF-8, with or without byte-order mark).
+
+    Returns
+    -------
+    RawTable
+
+    Raises
+    ------
+    InputFileError
+        The file does not exist, is a directory, is empty, has only a header, is binary where
+        text was expected, is not in the stated encoding, has ragged rows or duplicate column
+        names, or its format is not supported.
+    """
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputFileError(f"{name}: no such file")
+    if p.is_dir():
+        raise InputFileError(f"{name}: is a directory, not a data file")
+    ext = p.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise InputFileError(
+            f"{name}: unsupported file type {ext or '(no extension)'!r}; "
+            f"use one of {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
+    size = p.stat().st_size
+    if size == 0:
+        raise InputFileError(f"{name}: the file is empty")
+    if size > MAX_BYTES:
+        raise InputFileError(
+            f"{name}: {size / 2**30:.1f} GiB is more than the {MAX_BYTES / 2**30:.0f} GiB this tool reads "
+            "into memory; split the file by arm or site, or convert it to Parquet with only the needed columns"
+        )
+    if ext in TEXT_EXTENSIONS:
+        table = _read_text(p, name, encoding)
+    else:
+        table = _read_binary(p, name, ext, sheet)
+    frame = table.frame
+    if frame.shape[1] > MAX_COLUMNS:
+        raise InputFileError(
+            f"{name}: {frame.shape[1]} columns is more than the {MAX_COLUMNS} this tool accepts"
+        )
+    dupes = sorted({str(c) for c in frame.columns if list(frame.columns).count(c) > 1})
+    if dupes:
+        raise InputFileError(f"{name}: column names appear more than once: {', '.join(dupes)}")
+    if len(frame) == 0:
+        raise InputFileError(f"{name}: the file has a header but no data rows")
+    return table
+
+
+def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
+    data = p.read_bytes()
+    if b"\x00" in data[:65536]:
+        raise InputFileError(
+            f"{name}: looks like a binary file (it contains NUL bytes), not CSV text"
+        )
+    enc = encoding or "utf-8-sig"
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputFileError(
+            f"{name}: row {line}: the file is not {enc.replace('-sig', '')} text (byte "
+            f"0x{data[exc.start]:02x}); save it as UTF-8 or give --encoding, e.g. --encoding latin-1"
+        ) from None
+    except LookupError:
+        raise InputFileError(f"{name}: unknown encoding {encoding!r}") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise InputFileError(f"{name}: the file is empty")
+    first_line = text.splitlines()[0]
+    sep = _sniff_separator(first_line, p.suffix.lower())
+    header = [h.strip() for h in next(csv.reader([first_line], delimiter=sep))]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputFileError(f"{name}: column names appear more than once: {', '.join(dupes)}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=sep,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+                engine="c",
+                on_bad_lines="error",
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        raise InputFileError(
+            f"{name}: the rows do not line up with the header: some rows have more fields than "
+            f"the header's {len(header)} ({_short(exc)})"
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise InputFileError(f"{name}: the file is empty") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    blank = (frame == "").all(axis=1) if frame.shape[1] else pd.Series(True, index=frame.index)
+    frame = frame.loc[~blank]
+    return RawTable(frame=frame, path=name, first_row=2, decimal="," if sep == ";" else ".")
+
+
+def _sniff_separator(header: str, ext: str) -> str:
+    if ext == ".tsv":
+        return "\t"
+    counts = {}
+    for sep in (",", ";", "\t"):
+        try:
+            counts[sep] = len(next(csv.reader([header], delimiter=sep))) - 1
+        except (csv.Error, StopIteration):
+            counts[sep] = 0
+    best = max(counts, key=lambda s: (counts[s], s == ","))
+    return best if counts[best] > 0 else ","
+
+
+def _read_binary(p: Path, name: str, ext: str, sheet: str | None) -> RawTable:
+    try:
+        if ext == ".xlsx":
+            return _read_xlsx(p, name, sheet)
+        if ext == ".parquet":
+            frame = pd.read_parquet(p)
+        else:
+            import pyreadstat
+
+            reader = {
+                ".sas7bdat": pyreadstat.read_sas7bdat,
+                ".sav": pyreadstat.read_sav,
+                ".dta": pyreadstat.read_dta,
+            }[ext]
+            kwargs = {} if ext == ".sas7bdat" else {"apply_value_formats": True}
+            frame, _meta = reader(str(p), **kwargs)
+    except InputFileError:
+        raise
+    except Exception as exc:  # every reader has its own exception types
+        kind = {".parquet": "Parquet", ".sas7bdat": "SAS", ".sav": "SPSS", ".dta": "Stata"}[ext]
+        raise InputFileError(f"{name}: cannot be read as a {kind} file ({_short(exc)})") from None
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return RawTable(frame=frame, path=name, first_row=1, row_word="record")
+
+
+def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
+    try:
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except Exception as exc:
+        raise InputFileError(
+            f"{name}: cannot be read as an Excel .xlsx file ({_short(exc)})"
+        ) from None
+    with book:
+        sheets = list(book.sheet_names)
+        if sheet is not None and sheet not in sheets:
+            raise InputFileError(
+                f"{name}: there is no sheet {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
+            )
+        frame = pd.read_excel(
+            book, sheet_name=sheet if sheet is not None else sheets[0], dtype=object, header=0
+        )
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.dropna(how="all")
+    return RawTable(frame=frame, path=name, first_row=2)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
