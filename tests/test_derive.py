@@ -6,17 +6,16 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.derive import derive_outcomes, is_responder
-from ipt_outcomes.data.design import ColumnMap, Instrument, load_design
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.design import Instrument
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.exceptions import DataValidationError
 
 from .conftest import DESIGNS
 
 
 def frame(rows):
-    return pd.DataFrame(rows, columns=["subject_id", "arm", "visit", "hamd17"]).astype(
-        {"visit": float, "hamd17": float}
+    return pd.DataFrame(rows, columns=["subject_id", "arm", "visit", "score"]).astype(
+        {"visit": float, "score": float}
     )
 
 
@@ -69,12 +68,34 @@ def test_baseline_zero_raises_rather_than_inf():
         derive_outcomes(frame([("a", "TAU", 0, 0), ("a", "TAU", 3, 0)]))
 
 
-def test_baseline_column_makes_every_row_post_baseline(write_csv):
-    path = write_csv("subject_id,arm,visit,hamd17,base\nA,TAU,0,10,20\nA,TAU,2,9,20\n")
-    scores = validate_scores(read_table(path), columns=ColumnMap(baseline="base"))
-    d = derive_outcomes(scores)
-    assert d["visit"].tolist() == [0.0, 2.0]
+def test_baseline_column_without_a_baseline_record_makes_every_row_post_baseline(write_csv):
+    path = write_csv("subject_id,arm,visit,hamd17,base\nA,TAU,1,10,20\nA,TAU,2,9,20\n")
+    trial = load_trial(path, baseline="base")
+    d = trial.derived
+    assert d["visit"].tolist() == [1.0, 2.0]
     assert d["responder"].tolist() == [True, True]
+    base = trial.scores[trial.scores["visit"] == 0]
+    assert base["score"].tolist() == [20.0]  # the baseline becomes a row at the baseline visit
+
+
+def test_baseline_record_and_column_the_record_is_baseline_not_a_visit(write_csv):
+    path = write_csv(
+        "subject_id,arm,visit,hamd17,base\nA,TAU,0,20,20\nA,TAU,2,9,20\nB,TAU,0,,18\nB,TAU,2,9,18\n"
+    )
+    trial = load_trial(path, baseline="base")
+    d = trial.derived
+    assert d["visit"].tolist() == [2.0, 2.0]  # visit 0 is never analysed as a post-baseline visit
+    assert d["change"].tolist() == [-11.0, -9.0]  # B's empty record is filled from the column
+
+
+def test_baseline_record_and_column_that_disagree_are_refused_by_subject(write_csv):
+    path = write_csv(
+        "subject_id,arm,visit,hamd17,base\nA,TAU,0,20,20\nB,TAU,0,18,17\nB,TAU,2,9,17\n"
+    )
+    with pytest.raises(
+        DataValidationError, match=r"row 3, subject B, column hamd17: the baseline record"
+    ):
+        load_trial(path, baseline="base")
 
 
 def test_other_thresholds_come_from_the_instrument():
@@ -91,9 +112,8 @@ def test_riesby_week5_response_matches_published_cross_check(external):
     """riesby.md: HAM-D >= 50% reduction from week 0 to week 5 among patients with both scores:
     non-endogenous 16/26 (61.5%), endogenous 14/27 (51.9%) (computed by the data's curators)."""
     path = external("riesby.csv")
-    scores = validate_scores(read_table(path), load_design(DESIGNS / "riesby.toml"))
-    d = derive_outcomes(scores)
-    wk5 = d[(d["visit"] == 5) & d["hamd17"].notna()]
+    d = load_trial(path, DESIGNS / "riesby.toml").derived
+    wk5 = d[(d["visit"] == 5) & d["score"].notna()]
     counts = wk5.groupby("arm")["responder"].agg(["sum", "count"])
     assert counts.loc["0"].tolist() == [16, 26]
     assert counts.loc["1"].tolist() == [14, 27]

@@ -42,9 +42,9 @@ def test_external_designs_load(name):
     ("text", "message"),
     [
         ("[[arms]]\ncode = 'A'\n[analysis]\nreference = 'B'\n", "reference arm 'B' is not one of"),
-        ("[visits]\nschedule = [0, 3]\nkey = [6]\n", r"key visits \[6.0\] are not in"),
+        ("[visits]\nschedule = [0, 3]\nkey = [6]\n", "key visits 6 are not in"),
         ("[visits]\nschedule = [1, 3]\n", "baseline visit 0 is not in"),
-        ("[instrument]\nmin = 10\nmax = 5\n", "min must be below"),
+        ("[instrument]\nmin = 10\nmax = 5\n", "must be above min"),
         ("[[arms]]\ncode = 'A'\n[[arms]]\ncode = 'A'\n", "must be unique"),
         ("not toml = = =", "not a valid TOML"),
     ],

@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.estimands.mvn import (
     _Block,
     _impute_block,
@@ -40,7 +39,7 @@ SNAPSHOT = ROOT / "tests" / "reference" / "response" / "synthetic_trial.csv"
 
 @pytest.fixture(scope="module")
 def snapshot_wide():
-    wide = wide_scores(validate_scores(read_table(SNAPSHOT)))
+    wide = wide_scores(load_trial(SNAPSHOT))
     return wide[wide["arm"].isin(["PeGT", "TAU"])]
 
 
@@ -207,15 +206,16 @@ def test_mi_cli_writes_pooled_table_tipping_point_and_figure(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code_expected", "message"),
     [
-        (["--arm", "Nope", "--visit", "12"], "not in the data"),
-        (["--arm", "PeGT", "--visit", "7"], "visit 7 is not in the data"),
-        (["--arm", "PeGT", "--visit", "12", "--imputations", "1"], "at least 2"),
-        (["--arm", "PeGT", "--visit", "12", "--delta-step", "0"], "--delta-step"),
+        (["--arm", "Nope", "--visit", "12"], 1, "not in the data"),
+        (["--arm", "PeGT", "--visit", "7"], 1, "--visit 7 is not a post-baseline visit"),
+        (["--arm", "TAU", "--visit", "12"], 1, "is the reference arm"),
+        (["--arm", "PeGT", "--visit", "12", "--imputations", "1"], 2, "at least 2"),
+        (["--arm", "PeGT", "--visit", "12", "--delta-step", "0"], 2, "--delta-step"),
     ],
 )
-def test_mi_cli_refuses_bad_arguments(run_cli, tmp_path, args, message):
+def test_mi_cli_refuses_bad_arguments(run_cli, tmp_path, args, code_expected, message):
     code, out, err = run_cli("mi", SNAPSHOT, *args, "--quiet", "--out", tmp_path / "o")
-    assert code == 1 and message in err and "Traceback" not in err
+    assert code == code_expected and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()

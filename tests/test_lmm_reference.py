@@ -15,18 +15,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.data.design import load_design
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
+from ipt_outcomes.models.ancova import ancova_by_visit
 from ipt_outcomes.models.lmm import (
     RandomTerm,
-    ancova_by_visit,
     fit_lmm,
     growth_model,
-    hedges_g,
     lmm_fit_table,
     partially_nested_model,
 )
+from ipt_outcomes.stats.effect_sizes import hedges_g
 
 from .conftest import EXTERNAL, ROOT
 
@@ -38,7 +36,7 @@ FIXED = pd.read_csv(REF / "lmm_fixed_reference.csv")
 @pytest.fixture(scope="module")
 def synthetic():
     path = ROOT / "tests" / "reference" / "response" / "synthetic_trial.csv"
-    return validate_scores(read_table(path), load_design(ROOT / "analyses" / "saloheimo2016.toml"))
+    return load_trial(path, ROOT / "analyses" / "saloheimo2016.toml")
 
 
 def r_name(term: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.models.lmm import growth_model, lmm_fit_table
 
 from .conftest import ROOT, sha256
@@ -22,7 +21,7 @@ def trial(write_csv, slope_sd=0.0, seed=4, n=40):
         for v in (0, 1, 2, 3):
             y = 20 + u + (-2 - (1 if arm == "CBT" else 0) + b) * v + rng.normal(0, 2)
             lines.append(f"s{i},{arm},{v},{int(np.clip(round(y), 1, 52))}")
-    return validate_scores(read_table(write_csv("\n".join(lines) + "\n")))
+    return load_trial(write_csv("\n".join(lines) + "\n"))
 
 
 def test_singular_random_effects_covariance_is_reported_in_the_fit_table(write_csv):
@@ -72,17 +71,27 @@ def test_lmm_cli_writes_spec_tables(run_cli, tmp_path):
     )  # near-singular slope in this trial: said, not hidden
 
 
-def test_lmm_cli_refuses_baseline_column_files(run_cli, tmp_path, write_csv):
-    path = write_csv("subject_id,arm,visit,hamd17,base\na,TAU,1,10,20\nb,CBT,1,8,18\n")
-    code, out, err = run_cli(
-        "lmm", path, "--baseline-col", "base", "--reference", "TAU", "--out", tmp_path / "o"
-    )
-    assert code == 1 and "baseline as a row" in err and not (tmp_path / "o").exists()
+def test_lmm_reads_a_baseline_column_as_a_row_at_time_zero(write_csv):
+    rows = ["subject_id,arm,visit,hamd17,base"]
+    for i, (arm, b) in enumerate([("TAU", 20), ("CBT", 18), ("TAU", 22), ("CBT", 25)] * 3):
+        rows += [f"s{i},{arm},1,{b - 3 - i % 4},{b}", f"s{i},{arm},2,{b - 5 - i % 3},{b}"]
+    col = load_trial(write_csv("\n".join(rows) + "\n"), baseline="base")
+    long = ["subject_id,arm,visit,hamd17"]
+    for line in rows[1:]:
+        s, arm, v, y, b = line.split(",")
+        if v == "1":
+            long.append(f"{s},{arm},0,{b}")
+        long.append(f"{s},{arm},{v},{y}")
+    row = load_trial(write_csv("\n".join(long) + "\n", name="long.csv"))
+    a, b = growth_model(col), growth_model(row)
+    assert a.n_obs == b.n_obs == 36
+    np.testing.assert_allclose(a.beta.to_numpy(), b.beta.to_numpy(), rtol=1e-10, atol=1e-10)
 
 
 def test_lmm_without_therapy_groups_skips_the_nested_model(run_cli, tmp_path, write_csv):
     s = trial(write_csv)
     code, out, err = run_cli("lmm", s.source, "--out", tmp_path)
     assert code == 0, err
-    assert "partially nested model not fitted" in out and not (tmp_path / "lmm_nested.csv").exists()
+    assert "PeGT" not in out and "therapy-group" not in out
+    assert not (tmp_path / "lmm_nested.csv").exists()
     assert pd.read_csv(tmp_path / "lmm_fit.csv")["converged"].iloc[0]

@@ -1,7 +1,7 @@
 """The MMRM against R: mmrm (unstructured, KR-linear and Satterthwaite) and nlme::gls (others).
 
 References:
-* ../shared/reference/mmrm/ - R 4.2.2, mmrm 0.3 (TMB 1.9.2), emmeans 1.8.4; made by
+* tests/reference/mmrm_r/ (a copy of ../shared/reference/mmrm) - R 4.2.2, mmrm 0.3 (TMB 1.9.2), emmeans 1.8.4; made by
   make_reference.R there: chg ~ visit + arm:visit + base:visit + us(visit | subject), REML,
   vcov "Kenward-Roger-Linear" or Satterthwaite, LS means and trt.vs.ctrl contrasts from emmeans.
 * tests/reference/mmrm/make_gls_reference.R - nlme::gls with corCompSymm, corAR1, corARMA,
@@ -21,9 +21,9 @@ import pytest
 
 from ipt_outcomes.models.mmrm import fit_mmrm
 
-from .conftest import EXTERNAL, ROOT, SHARED
+from .conftest import EXTERNAL, ROOT
 
-MMRM_REF = SHARED / "reference" / "mmrm"
+MMRM_REF = ROOT / "tests" / "reference" / "mmrm_r"  # copied from ../shared/reference/mmrm
 GLS_REF = ROOT / "tests" / "reference" / "mmrm"
 
 

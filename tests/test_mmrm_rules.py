@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.exceptions import ConvergenceWarning
-from ipt_outcomes.models.mmrm.fit import (
+from ipt_outcomes.models.mmrm import (
     COVARIANCE_STRUCTURES,
     CovarianceStructure,
     MMRMFitError,
-    _hessian,
-    _hessian_numeric,
-    _Model,
     fit_mmrm,
 )
+from ipt_outcomes.models.mmrm.likelihood import Model as _Model
+from ipt_outcomes.models.mmrm.likelihood import hessian as _hessian
+from ipt_outcomes.models.mmrm.likelihood import hessian_numeric as _hessian_numeric
 
 from .conftest import ROOT, sha256
 
@@ -173,10 +173,12 @@ def test_mmrm_cli_writes_spec_tables(run_cli, tmp_path):
     assert code == 0, err
     assert sha256(data) == before
     heads = {p.stem: p.read_text().splitlines()[0] for p in tmp_path.glob("*.csv")}
-    assert heads["mmrm_lsmeans"] == "arm,visit,estimate,se,df,ci_low,ci_high"
-    assert heads["mmrm_contrasts"] == "arm,reference,visit,estimate,se,df,t,p,ci_low,ci_high"
+    assert heads["mmrm_lsmeans"].startswith("arm,visit,estimate,se,df,ci_low,ci_high")
+    assert heads["mmrm_contrasts"].startswith(
+        "arm,reference,visit,estimate,se,df,t,p,ci_low,ci_high"
+    )
     assert heads["mmrm_fit"].startswith("neg2_reml_loglik,n_subjects,n_obs,covariance,converged")
-    assert "Contrasts with TAU" in out
+    assert "Contrasts with Treatment as usual" in out
 
 
 def test_mmrm_cli_reports_a_singular_design_without_traceback(run_cli, tmp_path, write_csv):

@@ -257,7 +257,7 @@ def test_power_cli_mmrm_on_the_project_trial(run_cli, tmp_path, project_trial_cs
     assert code == 0, err
     table = pd.read_csv(tmp_path / "power.csv")
     assert table["sims"].iloc[0] == 25 and table["failed"].iloc[0] == 0
-    assert "MMRM contrast PeGT - TAU at visit 12" in out
+    assert "MMRM contrast PeGT - TAU, Visit 12" in out
 
 
 @pytest.mark.parametrize(
@@ -266,7 +266,7 @@ def test_power_cli_mmrm_on_the_project_trial(run_cli, tmp_path, project_trial_cs
         (["--n-per-arm", "20", "--test", "fisher"], 1, "needs --rates"),
         (["--rates", "1.3,0.5", "--n-per-arm", "20"], 2, "proportions"),
         (["--rates", "0.3", "--n-per-arm", "20"], 2, "two proportions"),
-        (["--rates", "0.3,0.5", "--n-per-arm", "20", "--workers", "0"], 1, "--workers"),
+        (["--rates", "0.3,0.5", "--n-per-arm", "20", "--workers", "0"], 2, "--workers"),
         (
             ["--rates", "0.3,0.5", "--n-per-arm", "20", "--scheduler", "tcp://127.0.0.1:9"],
             1,

@@ -16,8 +16,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.exceptions import ConvergenceWarning, IptOutcomesError
 from ipt_outcomes.stats.response import analyse_response
 
@@ -45,7 +44,7 @@ def trials(draw):
 def load(frame, tmp_path_factory):
     path = tmp_path_factory.mktemp("prop") / "trial.csv"
     frame.to_csv(path, index=False)
-    return validate_scores(read_table(path))
+    return load_trial(path)
 
 
 def finite_or_explained(table: pd.DataFrame, numeric) -> None:
@@ -60,7 +59,7 @@ def finite_or_explained(table: pd.DataFrame, numeric) -> None:
 @given(trials())
 def test_valid_tables_validate(tmp_path_factory, frame):
     scores = load(frame, tmp_path_factory)
-    assert len(scores.data) == len(frame)
+    assert scores.n_file_rows == len(frame) and len(scores.scores) == len(frame)
 
 
 @SETTINGS

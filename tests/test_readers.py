@@ -22,7 +22,7 @@ def check_contents(path, **kwargs):
     assert d["subject_id"].tolist() == ["P1", "P1", "P2", "P2"]
     assert d["arm"].tolist() == ["IPT", "IPT", "TAU", "TAU"]
     assert d["visit"].tolist() == [0.0, 3.0, 0.0, 3.0]
-    assert d["hamd17"].tolist()[:3] == [20.0, 9.0, 18.0] and pd.isna(d["hamd17"].iloc[3])
+    assert d["score"].tolist()[:3] == [20.0, 9.0, 18.0] and pd.isna(d["score"].iloc[3])
     return scores
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
-from ipt_outcomes.report.html import fmt, read_tables
+from ipt_outcomes.report.html import read_tables, render
 
 from .conftest import ROOT
 
@@ -135,7 +135,7 @@ def test_every_number_in_the_report_comes_from_a_generated_table(report_dir):
     )
     assert len(parser.tagged) > 500
     for src, row, col, kind, shown in parser.tagged:
-        expected = fmt(tables[src].iloc[row][col], kind)
+        expected = render(tables, src, row, col, kind)
         assert shown == expected, (src, row, col, shown, expected)
     loose = "".join(parser.untagged).replace("HC3", "HC")  # a method's name, not a number
     assert not re.search(r"\d", loose), re.findall(r".{20}\d.{20}", loose)[:5]

@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ipt_outcomes.data.design import load_design
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.stats.response import (
     binary_outcomes,
     chi_square_by_visit,
@@ -42,7 +40,7 @@ def load(name):
     path, design = DATASETS[name]
     if not path.exists():
         pytest.skip(f"external data not available at {path}")
-    return validate_scores(read_table(path), load_design(design))
+    return load_trial(path, design)
 
 
 def r_csv(name):

@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.design import Arm, TrialDesign
-from ipt_outcomes.data.readers import read_table
-from ipt_outcomes.data.validation import validate_scores
+from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.exceptions import ConvergenceWarning
 from ipt_outcomes.stats.response import (
     analyse_response,
@@ -28,13 +27,13 @@ from .conftest import ROOT, sha256
 
 
 def trial(write_csv, rows, design=None):
-    """rows: (subject, arm, baseline, {visit: score}) -> ValidatedScores."""
+    """rows: (subject, arm, baseline, {visit: score}) -> Trial."""
     lines = ["subject_id,arm,visit,hamd17"]
     for sid, arm, base, scores in rows:
         lines.append(f"{sid},{arm},0,{base}")
         for v, y in scores.items():
             lines.append(f"{sid},{arm},{v},{'' if y is None else y}")
-    return validate_scores(read_table(write_csv("\n".join(lines) + "\n")), design)
+    return load_trial(write_csv("\n".join(lines) + "\n"), design)
 
 
 def arm_rows(prefix, arm, responders, non_responders, visit=3):
@@ -182,7 +181,7 @@ def test_subjects_without_baseline_are_left_out_of_every_rule(write_csv, tmp_pat
     path = write_csv(
         "subject_id,arm,visit,hamd17\na,TAU,0,20\na,TAU,3,5\nb,TAU,0,\nb,TAU,3,5\nc,TAU,3,5\n"
     )
-    s = validate_scores(read_table(path))
+    s = load_trial(path)
     for rule in ("observed", "nri", "locf"):
         assert set(binary_outcomes(s, rule)["subject_id"]) == {"a"}
 
@@ -229,9 +228,7 @@ def test_gee_reports_separation_instead_of_a_silent_number():
     path = EXTERNAL / "riesby.csv"
     if not path.exists():
         pytest.skip("external data not available")
-    from ipt_outcomes.data.design import load_design
-
-    s = validate_scores(read_table(path), load_design(DESIGNS / "riesby.toml"))
+    s = load_trial(path, DESIGNS / "riesby.toml")
     out = binary_outcomes(s, "observed")
     with pytest.warns(ConvergenceWarning):
         table, fit = gee_response(out, "0", correlation="exchangeable")
@@ -265,7 +262,7 @@ def test_response_cli_writes_spec_tables_with_spec_columns_first(run_cli, tmp_pa
         "arm,reference,visit,risk_difference,rd_ci_low,rd_ci_high,risk_ratio,rr_ci_low,rr_ci_high,"
         "odds_ratio,or_ci_low,or_ci_high,p_fisher,nnt"
     )
-    assert (tmp_path / "response_gee.csv").exists() and "missing-data rule: nri" in out
+    assert (tmp_path / "response_gee.csv").exists() and "non-responder imputation" in out
 
 
 def test_response_cli_refuses_unknown_reference_without_writing(run_cli, tmp_path, write_csv):

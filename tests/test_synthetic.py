@@ -43,8 +43,8 @@ def baseline_rows(data):
 
 
 def observed_response(data):
-    d = derive_outcomes(data.assign(hamd17=data["hamd17"].astype(float)))
-    d = d[d["hamd17"].notna()]
+    d = derive_outcomes(data.rename(columns={"hamd17": "score"}).astype({"score": float}))
+    d = d[d["score"].notna()]
     return d.groupby(["arm", "visit"])["responder"].agg(["sum", "count"])
 
 

@@ -28,7 +28,7 @@ def only(path, **kwargs):
 def test_valid_file_passes_with_typed_columns(write_csv):
     scores = validate_scores(read_table(write_csv(GOOD)))
     assert scores.data["visit"].tolist() == [0.0, 3.0, 0.0, 3.0]
-    assert scores.data["hamd17"].tolist() == [20.0, 10.0, 18.0, 12.0]
+    assert scores.data["score"].tolist() == [20.0, 10.0, 18.0, 12.0]
     assert scores.problems == []
     assert len(scores.excluded_subjects) == 0
 
@@ -38,7 +38,7 @@ def test_missing_required_column_is_named_with_a_suggestion(write_csv):
     assert p.rule == "required_column"
     assert p.column == "hamd17"
     assert "did you mean 'hamd_17'" in p.message
-    assert "--outcome-col" in p.message
+    assert "outcome = ... in the design" in p.message and p.option == "outcome"
 
 
 def test_every_missing_required_column_is_reported(write_csv):
@@ -48,7 +48,7 @@ def test_every_missing_required_column_is_reported(write_csv):
 
 def test_text_score_is_rejected_naming_row_subject_and_column(write_csv):
     p = only(write_csv(HEADER + "A,TAU,0,20\nA,TAU,3,ten\n"))
-    assert (p.rule, p.row, p.subject, p.column) == ("hamd17_not_number", "row 3", "A", "hamd17")
+    assert (p.rule, p.row, p.subject, p.column) == ("score_not_number", "row 3", "A", "hamd17")
     assert "'ten' is not a number" in p.message
 
 
@@ -77,12 +77,12 @@ def test_instrument_range_comes_from_the_design(write_csv, tmp_path):
     design_file.write_text('[instrument]\nname = "BDI-II"\nmin = 0\nmax = 63\n')
     path = write_csv(HEADER + "A,TAU,0,60\nA,TAU,3,53\n")
     scores = validate_scores(read_table(path), load_design(design_file))
-    assert scores.data["hamd17"].max() == 60
+    assert scores.data["score"].max() == 60
 
 
 def test_empty_score_is_a_missed_assessment_not_an_error(write_csv):
     scores = validate_scores(read_table(write_csv(HEADER + "A,TAU,0,20\nA,TAU,3,\nA,TAU,6,NA\n")))
-    assert scores.data["hamd17"].isna().sum() == 2
+    assert scores.data["score"].isna().sum() == 2
 
 
 def test_negative_visit_is_rejected(write_csv):
@@ -143,7 +143,7 @@ def test_all_problems_are_reported_at_once_in_file_order(write_csv):
     found = problems(write_csv(text))
     assert [p.row for p in found] == ["row 3", "row 4", "row 5", "row 5"]
     assert {p.rule for p in found} == {
-        "hamd17_not_number",
+        "score_not_number",
         "arm_not_empty",
         "visit_nonnegative",
         "score_in_range",
@@ -175,7 +175,7 @@ def test_mapped_columns_are_renamed_to_the_contract(write_csv):
     path = write_csv("pid,group,week,score\nA,TAU,0,20\nA,TAU,3,10\n")
     cols = ColumnMap(subject="pid", arm="group", visit="week", outcome="score")
     scores = validate_scores(read_table(path), columns=cols)
-    assert list(scores.data.columns[:4]) == ["subject_id", "arm", "visit", "hamd17"]
+    assert list(scores.data.columns[:4]) == ["subject_id", "arm", "visit", "score"]
 
 
 def test_mapped_column_problems_name_the_users_column(write_csv):

@@ -23,10 +23,8 @@ sys.path.insert(0, str(HERE))
 
 from common import Context  # noqa: E402
 
-from ipt_outcomes.data.design import load_design  # noqa: E402
-from ipt_outcomes.data.readers import read_table  # noqa: E402
 from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
-from ipt_outcomes.data.validation import validate_scores  # noqa: E402
+from ipt_outcomes.data.trial import load_trial  # noqa: E402
 from ipt_outcomes.output import atomic_write  # noqa: E402
 from ipt_outcomes.teaching import render_worksheet  # noqa: E402
 
@@ -84,8 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int)
     ap.add_argument("--only", nargs="*", choices=WORKSHEETS)
     args = ap.parse_args(argv)
-    scores = validate_scores(read_table(args.data), load_design(args.design))
-    ctx = Context(scores=scores, targets=load_targets(), rob2=Path(args.rob2), seed=args.seed,
+    trial = load_trial(args.data, args.design)
+    ctx = Context(trial=trial, targets=load_targets(), rob2=Path(args.rob2), seed=args.seed,
                   sims=args.sims, imputations=args.imputations, workers=args.workers)  # fmt: skip
     paths = build_all(ctx, Path(args.out), args.only)
     print(f"Wrote {len(paths)} files to {args.out}", file=sys.stderr)

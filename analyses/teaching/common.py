@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from ipt_outcomes.data.validation import ValidatedScores
+from ipt_outcomes.data.trial import Trial
 
 
 @dataclass
 class Context:
-    scores: ValidatedScores
+    trial: Trial
     targets: pd.DataFrame  # published figures and their sources (saloheimo2016_targets.csv)
     rob2: Path
     seed: int = 2016
@@ -21,8 +21,12 @@ class Context:
     workers: int | None = None
 
     @property
+    def scores(self) -> Trial:
+        return self.trial
+
+    @property
     def design(self):
-        return self.scores.design
+        return self.trial.design
 
     @property
     def reference(self) -> str:

@@ -8,7 +8,6 @@ import pandas as pd
 from common import Context, p_text
 from plotnine import aes, facet_wrap, geom_histogram, geom_vline, ggplot, labs, theme, theme_minimal
 
-from ipt_outcomes.data.derive import derive_outcomes
 from ipt_outcomes.exceptions import ConvergenceWarning
 from ipt_outcomes.models.mmrm import fit_mmrm, mmrm_data
 from ipt_outcomes.stats.response import binary_outcomes, compare_with_reference
@@ -37,7 +36,7 @@ def build(ctx: Context) -> Worksheet:
                      "patients analysed (MMRM)": fit.n_subjects,
                      "MMRM difference in HAM-D change": round(float(m["estimate"]), 2), "MMRM p": round(float(m["p"]), 3)})  # fmt: skip
     table = pd.DataFrame(rows)
-    d = derive_outcomes(ctx.scores)
+    d = ctx.trial.derived
     near = d[(d["visit"] == visits[0]) & d["arm"].isin([ARM, ref]) & d["pct_improvement"].notna()]
     close = near[(near["pct_improvement"] - 0.5).abs() < 0.10]
     fig = (

@@ -15,9 +15,9 @@ import pandas as pd
 from ..exceptions import DataValidationError
 from .design import Instrument
 from .schemas import derived_scores_schema
-from .validation import Problem, ValidatedScores
+from .validation import Problem
 
-__all__ = ["derive_outcomes", "is_responder"]
+__all__ = ["derive_outcomes", "is_responder", "baseline_scores"]
 
 
 def is_responder(baseline, score, improvement: float = 0.5):
@@ -41,7 +41,7 @@ def is_responder(baseline, score, improvement: float = 0.5):
     return bool(out) if out.ndim == 0 else out
 
 
-_NUMERIC = ("visit", "hamd17", "baseline", "antidepressant", "age", "cgi_s", "sofas")
+_NUMERIC = ("visit", "time", "score", "baseline", "antidepressant", "age", "cgi_s", "sofas")
 _TEXT = ("subject_id", "arm")
 
 
@@ -57,24 +57,39 @@ def _contract_types(data: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def baseline_scores(data: pd.DataFrame, baseline_visit: float = 0.0) -> pd.Series:
+    """Each subject's baseline score: the ``baseline`` column if there is one, else the score
+    at ``baseline_visit`` (subjects without one are absent)."""
+    if "baseline" in data.columns:
+        b = data.dropna(subset=["baseline"]).groupby("subject_id", sort=False)["baseline"].first()
+    else:
+        rows = data.loc[(data["visit"] == baseline_visit) & data["score"].notna()]
+        b = rows.drop_duplicates("subject_id").set_index("subject_id")["score"]
+    return b.astype(float)
+
+
 def derive_outcomes(
-    scores: ValidatedScores | pd.DataFrame,
+    scores: pd.DataFrame,
     *,
     baseline_visit: float = 0.0,
     instrument: Instrument | None = None,
+    source: str = "data",
 ) -> pd.DataFrame:
     """Post-baseline rows with baseline, change, percent improvement and flags.
 
     Parameters
     ----------
-    scores : ValidatedScores or DataFrame
-        A validated table (the contract's column names). A DataFrame with a ``baseline`` column
-        is taken to carry baseline on every row (all rows post-baseline); otherwise the baseline
-        is the score at ``baseline_visit``.
+    scores : DataFrame
+        Long scores with the contract's column names (``subject_id, arm, visit, score``). A
+        ``baseline`` column, if present, carries each subject's baseline (then the rows at
+        ``baseline_visit``, if any, are the baseline record and are not post-baseline);
+        otherwise the baseline is the score at ``baseline_visit``.
     baseline_visit : float
-        The visit that is baseline (ignored for a :class:`ValidatedScores`, which knows it).
+        The visit value of the baseline.
     instrument : Instrument, optional
-        Thresholds (response 0.50, remission <= 7) and range.
+        Thresholds (response 0.50, remission <= 7 by default) and range.
+    source : str
+        Named in error messages.
 
     Returns
     -------
@@ -83,7 +98,7 @@ def derive_outcomes(
         subject that has a baseline, in the input order, with the input columns plus:
 
         * ``baseline`` - the subject's baseline score;
-        * ``change`` - score - baseline (negative = improvement on HAM-D);
+        * ``change`` - score - baseline (negative = improvement on a symptom scale);
         * ``pct_improvement`` - (baseline - score) / baseline;
         * ``responder`` - improvement >= threshold (nullable boolean, missing with the score);
         * ``remitter`` - score <= remission maximum (nullable boolean).
@@ -91,40 +106,29 @@ def derive_outcomes(
     Raises
     ------
     DataValidationError
-        If a baseline is 0 (validation refuses this already; a raw frame is checked here).
+        If a baseline is 0 (percent improvement undefined), naming the subject.
 
     Notes
     -----
-    Subjects without a baseline are left out; :class:`ValidatedScores` lists them in
-    ``excluded_subjects``.
+    A :class:`~ipt_outcomes.data.trial.Trial` derives once when it is built
+    (``trial.derived``); analyses use that.
 
     Examples
     --------
     >>> import pandas as pd
     >>> df = pd.DataFrame({"subject_id": ["a", "a", "a"], "arm": "TAU",
-    ...                    "visit": [0.0, 3.0, 12.0], "hamd17": [20.0, 10.0, 8.0]})
+    ...                    "visit": [0.0, 3.0, 12.0], "score": [20.0, 10.0, 8.0]})
     >>> derive_outcomes(df)[["visit", "change", "pct_improvement", "responder", "remitter"]]
        visit  change  pct_improvement  responder  remitter
     1    3.0   -10.0              0.5       True     False
     2   12.0   -12.0              0.6       True     False
     """
-    if isinstance(scores, ValidatedScores):
-        data = scores.data
-        baseline_visit = scores.design.baseline_visit
-        instrument = instrument or scores.design.instrument
-        source = scores.source
-    else:
-        data = _contract_types(scores)
-        source = "data"
+    data = _contract_types(scores)
     instrument = instrument or Instrument()
-    if "baseline" in data.columns:
-        post = data.loc[data["baseline"].notna()].copy()
-    else:
-        base_rows = data.loc[(data["visit"] == baseline_visit) & data["hamd17"].notna()]
-        base = base_rows.drop_duplicates("subject_id").set_index("subject_id")["hamd17"]
-        post = data.loc[data["visit"] != baseline_visit].copy()
-        post["baseline"] = post["subject_id"].map(base).astype(float)
-        post = post.loc[post["baseline"].notna()]
+    base = baseline_scores(data, baseline_visit)
+    post = data.loc[data["visit"] != baseline_visit].copy()
+    post["baseline"] = post["subject_id"].map(base).astype(float)
+    post = post.loc[post["baseline"].notna()]
     zero = post.loc[post["baseline"] == 0]
     if len(zero):
         problems = [
@@ -137,17 +141,17 @@ def derive_outcomes(
             for s in zero["subject_id"].unique()
         ]
         raise DataValidationError(problems, source)
-    y = post["hamd17"].astype(float)
+    y = post["score"].astype(float)
     b = post["baseline"].astype(float)
-    observed = y.notna()
+    observed = y.notna().to_numpy()
     post["change"] = y - b
     post["pct_improvement"] = (b - y) / b
     resp = pd.array(
         is_responder(b.to_numpy(), y.to_numpy(), instrument.response_improvement), dtype="boolean"
     )
     remit = pd.array((y <= instrument.remission_max).to_numpy(), dtype="boolean")
-    resp[~observed.to_numpy()] = pd.NA
-    remit[~observed.to_numpy()] = pd.NA
+    resp[~observed] = pd.NA
+    remit[~observed] = pd.NA
     post["responder"] = resp
     post["remitter"] = remit
     return derived_scores_schema(instrument).validate(post)

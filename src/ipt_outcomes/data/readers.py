@@ -57,7 +57,11 @@ class RawTable:
 
 
 def read_table(
-    path: str | Path, *, sheet: str | None = None, encoding: str | None = None
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    value_labels: str = "codes",
 ) -> RawTable:
     """Read a score file into a :class:`RawTable`.
 
@@ -69,6 +73,9 @@ def read_table(
         Worksheet of an ``.xlsx`` file (default: the first).
     encoding : str, optional
         Encoding of a text file (default UTF-8, with or without byte-order mark).
+    value_labels : {"codes", "labels"}
+        SPSS and Stata files: keep the stored codes (default) or replace them by their value
+        labels (e.g. arm 1 -> "CBT"; a numeric visit must then stay without labels).
 
     Returns
     -------
@@ -81,6 +88,8 @@ def read_table(
         text was expected, is not in the stated encoding, has ragged rows or duplicate column
         names, or its format is not supported.
     """
+    if value_labels not in ("codes", "labels"):
+        raise ValueError(f"value_labels must be 'codes' or 'labels', got {value_labels!r}")
     p = Path(path)
     name = str(path)
     if not p.exists():
@@ -104,7 +113,7 @@ def read_table(
     if ext in TEXT_EXTENSIONS:
         table = _read_text(p, name, encoding)
     else:
-        table = _read_binary(p, name, ext, sheet)
+        table = _read_binary(p, name, ext, sheet, value_labels)
     frame = table.frame
     if frame.shape[1] > MAX_COLUMNS:
         raise InputFileError(
@@ -185,7 +194,9 @@ def _sniff_separator(header: str, ext: str) -> str:
     return best if counts[best] > 0 else ","
 
 
-def _read_binary(p: Path, name: str, ext: str, sheet: str | None) -> RawTable:
+def _read_binary(
+    p: Path, name: str, ext: str, sheet: str | None, value_labels: str = "codes"
+) -> RawTable:
     try:
         if ext == ".xlsx":
             return _read_xlsx(p, name, sheet)
@@ -199,7 +210,9 @@ def _read_binary(p: Path, name: str, ext: str, sheet: str | None) -> RawTable:
                 ".sav": pyreadstat.read_sav,
                 ".dta": pyreadstat.read_dta,
             }[ext]
-            kwargs = {} if ext == ".sas7bdat" else {"apply_value_formats": True}
+            kwargs = {}
+            if ext != ".sas7bdat":
+                kwargs["apply_value_formats"] = value_labels == "labels"
             frame, _meta = reader(str(p), **kwargs)
     except InputFileError:
         raise

@@ -37,14 +37,14 @@ def _finite(s: pd.Series) -> pd.Series:
 class ScoreTable(pa.DataFrameModel):
     """The long table of scores (SPEC "Input: one long table of scores").
 
-    Columns use the contract's names; ``hamd17`` is the outcome whatever the instrument. Missing
+    Columns use the contract's names; ``score`` is the outcome whatever the instrument. Missing
     outcome values are allowed (a missed assessment); everything else is required.
     """
 
     subject_id: Series[str] = pa.Field(nullable=False)
     arm: Series[str] = pa.Field(nullable=False)
     visit: Series[float] = pa.Field(nullable=False)
-    hamd17: Series[float] = pa.Field(nullable=True)
+    score: Series[float] = pa.Field(nullable=True)
     baseline: Series[float] | None = pa.Field(nullable=True)
     therapy_group: Series[str] | None = pa.Field(nullable=True)
     antidepressant: Series[float] | None = pa.Field(nullable=True, isin=[0.0, 1.0])
@@ -69,15 +69,15 @@ class ScoreTable(pa.DataFrameModel):
     def _visit_nonnegative(cls, s: Series[float]) -> Series[bool]:
         return ~(s < 0)
 
-    @pa.check("hamd17", name="score_finite")
+    @pa.check("score", name="score_finite")
     def _score_finite(cls, s: Series[float]) -> Series[bool]:
         return _finite(s)
 
-    @pa.check("hamd17", name="score_whole")
+    @pa.check("score", name="score_whole")
     def _score_whole(cls, s: Series[float]) -> Series[bool]:
         return _is_whole(s)
 
-    @pa.check("hamd17", name="score_in_range")
+    @pa.check("score", name="score_in_range")
     def _score_in_range(cls, s: Series[float]) -> Series[bool]:
         return s.isna() | ~np.isfinite(s) | s.between(0, 52)
 
@@ -134,11 +134,11 @@ class DerivedScores(ScoreTable):
 
     @pa.dataframe_check(name="change_is_score_minus_baseline")
     def _change_is_score_minus_baseline(cls, df: pd.DataFrame) -> Series[bool]:
-        return df["hamd17"].isna() | np.isclose(df["change"], df["hamd17"] - df["baseline"])
+        return df["score"].isna() | np.isclose(df["change"], df["score"] - df["baseline"])
 
     @pa.dataframe_check(name="flags_missing_with_score")
     def _flags_missing_with_score(cls, df: pd.DataFrame) -> Series[bool]:
-        miss = df["hamd17"].isna()
+        miss = df["score"].isna()
         return (miss == df["responder"].isna()) & (miss == df["remitter"].isna())
 
 
@@ -155,12 +155,12 @@ def score_table_schema(instrument: Instrument | None = None) -> pa.DataFrameSche
     """The :class:`ScoreTable` schema with the instrument's range instead of HAM-D's 0-52."""
     inst = instrument or Instrument()
     schema = ScoreTable.to_schema()
-    schema = _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
+    schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
     schema = _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
     if not inst.integer:
-        col = schema.columns["hamd17"]
+        col = schema.columns["score"]
         schema = schema.update_column(
-            "hamd17", checks=[c for c in col.checks if str(c.name).lstrip("_") != "score_whole"]
+            "score", checks=[c for c in col.checks if str(c.name).lstrip("_") != "score_whole"]
         )
     return schema
 
@@ -169,5 +169,5 @@ def derived_scores_schema(instrument: Instrument | None = None) -> pa.DataFrameS
     """The :class:`DerivedScores` schema with the instrument's range."""
     inst = instrument or Instrument()
     schema = DerivedScores.to_schema()
-    schema = _with_range(schema, "hamd17", inst.minimum, inst.maximum, "score_in_range")
+    schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
     return _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")

@@ -43,6 +43,7 @@ class Problem:
     subject: str | None = None
     column: str | None = None
     position: float = float("inf")  # data-row position, for listing problems in file order
+    option: str | None = None  # the argument that fixes it (e.g. "outcome"), for front ends
 
     def format(self, source: str) -> str:
         where = [source]
@@ -63,7 +64,7 @@ class ValidatedScores:
     Attributes
     ----------
     data : DataFrame
-        Contract columns ``subject_id, arm, visit, hamd17`` (and ``baseline`` when the file
+        Contract columns ``subject_id, arm, visit, score`` (the outcome, whatever the instrument) (and ``baseline`` when the file
         carries baseline as a column), known optional columns, then any extra columns as read.
         The index is the data-row position in the file.
     problems : list of Problem
@@ -193,7 +194,7 @@ def validate_scores(
         "subject_id": columns.subject,
         "arm": columns.arm,
         "visit": columns.visit,
-        "hamd17": columns.outcome,
+        "score": columns.outcome,
     }
     if columns.baseline:
         mapping["baseline"] = columns.baseline
@@ -212,18 +213,13 @@ def validate_scores(
             if hint:
                 original = next(c for c in present if c.lower() == hint[0])
                 guess = f" (did you mean {original!r}?)"
-            flag = {
-                "subject_id": "--subject-col",
-                "arm": "--arm-col",
-                "visit": "--visit-col",
-                "hamd17": "--outcome-col",
-                "baseline": "--baseline-col",
-            }[role]
+            key = {"subject_id": "subject", "score": "outcome"}.get(role, role)
             problems.append(
                 Problem(
                     "required_column",
                     f"required column is missing{guess}; the file has {_list(present)}. "
-                    f"Name it {col!r} or map it with {flag}",
+                    f"Name it {col!r} or map it ({key} = ... in the design's [columns])",
+                    option=key,
                     row="header (row 1)" if raw.row_word == "row" else None,
                     column=col,
                 )
@@ -236,7 +232,7 @@ def validate_scores(
     data["subject_id"] = _parse_text(frame[columns.subject])
     data["arm"] = _parse_text(frame[columns.arm])
     parse_bad: set[tuple[int, str]] = set()
-    numeric_roles = [("visit", columns.visit), ("hamd17", columns.outcome)]
+    numeric_roles = [("visit", columns.visit), ("score", columns.outcome)]
     if columns.baseline:
         numeric_roles.append(("baseline", columns.baseline))
     for name in NUMERIC_OPTIONAL:
@@ -248,9 +244,7 @@ def validate_scores(
         for idx in bad[bad].index:
             parse_bad.add((idx, role))
             what = (
-                "visit"
-                if role == "visit"
-                else ("score" if role in ("hamd17", "baseline") else role)
+                "visit" if role == "visit" else ("score" if role in ("score", "baseline") else role)
             )
             problems.append(
                 Problem(
@@ -297,26 +291,34 @@ def validate_scores(
                     column=columns.arm,
                 )
             )
-    notes, excluded = _baseline_rules(data, raw, design, columns, problems)
-    errors = sorted((p for p in problems if p.severity == "error"), key=lambda p: p.position)
-    if errors:
-        raise DataValidationError(errors, source)
-    problems.extend(notes)
     if design.schedule:
         off = data.loc[~data["visit"].isin(design.schedule)].drop_duplicates("visit")
+        sched = ", ".join(f"{v:g}" for v in design.schedule)
         for idx, r in off.iterrows():
+            if design.has_times:  # the time axis is the design's: an unscheduled visit has none
+                msg = (f"visit {r['visit']:g} is not in the design's schedule ({sched}), so it has "
+                       "no time; add it to visits.schedule and visits.times")  # fmt: skip
+                severity = "error"
+            else:
+                msg = (f"visit {r['visit']:g} is not in the design's schedule ({sched}); it is "
+                       "analysed as its own visit")  # fmt: skip
+                severity = "warning"
             problems.append(
                 Problem(
                     "visit_not_in_schedule",
-                    f"visit {r['visit']:g} is not in the design's schedule "
-                    f"({', '.join(f'{v:g}' for v in design.schedule)}); it is analysed as its own visit",
-                    severity="warning",
+                    msg,
+                    severity=severity,
                     row=raw.row_label(idx),
                     position=idx,
                     subject=r["subject_id"],
                     column=columns.visit,
                 )
             )
+    notes, excluded = _baseline_rules(data, raw, design, columns, problems)
+    errors = sorted((p for p in problems if p.severity == "error"), key=lambda p: p.position)
+    if errors:
+        raise DataValidationError(errors, source)
+    problems.extend(notes)
     return ValidatedScores(
         data=data,
         design=design,
@@ -456,45 +458,66 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
 
 
 def _baseline_rules(data, raw, design, columns, problems):
-    """Baseline 0 is an error; a missing baseline excludes the subject (a note, counted)."""
+    """Baseline rules for the three shapes of a file (row, column, or both).
+
+    A baseline of 0 is an error; with both a baseline record and a baseline column the two must
+    agree (the record may be empty, then the column gives the baseline); a subject with no
+    baseline at all is excluded from change-based analyses (a note, listed).
+    """
     notes: list[Problem] = []
     arms = data.groupby("subject_id", sort=False)["arm"].first()
-    if "baseline" in data.columns:
-        per_subject = data.groupby("subject_id", sort=False)["baseline"]
-        base = per_subject.first()  # first non-missing value
-        first_row = data.reset_index().groupby("subject_id", sort=False)["index"].first()
-        col = columns.baseline
-        zero = data.index[data["baseline"] == 0]
-        for subj in data.loc[zero, "subject_id"].unique():
+    bv = design.baseline_visit
+    at_base = data.loc[data["visit"] == bv]
+    has_column = "baseline" in data.columns
+    base = pd.Series(np.nan, index=arms.index)
+    if has_column:
+        col_base = data.groupby("subject_id", sort=False)["baseline"].first()
+        base = base.fillna(col_base.reindex(base.index))
+        for subj in data.loc[data["baseline"] == 0, "subject_id"].unique():
             idx = data.index[(data["subject_id"] == subj) & (data["baseline"] == 0)][0]
-            problems.append(_zero_baseline(raw, idx, subj, col, design))
-        missing = base.index[base.isna()]
-        missing_rows = {s: first_row[s] for s in missing}
-    else:
-        at_base = data.loc[data["visit"] == design.baseline_visit]
-        col = columns.outcome
-        for idx in at_base.index[at_base["hamd17"] == 0]:
-            problems.append(_zero_baseline(raw, idx, data.at[idx, "subject_id"], col, design))
-        has = set(at_base.loc[at_base["hamd17"].notna(), "subject_id"])
-        missing = [s for s in arms.index if s not in has]
-        empty_rows = at_base.loc[at_base["hamd17"].isna()]
-        row_of = dict(zip(empty_rows["subject_id"], empty_rows.index, strict=False))
-        missing_rows = {s: row_of.get(s) for s in missing}
+            problems.append(_zero_baseline(raw, idx, subj, columns.baseline, design))
+        both = at_base.loc[at_base["score"].notna() & at_base["baseline"].notna()]
+        for idx in both.index[both["score"] != both["baseline"]]:
+            problems.append(
+                Problem(
+                    "baseline_record_disagrees",
+                    f"the baseline record (visit {bv:g}) has {data.at[idx, 'score']:g} but column "
+                    f"{columns.baseline!r} has {data.at[idx, 'baseline']:g}; they must agree",
+                    row=raw.row_label(idx),
+                    position=idx,
+                    subject=data.at[idx, "subject_id"],
+                    column=columns.outcome,
+                )
+            )
+    rec = at_base.loc[at_base["score"].notna()].drop_duplicates("subject_id")
+    rec_base = rec.set_index("subject_id")["score"]
+    for idx in rec.index[rec["score"] == 0]:
+        problems.append(
+            _zero_baseline(raw, idx, data.at[idx, "subject_id"], columns.outcome, design)
+        )
+    base = base.fillna(rec_base.reindex(base.index))
+    missing = list(base.index[base.isna()])
+    empty_rows = at_base.loc[at_base["score"].isna()]
+    row_of = dict(zip(empty_rows["subject_id"], empty_rows.index, strict=False))
+    if has_column:
+        first_row = data.reset_index().groupby("subject_id", sort=False)["index"].first()
+        row_of = {s: row_of.get(s, first_row[s]) for s in missing}
     excluded = pd.DataFrame(
         {
-            "subject_id": list(missing),
+            "subject_id": missing,
             "arm": [arms[s] for s in missing],
             "reason": "no baseline score",
         },
         columns=["subject_id", "arm", "reason"],
     )
-    where = (
-        f"column {columns.baseline!r}"
-        if "baseline" in data.columns
-        else f"visit {design.baseline_visit:g}"
-    )
+    where = f"visit {bv:g}"
+    if has_column:
+        where = f"column {columns.baseline!r}" + (
+            f" or a record at visit {bv:g}" if len(at_base) else ""
+        )
+    col = columns.baseline if has_column else columns.outcome
     for s in missing:
-        idx = missing_rows.get(s)
+        idx = row_of.get(s)
         notes.append(
             Problem(
                 "missing_baseline",

@@ -27,42 +27,35 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..data.trial import Trial
 from ..exceptions import IptOutcomesError
 from ..models.inference import t_summary
 
 __all__ = ["wide_scores", "impute_mvn", "pool_rubin", "mi_contrast", "tipping_point"]
 
 
-def wide_scores(scores) -> pd.DataFrame:
+def wide_scores(trial: Trial) -> pd.DataFrame:
     """One row per subject with a baseline: ``subject_id, arm`` and one column per visit.
 
     Parameters
     ----------
-    scores : ValidatedScores or DataFrame
-        Long scores (``subject_id, arm, visit, hamd17``).
+    trial : Trial
 
     Returns
     -------
     DataFrame
-        Visit columns are floats (``0.0`` is baseline), NaN where a score is missing.
+        Visit columns are floats in time order, the baseline visit first; NaN where a score is
+        missing. Rows sorted by arm (design order) and subject.
     """
-    data = getattr(scores, "data", scores)
-    if "baseline" in data.columns:  # baseline carried as a column: make it a visit-0 row
-        base = data.drop_duplicates("subject_id")[["subject_id", "arm", "baseline"]]
-        base = base.rename(columns={"baseline": "hamd17"}).assign(visit=0.0)
-        data = pd.concat([base, data[["subject_id", "arm", "visit", "hamd17"]]], ignore_index=True)
-    d = data[["subject_id", "arm", "visit", "hamd17"]].copy()
-    d["visit"] = d["visit"].astype(float)
-    d["hamd17"] = pd.to_numeric(d["hamd17"], errors="coerce").astype(float)
-    wide = d.pivot_table(index=["subject_id", "arm"], columns="visit", values="hamd17", aggfunc="first",
-                         dropna=False, observed=True)  # fmt: skip
-    visits = sorted(d["visit"].unique())
-    wide = wide.reindex(columns=visits).reset_index()
-    wide.columns = ["subject_id", "arm", *visits]
-    wide = wide[wide[0.0].notna()] if 0.0 in visits else wide
-    arms = list(dict.fromkeys(data["arm"]))
-    wide["arm"] = pd.Categorical(wide["arm"], categories=arms)
-    return wide.sort_values(["arm", "subject_id"]).reset_index(drop=True)
+    d = trial.scores
+    visits = [float(v) for v in trial.visits]
+    wide = d.pivot(index="subject_id", columns="visit", values="score").reindex(columns=visits)
+    wide = wide.loc[wide[float(trial.baseline_visit)].notna()].astype(float)
+    out = wide.reset_index()
+    out.columns = ["subject_id", *visits]
+    arm = trial.arm_of.reindex(out["subject_id"]).to_numpy()
+    out.insert(1, "arm", pd.Categorical(arm, categories=list(trial.arms)))
+    return out.sort_values(["arm", "subject_id"]).reset_index(drop=True)
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,9 +317,10 @@ def pool_rubin(estimates: Sequence[float], variances: Sequence[float], df_comple
 def _ancova(comp: pd.DataFrame, arm: str, reference: str, visit: float) -> tuple[float, float, int]:
     """OLS of change at ``visit`` on arm (arm vs reference) and baseline: estimate, var, df."""
     d = comp[comp["arm"].isin([arm, reference])]
-    y = (d[visit] - d[0.0]).to_numpy(float)
+    base = d.columns[2]  # the baseline visit (wide_scores puts it first)
+    y = (d[visit] - d[base]).to_numpy(float)
     X = np.column_stack(
-        [np.ones(len(d)), (d["arm"] == arm).to_numpy(float), d[0.0].to_numpy(float)]
+        [np.ones(len(d)), (d["arm"] == arm).to_numpy(float), d[base].to_numpy(float)]
     )
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     dfr = len(y) - X.shape[1]

@@ -8,6 +8,7 @@ PNG and SVG with fixed metadata so that the files are reproducible.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -41,6 +42,7 @@ from plotnine import (
 )
 
 __all__ = [
+    "FigureLabels",
     "ARM_COLOURS",
     "arm_palette",
     "house_theme",
@@ -85,22 +87,100 @@ def house_theme():
     )
 
 
+@dataclass(frozen=True)
+class FigureLabels:
+    """What figures call things: arm labels, visit times and labels, the instrument and unit."""
+
+    arms: tuple = ()  # arm codes in display order
+    arm_label: dict = field(default_factory=dict)  # code -> label (modelled arms marked)
+    visit_time: dict = field(default_factory=dict)  # visit -> time
+    visit_label: dict = field(default_factory=dict)  # visit -> label
+    instrument: str = "score"
+    unit: str = ""
+    remission_max: float = 7.0
+    response_percent: float = 50.0
+
+    @classmethod
+    def from_tables(cls, tables: dict) -> FigureLabels:
+        """From the report's ``arms``, ``visits`` and ``trial`` tables."""
+        arms = tables["arms"]
+        visits = tables["visits"]
+        trial = tables["trial"].set_index("key")["value"]
+
+        def num(key, default):
+            try:
+                return float(trial.get(key, default))
+            except (TypeError, ValueError):
+                return default
+
+        return cls(
+            arms=tuple(arms["arm"].astype(str)),
+            arm_label=dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True)),
+            visit_time=dict(
+                zip(visits["visit"].astype(float), visits["time"].astype(float), strict=True)
+            ),
+            visit_label=dict(
+                zip(visits["visit"].astype(float), visits["label"].astype(str), strict=True)
+            ),
+            instrument=str(trial.get("instrument", "score")),
+            unit=str(
+                trial.get("visit_unit", "") if str(trial.get("visit_unit", "")) != "nan" else ""
+            ),
+            remission_max=num("remission_max", 7.0),
+            response_percent=100 * num("response_improvement", 0.5),
+        )
+
+    def label(self, arm) -> str:
+        return self.arm_label.get(str(arm), str(arm))
+
+    @property
+    def labels_in_order(self) -> list[str]:
+        return [self.label(a) for a in self.arms]
+
+    def palette(self) -> dict[str, str]:
+        """Colour per arm label (colours chosen by arm code)."""
+        pal = arm_palette(self.arms)
+        return {self.label(a): c for a, c in pal.items()}
+
+    def arm_column(self, codes) -> pd.Categorical:
+        shown = [self.label(a) for a in codes]
+        return pd.Categorical(
+            shown, categories=[x for x in self.labels_in_order if x in set(shown)]
+        )
+
+    def time(self, visits) -> list[float]:
+        return [self.visit_time.get(float(v), float(v)) for v in visits]
+
+    @property
+    def time_title(self) -> str:
+        return f"{self.unit.capitalize()} since randomisation" if self.unit else "Visit"
+
+    def time_axis(self, visits):
+        """x scale at the visit times, labelled with the times."""
+        times = sorted(set(self.time(visits)))
+        return scale_x_continuous(breaks=times, labels=[f"{x:g}" for x in times])
+
+
 def _cat(series, order):
     return pd.Categorical(series, categories=[o for o in order if o in set(series)])
 
 
-def consort_diagram(consort: pd.DataFrame, arms) -> ggplot:
+def consort_diagram(consort: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """CONSORT-style flow: one column per arm, one box per stage, drawn from the counts."""
     c = consort.copy()
+    arms = [a for a in lab.arms if a in set(c["arm"].astype(str))]
     c["label"] = [
-        (f"{s}\nn = {n}" if np.isnan(v) else f"{s} at {v:g}\nn = {n}")
+        (
+            f"{s}\nn = {n:.0f}"
+            if np.isnan(v)
+            else f"{s}: {lab.visit_label.get(v, f'{v:g}')}\nn = {n:.0f}"
+        )
         for s, v, n in zip(c["stage"], c["visit"].astype(float), c["n"], strict=True)
     ]
-    c["col"] = [list(arms).index(a) for a in c["arm"]]
+    c["col"] = [arms.index(a) for a in c["arm"].astype(str)]
     c["row"] = c.groupby("arm").cumcount()
     c["x"], c["y"] = c["col"] * 1.0, -c["row"] * 1.0
-    c["arm"] = _cat(c["arm"], arms)
-    pal = arm_palette(arms)
+    c["arm"] = lab.arm_column(c["arm"].astype(str))
     return (
         ggplot(c)
         + geom_rect(
@@ -109,8 +189,8 @@ def consort_diagram(consort: pd.DataFrame, arms) -> ggplot:
             color="#333333",
         )
         + geom_text(aes("x", "y", label="label"), size=8)
-        + scale_fill_manual(values=pal)
-        + scale_x_continuous(breaks=list(range(len(arms))), labels=list(arms))
+        + scale_fill_manual(values=lab.palette())
+        + scale_x_continuous(breaks=list(range(len(arms))), labels=[lab.label(a) for a in arms])
         + labs(title="Participant flow by arm (from the data)", x="", y="", fill="")
         + house_theme()
         + theme(
@@ -122,26 +202,30 @@ def consort_diagram(consort: pd.DataFrame, arms) -> ggplot:
     )
 
 
-def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, arms, unit: str) -> ggplot:
+def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """Response and remission rates by visit with Wilson 95% intervals."""
     a = response.rename(columns={"responders": "events"}).assign(
-        endpoint="Response (>= 50% improvement)"
+        endpoint=f"Response (>= {lab.response_percent:g}% improvement)"
     )
-    b = remission.rename(columns={"remitters": "events"}).assign(endpoint="Remission (HAM-D <= 7)")
+    b = remission.rename(columns={"remitters": "events"}).assign(
+        endpoint=f"Remission ({lab.instrument} <= {lab.remission_max:g})"
+    )
     d = pd.concat([a, b], ignore_index=True).dropna(subset=["rate"])
-    d["arm"] = _cat(d["arm"], arms)
-    dodge = position_dodge(width=0.5)
+    d["time"] = lab.time(d["visit"])
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    dodge = position_dodge(width=0.3)
     return (
-        ggplot(d, aes("visit", "rate * 100", color="arm"))
+        ggplot(d, aes("time", "rate * 100", color="arm"))
         + geom_line(position=dodge)
         + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=0.3, position=dodge)
         + geom_point(position=dodge, size=2)
         + facet_wrap("~endpoint")
-        + scale_color_manual(values=arm_palette(arms))
+        + scale_color_manual(values=lab.palette())
+        + lab.time_axis(d["visit"])
         + scale_y_continuous(limits=(0, 100))
         + labs(
             title="Response and remission, observed cases, with Wilson 95% intervals",
-            x=f"Visit ({unit})",
+            x=lab.time_title,
             y="Percent of patients assessed",
             color="",
         )  # fmt: skip
@@ -149,24 +233,24 @@ def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, arms, unit: str)
     )
 
 
-def forest_plot(comparisons: pd.DataFrame, arms, key_visits) -> ggplot:
+def forest_plot(comparisons: pd.DataFrame, lab: FigureLabels, key_visits) -> ggplot:
     """Risk difference in response vs the reference at the key visits (Newcombe intervals)."""
     d = comparisons[comparisons["visit"].isin(key_visits)].dropna(subset=["risk_difference"]).copy()
     d["label"] = [
-        f"{a} vs {r}, visit {v:g}"
+        f"{lab.label(a)} vs {lab.label(r)}, {lab.visit_label.get(float(v), f'{v:g}')}"
         for a, r, v in zip(d["arm"], d["reference"], d["visit"], strict=True)
     ]
     d["label"] = pd.Categorical(
         d["label"], categories=list(reversed(list(dict.fromkeys(d["label"]))))
     )
-    d["arm"] = _cat(d["arm"], arms)
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
     return (
         ggplot(d, aes("label", "risk_difference * 100", color="arm"))
         + geom_hline(yintercept=0, linetype="dashed", color="#777777")
         + geom_errorbar(aes(ymin="rd_ci_low * 100", ymax="rd_ci_high * 100"), width=0.25)
         + geom_point(size=2.5)
         + coord_flip()
-        + scale_color_manual(values=arm_palette(arms))
+        + scale_color_manual(values=lab.palette())
         + labs(
             title="Response: risk difference vs reference (percentage points, 95% CI)",
             x="",
@@ -177,21 +261,23 @@ def forest_plot(comparisons: pd.DataFrame, arms, key_visits) -> ggplot:
     )
 
 
-def mmrm_plot(lsmeans: pd.DataFrame, arms, unit: str) -> ggplot:
+def mmrm_plot(lsmeans: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """MMRM LS-mean change from baseline by arm and visit with 95% intervals."""
     d = lsmeans.copy()
-    d["arm"] = _cat(d["arm"], arms)
-    dodge = position_dodge(width=0.4)
+    d["time"] = lab.time(d["visit"])
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    dodge = position_dodge(width=0.3)
     return (
-        ggplot(d, aes("visit", "estimate", color="arm"))
+        ggplot(d, aes("time", "estimate", color="arm"))
         + geom_hline(yintercept=0, color="#999999")
         + geom_line(position=dodge)
         + geom_errorbar(aes(ymin="ci_low", ymax="ci_high"), width=0.3, position=dodge)
         + geom_point(position=dodge, size=2)
-        + scale_color_manual(values=arm_palette(arms))
+        + scale_color_manual(values=lab.palette())
+        + lab.time_axis(d["visit"])
         + labs(
-            title="MMRM: LS-mean change in HAM-D from baseline (95% CI)",
-            x=f"Visit ({unit})",
+            title=f"MMRM: LS-mean change in {lab.instrument} from baseline (95% CI)",
+            x=lab.time_title,
             y="Change from baseline",
             color="",
         )
@@ -199,75 +285,92 @@ def mmrm_plot(lsmeans: pd.DataFrame, arms, unit: str) -> ggplot:
     )
 
 
-def spaghetti_plot(scores: pd.DataFrame, arms, unit: str) -> ggplot:
+def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """Individual trajectories of observed scores, one panel per arm."""
-    d = scores[scores["hamd17"].notna()].copy()
-    d["arm"] = _cat(d["arm"], arms)
+    d = scores[scores["score"].notna()].copy()
+    d["time"] = lab.time(d["visit"])
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    n_arms = d["arm"].nunique()
     return (
-        ggplot(d, aes("visit", "hamd17", group="subject_id", color="arm"))
+        ggplot(d, aes("time", "score", group="subject_id", color="arm"))
         + geom_line(alpha=0.35)
         + geom_point(alpha=0.35, size=0.6)
         + facet_wrap("~arm", nrow=1)
-        + scale_color_manual(values=arm_palette(arms))
+        + scale_color_manual(values=lab.palette())
+        + lab.time_axis(d["visit"])
         + labs(
-            title="Individual HAM-D trajectories (observed scores)",
-            x=f"Visit ({unit})",
-            y="HAM-D 17",
+            title=f"Individual {lab.instrument} trajectories (observed scores)",
+            x=lab.time_title,
+            y=lab.instrument,
         )
         + house_theme()
-        + theme(legend_position="none", figure_size=(max(8, 2.3 * len(arms)), 3.8))
+        + theme(legend_position="none", figure_size=(max(8, 2.3 * n_arms), 3.8))
     )
 
 
-def waterfall_plot(waterfall: pd.DataFrame, arms) -> ggplot:
-    """Percent change in HAM-D from baseline per patient at the last key visit, sorted."""
+def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels) -> ggplot:
+    """Percent change from baseline per patient at the last key visit, sorted."""
     d = waterfall.copy()
     d["rank"] = d.groupby("arm").cumcount()
-    d["arm"] = _cat(d["arm"], arms)
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
     d["Responder"] = np.where(d["responder"], "responder", "non-responder")
+    when = lab.visit_label.get(float(d["visit"].iloc[0]), "") if len(d) else ""
     return (
         ggplot(d, aes("rank", "percent_change", fill="Responder"))
         + geom_col(width=0.9)
-        + geom_hline(yintercept=-50, linetype="dashed", color="#333333")
+        + geom_hline(yintercept=-lab.response_percent, linetype="dashed", color="#333333")
         + facet_wrap("~arm", nrow=1, scales="free_x")
         + scale_fill_manual(values={"responder": "#0072B2", "non-responder": "#BBBBBB"})
         + labs(
-            title=f"Percent change in HAM-D at visit {d['visit'].iloc[0]:g} (dashed: response threshold)"
-            if len(d)
-            else "Percent change in HAM-D",
+            title=f"Percent change in {lab.instrument}, {when} (dashed: response threshold)",
             x="Patients, sorted",
             y="Change from baseline (%)",
             fill="",
         )  # fmt: skip
         + house_theme()
-        + theme(axis_text_x=element_blank(), figure_size=(max(8, 2.3 * len(arms)), 3.8))
+        + theme(axis_text_x=element_blank(), figure_size=(max(8, 2.3 * d["arm"].nunique()), 3.8))
     )
 
 
-def missingness_plot(missingness: pd.DataFrame, arms) -> ggplot:
+def missingness_plot(missingness: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """Percent of patients without a score, by arm and visit."""
     d = missingness.copy()
-    d["arm"] = _cat(d["arm"], arms)
+    order = sorted(d["visit"].astype(float).unique(), key=lambda v: lab.time([v])[0])
+    names = [lab.visit_label.get(v, f"{v:g}") for v in order]
     d["visit_label"] = pd.Categorical(
-        [f"{v:g}" for v in d["visit"]], categories=[f"{v:g}" for v in sorted(d["visit"].unique())]
+        [lab.visit_label.get(float(v), f"{v:g}") for v in d["visit"]], categories=names
     )
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
     d["label"] = [f"{p:.0f}%" for p in d["percent_missing"]]
     return (
         ggplot(d, aes("visit_label", "arm", fill="percent_missing"))
         + geom_tile(color="white")
         + geom_text(aes(label="label"), size=9)
         + scale_fill_gradient(low="#F7F7F7", high="#D55E00", limits=(0, 100))
-        + labs(title="Missing HAM-D scores by arm and visit", x="Visit", y="", fill="% missing")
+        + labs(
+            title=f"Missing {lab.instrument} scores by arm and visit", x="", y="", fill="% missing"
+        )
         + house_theme()
-        + theme(figure_size=(7, 1.2 + 0.5 * len(arms)))
+        + theme(figure_size=(7, 1.2 + 0.5 * d["arm"].nunique()))
     )
 
 
-def sensitivity_plot(sensitivity: pd.DataFrame, arms) -> ggplot:
+RULE_NAMES = {
+    "observed": "Observed cases",
+    "nri": "Non-responder imputation",
+    "locf": "Last observation carried forward",
+    "mmrm": "MMRM (all observed data)",
+}
+
+
+def sensitivity_plot(sensitivity: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """The last key visit's comparisons under each missing-data rule (and the MMRM)."""
     d = sensitivity.copy()
-    d["arm"] = _cat(d["arm"], arms)
-    d["rule"] = pd.Categorical(d["rule"], categories=["observed", "nri", "locf", "mmrm"])
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    d["rule"] = pd.Categorical(
+        [RULE_NAMES.get(r, r) for r in d["rule"]],
+        categories=[v for k, v in RULE_NAMES.items() if k in set(sensitivity["rule"])],
+    )
     return (
         ggplot(d, aes("rule", "estimate", color="arm"))
         + geom_hline(yintercept=0, linetype="dashed", color="#777777")
@@ -275,15 +378,17 @@ def sensitivity_plot(sensitivity: pd.DataFrame, arms) -> ggplot:
             aes(ymin="ci_low", ymax="ci_high"), width=0.2, position=position_dodge(width=0.5)
         )
         + geom_point(size=2.5, position=position_dodge(width=0.5))
-        + facet_wrap("~measure", scales="free_y")
-        + scale_color_manual(values=arm_palette(arms))
+        + facet_wrap("~measure", scales="free")
+        + coord_flip()
+        + scale_color_manual(values=lab.palette())
         + labs(
             title="Does the conclusion depend on the missing-data rule?",
-            x="Missing-data rule",
+            x="",
             y="Estimate vs reference (95% CI)",
             color="",
         )
         + house_theme()
+        + theme(figure_size=(9, 4))
     )
 
 
@@ -353,19 +458,23 @@ def save_figure(fig: ggplot, path, dpi: int = 100) -> Path:
     return path
 
 
-def build_figures(
-    tables: dict[str, pd.DataFrame], scores: pd.DataFrame, arms, key_visits, unit: str, out_dir
-) -> list[Path]:
-    """Draw every figure and save it as PNG (100 dpi) and SVG into ``out_dir``."""
+def build_figures(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir) -> list[Path]:
+    """Draw every figure of the report and save it as PNG (100 dpi) and SVG into ``out_dir``.
+
+    ``tables`` are the report's tables (as written); ``scores`` the trial's long scores (for the
+    individual trajectories, which carry no numbers of their own).
+    """
+    lab = FigureLabels.from_tables(tables)
+    key = [float(v) for v in tables["visits"].loc[tables["visits"]["key"].astype(bool), "visit"]]
     figs = {
-        "consort": consort_diagram(tables["consort"], arms),
-        "rates": rates_plot(tables["response_rates"], tables["remission_rates"], arms, unit),
-        "forest": forest_plot(tables["response_comparisons"], arms, key_visits),
-        "mmrm": mmrm_plot(tables["mmrm_lsmeans"], arms, unit),
-        "spaghetti": spaghetti_plot(scores, arms, unit),
-        "waterfall": waterfall_plot(tables["waterfall"], arms),
-        "missingness": missingness_plot(tables["missingness"], arms),
-        "sensitivity": sensitivity_plot(tables["sensitivity"], arms),
+        "consort": consort_diagram(tables["consort"], lab),
+        "rates": rates_plot(tables["response_rates"], tables["remission_rates"], lab),
+        "forest": forest_plot(tables["response_comparisons"], lab, key),
+        "mmrm": mmrm_plot(tables["mmrm_lsmeans"], lab),
+        "spaghetti": spaghetti_plot(scores, lab),
+        "waterfall": waterfall_plot(tables["waterfall"], lab),
+        "missingness": missingness_plot(tables["missingness"], lab),
+        "sensitivity": sensitivity_plot(tables["sensitivity"], lab),
     }
     out_dir = Path(out_dir)
     return [

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import html
-import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["build_html", "fmt", "read_tables"]
+from ..format import fmt
+
+__all__ = ["build_html", "fmt", "render", "read_tables"]
 
 CSS = """
 body{font-family:Georgia,'Times New Roman',serif;max-width:60em;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -31,26 +33,28 @@ figure{margin:1em 0}figcaption{font-size:.85em;color:#555}
 """
 
 
-def fmt(value, kind: str) -> str:
-    """Format a table value for display; the report test uses the same function."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if kind == "text":
-        return str(value)
-    if kind == "bool":
-        return "yes" if str(value).lower() in ("true", "1") else "no"
-    v = float(value)
-    if kind == "int":
-        return f"{v:.0f}"
-    if kind == "visit":
-        return f"{v:g}"
-    if kind == "pct":  # proportion shown as percent
-        return f"{100 * v:.1f}%"
-    if kind == "p":
-        return "<0.001" if v < 0.001 else f"{v:.3f}"
-    if kind.startswith("f"):
-        return f"{v:.{int(kind[1:])}f}"
-    raise ValueError(kind)
+def render(tables: dict, src: str, row: int, col: str, kind: str) -> str:
+    """The text shown for ``tables[src].iloc[row][col]``: a number by :func:`fmt`, an arm code
+    as its label (kind ``arm``) or a visit as its label (kind ``vlabel``). The report test uses
+    the same function to check every value against its table."""
+    value = tables[src].iloc[row][col]
+    if kind == "arm":
+        arms = tables["arms"]
+        hit = arms.loc[arms["arm"].astype(str) == str(value), "label"]
+        return str(hit.iloc[0]) if len(hit) else str(value)
+    if kind == "vlabel":
+        visits = tables["visits"]
+        try:
+            hit = visits.loc[visits["visit"].astype(float) == float(value), "label"]
+        except (TypeError, ValueError):
+            return ""
+        return str(hit.iloc[0]) if len(hit) else fmt(value, "visit")
+    if kind == "term":
+        arms = tables["arms"]
+        labels = dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True))
+        text = re.sub(r"arm\[([^\]]*)\]", lambda m: labels.get(m.group(1), m.group(1)), str(value))
+        return text.replace(":", " x ").replace("(Intercept)", "Intercept")
+    return fmt(value, kind)
 
 
 def read_tables(tables_dir) -> dict[str, pd.DataFrame]:
@@ -71,10 +75,9 @@ class _Page:
         self.parts.append(s)
 
     def v(self, table: str, row: int, col: str, kind: str) -> str:
-        value = self.t[table].iloc[row][col]
         return (
             f'<span class="v" data-src="{table}" data-row="{row}" data-col="{html.escape(col)}" data-fmt="{kind}">'
-            f"{html.escape(fmt(value, kind))}</span>"
+            f"{html.escape(render(self.t, table, row, col, kind))}</span>"
         )
 
     def row_of(self, table: str, **match) -> int | None:
@@ -103,7 +106,7 @@ class _Page:
         for i in rows:
             cells = "".join(
                 f'<td class="{"t" if k == "text" else ""}" data-row="{i}" data-col="{html.escape(c)}" data-fmt="{k}">'
-                f"{html.escape(fmt(df.iloc[i][c], k))}</td>"
+                f"{html.escape(render(self.t, name, i, c, k))}</td>"
                 for c, _h, k in columns
             )
             body.append(f"<tr>{cells}</tr>")
@@ -137,10 +140,13 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.add(f"<h1>{_trial_value(p, 'name')}</h1>")
     # 1 what this is
     p.add("<h2>What this is</h2>")
+    cite = str(trial.get("citation", "") or "")
+    source = f"Published source: {_trial_value(p, 'citation')}. " if cite and cite != "nan" else ""
     p.add(
         "<p>This report is built by <code>ipt-outcomes report</code> from the score file and the trial design: "
         "every table below is a generated CSV and every figure is drawn from those tables. "
-        f"Published source: {_trial_value(p, 'citation')}. Confidence intervals are "
+        f"{source}Outcome: {_trial_value(p, 'instrument')} (range {_trial_value(p, 'instrument_range')}). "
+        f"Confidence intervals are "
         f"{p.v('trial', p.row_of('trial', key='confidence_percent'), 'value', 'text')}% intervals.</p>"
     )
     modelled = str(trial.get("modelled_arms", "") or "")
@@ -165,22 +171,22 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.table(
         "consort",
         [
-            ("arm", "Arm", "text"),
+            ("arm", "Arm", "arm"),
             ("stage", "Stage", "text"),
-            ("visit", "Visit", "visit"),
+            ("visit", "Visit", "vlabel"),
             ("n", "n", "int"),
         ],
     )
     # 3 baseline
     p.add("<h2>Baseline characteristics</h2>")
-    p.table("baseline_table", [("variable", "Characteristic", "text"), ("arm", "Arm", "text"), ("n", "n", "int"),
+    p.table("baseline_table", [("variable", "Characteristic", "text"), ("arm", "Arm", "arm"), ("n", "n", "int"),
                                ("statistic", "Statistic", "text"), ("value", "Mean or count", "f1"), ("spread", "SD or percent", "f1")])  # fmt: skip
     p.add(
-        f"<p>Standardised mean differences against the reference arm, {p.v('trial', ref_row, 'value', 'text')}:</p>"
+        f"<p>Standardised mean differences against the reference arm, {p.v('trial', ref_row, 'value', 'arm')}:</p>"
     )
     p.table(
         "baseline_smd",
-        [("variable", "Characteristic", "text"), ("arm", "Arm", "text"), ("smd", "SMD", "f2")],
+        [("variable", "Characteristic", "text"), ("arm", "Arm", "arm"), ("smd", "SMD", "f2")],
     )
     # 4 response and remission
     p.add("<h2>Response and remission at every visit</h2>")
@@ -190,18 +196,18 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
         "Observed cases with Wilson score intervals.",
     )
     for name, ev in (("response_rates", "responders"), ("remission_rates", "remitters")):
-        p.table(name, [("arm", "Arm", "text"), ("visit", "Visit", "visit"), ("n", "n", "int"), (ev, ev.capitalize(), "int"),
+        p.table(name, [("arm", "Arm", "arm"), ("visit", "Visit", "vlabel"), ("n", "n", "int"), (ev, ev.capitalize(), "int"),
                        ("rate", "Rate", "pct"), ("ci_low", "CI low", "pct"), ("ci_high", "CI high", "pct")])  # fmt: skip
     # 5 published vs reproduced
     p.add("<h2>Published versus reproduced</h2>")
     if len(t["published_vs_reproduced"]):
-        p.table("published_vs_reproduced", [("arm", "Arm", "text"), ("visit", "Visit", "visit"), ("published_percent", "Published %", "f0"),
+        p.table("published_vs_reproduced", [("arm", "Arm", "arm"), ("visit", "Visit", "vlabel"), ("published_percent", "Published %", "f0"),
                                             ("reproduced_percent", "Reproduced %", "f0"), ("n", "n", "int"), ("responders", "Responders", "int")])  # fmt: skip
         if len(t["granularity"]):
             p.add(
                 "<p>Granularity (GRIM-style) check of the published percentages against the denominators reported elsewhere:</p>"
             )
-            p.table("granularity", [("arm", "Arm", "text"), ("visit", "Visit", "visit"), ("reported_n", "Reported n", "int"),
+            p.table("granularity", [("arm", "Arm", "arm"), ("visit", "Visit", "vlabel"), ("reported_n", "Reported n", "int"),
                                     ("reported_n_consistent", "Possible?", "bool"), ("note", "Note", "text")])  # fmt: skip
     else:
         p.add("<p>No published figures were given for this trial.</p>")
@@ -213,7 +219,7 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
         "Risk difference in response with Newcombe hybrid score intervals.",
     )
     rows = [i for i, v in enumerate(t["response_comparisons"]["visit"]) if v in key_visits] or None
-    p.table("response_comparisons", [("arm", "Arm", "text"), ("visit", "Visit", "visit"), ("risk_difference", "RD", "f3"),
+    p.table("response_comparisons", [("arm", "Arm", "arm"), ("visit", "Visit", "vlabel"), ("risk_difference", "RD", "f3"),
                                      ("rd_ci_low", "RD low", "f3"), ("rd_ci_high", "RD high", "f3"), ("risk_ratio", "RR", "f2"),
                                      ("odds_ratio", "OR", "f2"), ("p_fisher", "Fisher p", "p"), ("p_holm", "Holm p", "p"),
                                      ("nnt_text", "NNT", "text")], rows=rows)  # fmt: skip
@@ -226,12 +232,12 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     )
     mc = t["mmrm_contrasts"]
     rows = [i for i, v in enumerate(mc["visit"]) if v in key_visits] or None
-    p.table("mmrm_contrasts", [("arm", "Arm", "text"), ("reference", "vs", "text"), ("visit", "Visit", "visit"), ("estimate", "Difference", "f2"),
+    p.table("mmrm_contrasts", [("arm", "Arm", "arm"), ("reference", "vs", "arm"), ("visit", "Visit", "vlabel"), ("estimate", "Difference", "f2"),
                                ("se", "SE", "f2"), ("df", "df", "f1"), ("p", "p", "p"), ("ci_low", "CI low", "f2"), ("ci_high", "CI high", "f2")], rows=rows)  # fmt: skip
     sig = [i for i in (rows or range(len(mc))) if float(mc.iloc[i]["p"]) < 0.05]
     if sig:
         items = "; ".join(
-            f"{p.v('mmrm_contrasts', i, 'arm', 'text')} at visit {p.v('mmrm_contrasts', i, 'visit', 'visit')} (p {p.v('mmrm_contrasts', i, 'p', 'p')})"
+            f"{p.v('mmrm_contrasts', i, 'arm', 'arm')}, {p.v('mmrm_contrasts', i, 'visit', 'vlabel')} (p {p.v('mmrm_contrasts', i, 'p', 'p')})"
             for i in sig
         )
         p.add(
@@ -253,7 +259,7 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.table(
         "lmm_fixed",
         [
-            ("term", "Term", "text"),
+            ("term", "Term", "term"),
             ("estimate", "Estimate", "f3"),
             ("se", "SE", "f3"),
             ("df", "df", "f1"),
@@ -270,7 +276,7 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
         p.table(
             "lmm_icc",
             [
-                ("arm", "Arm", "text"),
+                ("arm", "Arm", "arm"),
                 ("n_groups", "Groups", "int"),
                 ("var_group", "Var group", "f2"),
                 ("icc", "Intra-group correlation", "f3"),
@@ -281,7 +287,7 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
             "lmm_nested",
             [
                 ("model", "Model", "text"),
-                ("term", "Term", "text"),
+                ("term", "Term", "term"),
                 ("estimate", "Estimate", "f3"),
                 ("se", "SE", "f3"),
                 ("df", "df", "f1"),
@@ -294,8 +300,8 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.table(
         "ancova_hc3",
         [
-            ("arm", "Arm", "text"),
-            ("visit", "Visit", "visit"),
+            ("arm", "Arm", "arm"),
+            ("visit", "Visit", "vlabel"),
             ("estimate", "Adjusted difference", "f2"),
             ("se", "SE (HC3)", "f2"),
             ("p", "p", "p"),
@@ -304,8 +310,8 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.table(
         "hedges_g",
         [
-            ("arm", "Arm", "text"),
-            ("visit", "Visit", "visit"),
+            ("arm", "Arm", "arm"),
+            ("visit", "Visit", "vlabel"),
             ("g", "Hedges g", "f2"),
             ("ci_low", "CI low", "f2"),
             ("ci_high", "CI high", "f2"),
@@ -329,8 +335,8 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     p.table(
         "missingness",
         [
-            ("arm", "Arm", "text"),
-            ("visit", "Visit", "visit"),
+            ("arm", "Arm", "arm"),
+            ("visit", "Visit", "vlabel"),
             ("randomised", "Randomised", "int"),
             ("observed", "Observed", "int"),
             ("percent_missing", "% missing", "f1"),
@@ -343,7 +349,7 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
         "Sensitivity of the conclusions",
         "Comparisons at the last key visit under each rule.",
     )
-    p.table("sensitivity", [("rule", "Rule", "text"), ("arm", "Arm", "text"), ("measure", "Measure", "text"), ("estimate", "Estimate", "f3"),
+    p.table("sensitivity", [("rule", "Rule", "text"), ("arm", "Arm", "arm"), ("measure", "Measure", "text"), ("estimate", "Estimate", "f3"),
                             ("ci_low", "CI low", "f3"), ("ci_high", "CI high", "f3"), ("p", "p", "p"), ("significant", "Significant", "bool")])  # fmt: skip
     # 11 provenance
     p.add("<h2>Provenance</h2>")

@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.derive import derive_outcomes
-from ..data.validation import ValidatedScores
-from ..exceptions import ConvergenceWarning, IptOutcomesError
+from ..data.trial import Trial
+from ..exceptions import ConvergenceWarning
 from ..stats.granularity import consistent_counts, round_half_up_percent
 from ..stats.response import analyse_response, binary_outcomes, compare_with_reference
 
@@ -22,7 +21,7 @@ GRANULARITY_COLUMNS = [
 ]  # fmt: skip
 
 TABLE_NAMES = (
-    "trial", "consort", "baseline_table", "baseline_smd", "response_rates", "remission_rates",
+    "trial", "arms", "visits", "consort", "baseline_table", "baseline_smd", "response_rates", "remission_rates",
     "response_comparisons", "published_vs_reproduced", "granularity", "mmrm_lsmeans",
     "mmrm_contrasts", "mmrm_fit", "lmm_fixed", "lmm_fit", "lmm_icc", "lmm_nested", "ancova_hc3",
     "hedges_g", "missingness", "waterfall", "sensitivity",
@@ -62,25 +61,19 @@ def load_published(path: str | Path) -> pd.DataFrame:
     return out
 
 
-def _consort(scores, design, derived, mmrm_subjects) -> pd.DataFrame:
-    d = scores.data
-    arms = design.arm_order(d["arm"].unique())
+def _consort(trial: Trial, mmrm_subjects) -> pd.DataFrame:
+    d = trial.scores
+    bv = trial.baseline_visit
     rows = []
-    for arm in arms:
+    for arm in trial.arms:
         da = d[d["arm"] == arm]
         rows.append(
             dict(arm=arm, step=1, stage="randomised", visit=np.nan, n=da["subject_id"].nunique())
         )
-        base_ok = da[(da["visit"] == design.baseline_visit) & da["hamd17"].notna()][
-            "subject_id"
-        ].nunique()
-        rows.append(
-            dict(arm=arm, step=2, stage="baseline assessed", visit=design.baseline_visit, n=base_ok)
-        )
-        for i, v in enumerate(
-            sorted(v for v in da["visit"].unique() if v != design.baseline_visit)
-        ):
-            n = da[(da["visit"] == v) & da["hamd17"].notna()]["subject_id"].nunique()
+        base_ok = da[(da["visit"] == bv) & da["score"].notna()]["subject_id"].nunique()
+        rows.append(dict(arm=arm, step=2, stage="baseline assessed", visit=bv, n=base_ok))
+        for i, v in enumerate(trial.post_visits):
+            n = da[(da["visit"] == v) & da["score"].notna()]["subject_id"].nunique()
             rows.append(dict(arm=arm, step=3 + i, stage="assessed", visit=v, n=n))
         rows.append(
             dict(
@@ -103,12 +96,12 @@ def _smd(x1, x2, binary=False):
     return (np.mean(x1) - np.mean(x2)) / s if s > 0 else np.nan
 
 
-def _baseline(scores, design):
-    d = scores.data
-    base = d[d["visit"] == design.baseline_visit].drop_duplicates("subject_id")
-    arms = design.arm_order(d["arm"].unique())
-    ref = design.reference
-    specs = [("HAM-D 17", "hamd17", "mean")]
+def _baseline(trial: Trial):
+    d = trial.scores
+    base = d[d["visit"] == trial.baseline_visit].drop_duplicates("subject_id")
+    arms = list(trial.arms)
+    ref = trial.reference
+    specs = [(trial.instrument.name, "score", "mean")]
     if "age" in base:
         specs.append(("Age, years", "age", "mean"))
     if "sex" in base:
@@ -204,14 +197,14 @@ def _published_vs_reproduced(published, rates):
     return pd.DataFrame(rows), pd.DataFrame(notes, columns=GRANULARITY_COLUMNS)
 
 
-def _missingness(scores, design):
-    d = scores.data
+def _missingness(trial: Trial):
+    d = trial.scores
     rows = []
-    for arm in design.arm_order(d["arm"].unique()):
+    for arm in trial.arms:
         da = d[d["arm"] == arm]
         n = da["subject_id"].nunique()
-        for v in sorted(d["visit"].unique()):
-            obs = da[(da["visit"] == v) & da["hamd17"].notna()]["subject_id"].nunique()
+        for v in trial.visits:
+            obs = da[(da["visit"] == v) & da["score"].notna()]["subject_id"].nunique()
             rows.append(
                 dict(
                     arm=arm,
@@ -226,7 +219,7 @@ def _missingness(scores, design):
 
 
 def _waterfall(derived, visit):
-    w = derived[(derived["visit"] == visit) & derived["hamd17"].notna()]
+    w = derived[(derived["visit"] == visit) & derived["score"].notna()]
     out = pd.DataFrame({"subject_id": w["subject_id"], "arm": w["arm"], "visit": visit,
                         "percent_change": -100 * w["pct_improvement"].astype(float), "responder": w["responder"].astype(bool)})  # fmt: skip
     return out.sort_values(
@@ -234,43 +227,50 @@ def _waterfall(derived, visit):
     ).reset_index(drop=True)
 
 
-def baseline_as_rows(scores: ValidatedScores) -> ValidatedScores:
-    """A file carrying baseline as a column, rewritten with a baseline row per subject.
+def _design_tables(trial: Trial) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    design = trial.design
+    inst = trial.instrument
+    trial_t = pd.DataFrame(
+        [
+            dict(key="name", value=design.name), dict(key="citation", value=design.citation),
+            dict(key="reference", value=trial.reference),
+            dict(key="reference_label", value=trial.arm_label(trial.reference)),
+            dict(key="visit_unit", value=design.visit_unit),
+            dict(key="key_visits", value=", ".join(f"{v:g}" for v in trial.key_visits)),
+            dict(key="instrument", value=inst.name),
+            dict(key="instrument_range", value=f"{inst.minimum:g}-{inst.maximum:g}"),
+            dict(key="response_improvement", value=f"{inst.response_improvement:g}"),
+            dict(key="remission_max", value=f"{inst.remission_max:g}"),
+            dict(key="modelled_arms", value=", ".join(trial.arm_label(a) for a in trial.arms if design.arm(a).modelled)),
+            dict(key="subjects", value=str(trial.scores["subject_id"].nunique())),
+            dict(key="arms", value=", ".join(trial.arm_label(a) for a in trial.arms)),
+            dict(key="confidence_percent", value="95"),
+            dict(key="source", value=Path(trial.source).name),
+        ]
+    )  # fmt: skip
+    arms = pd.DataFrame(
+        [
+            dict(arm=a, label=trial.arm_label(a), modelled=design.arm(a).modelled,
+                 reference=a == trial.reference)
+            for a in trial.arms
+        ]
+    )  # fmt: skip
+    visits = pd.DataFrame(
+        [
+            dict(visit=v, time=trial.time_of(v), label=trial.visit_label(v),
+                 baseline=v == trial.baseline_visit, key=v in trial.key_visits)
+            for v in trial.visits
+        ]
+    )  # fmt: skip
+    return trial_t, arms, visits
 
-    The baseline row sits at the design's baseline visit (0 unless the design says otherwise);
-    time-varying optional columns are left empty on it. Refused if that visit already occurs.
-    """
-    import dataclasses
 
-    if not scores.baseline_in_column:
-        return scores
-    d = scores.data
-    bv = scores.design.baseline_visit
-    if (d["visit"] == bv).any():
-        raise IptOutcomesError(
-            f"the file has rows at visit {bv:g} and a baseline column; set [visits] baseline in the design "
-            "to a visit that does not occur so the baseline can be placed there"
-        )
-    first = d.drop_duplicates("subject_id").copy()
-    first["visit"] = float(bv)
-    first["hamd17"] = first["baseline"]
-    for col in ("cgi_s", "sofas"):
-        if col in first:
-            first[col] = np.nan
-    rows = pd.concat([first, d], ignore_index=True).drop(columns=["baseline"])
-    rows = rows.sort_values(["subject_id", "visit"], kind="stable").reset_index(drop=True)
-    return dataclasses.replace(scores, data=rows)
-
-
-def build_tables(
-    scores: ValidatedScores, *, published: pd.DataFrame | None = None
-) -> dict[str, pd.DataFrame]:
-    """Every table of the report.
+def build_tables(trial: Trial, *, published: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the report, each model fitted once.
 
     Parameters
     ----------
-    scores : ValidatedScores
-        The trial (score rows at a baseline visit; the design names reference and key visits).
+    trial : Trial
     published : DataFrame, optional
         ``arm, visit, published_percent, reported_n`` (see :func:`load_published`).
 
@@ -279,69 +279,40 @@ def build_tables(
     dict of DataFrame
         Keyed by the names in ``TABLE_NAMES``.
     """
-    from ..models.lmm import (
-        ancova_by_visit,
-        growth_model,
-        hedges_g,
-        lmm_fit_table,
-        partially_nested_model,
-    )
+    from ..models.ancova import ancova_by_visit
+    from ..models.lmm import group_therapy_arm, growth_model, lmm_fit_table, partially_nested_model
     from ..models.mmrm import fit_mmrm, mmrm_data
+    from ..stats.effect_sizes import hedges_g
 
-    scores = baseline_as_rows(scores)
-    design = scores.design
-    d = scores.data
-    arms = design.arm_order(d["arm"].unique())
-    ref = design.reference
-    if ref not in arms:
-        raise IptOutcomesError(f"the reference arm {ref!r} is not in the data; give --reference")
-    post_visits = sorted(v for v in d["visit"].unique() if v != design.baseline_visit)
-    key = [v for v in design.key_visits if v in post_visits] or post_visits[-1:]
-    derived = derive_outcomes(scores)
+    trial.require_analysable()
+    ref = trial.reference
+    arms = list(trial.arms)
+    key = list(trial.key_visits)
     t: dict[str, pd.DataFrame] = {}
-    t["trial"] = pd.DataFrame(
-        [
-            dict(key="name", value=design.name), dict(key="citation", value=design.citation),
-            dict(key="reference", value=ref), dict(key="visit_unit", value=design.visit_unit),
-            dict(key="key_visits", value=", ".join(f"{v:g}" for v in key)),
-            dict(key="instrument", value=design.instrument.name),
-            dict(key="modelled_arms", value=", ".join(a.code for a in design.arms if a.modelled and a.code in arms)),
-            dict(key="subjects", value=str(d["subject_id"].nunique())),
-            dict(key="arms", value=", ".join(arms)),
-            dict(key="confidence_percent", value="95"),
-        ]
-    )  # fmt: skip
+    t["trial"], t["arms"], t["visits"] = _design_tables(trial)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = {rule: analyse_response(scores, rule) for rule in ("observed", "nri", "locf")}
-        mdata = mmrm_data(scores)
+        res = analyse_response(trial, "observed", gee_correlations=())
+        mdata = mmrm_data(trial)
         mm = fit_mmrm(mdata, reference=ref, arms=arms)
-    t["response_rates"] = res["observed"].response_rates
-    t["remission_rates"] = res["observed"].remission_rates
-    t["response_comparisons"] = res["observed"].response_comparisons
+    t["response_rates"] = res.response_rates
+    t["remission_rates"] = res.remission_rates
+    t["response_comparisons"] = res.response_comparisons
     t["published_vs_reproduced"], t["granularity"] = _published_vs_reproduced(
         published, t["response_rates"]
     )
     subjects = set(zip(mdata["subject_id"], mdata["arm"], strict=True))
-    t["consort"] = _consort(scores, design, derived, subjects)
-    t["baseline_table"], t["baseline_smd"] = _baseline(scores, design)
+    t["consort"] = _consort(trial, subjects)
+    t["baseline_table"], t["baseline_smd"] = _baseline(trial)
     t["mmrm_lsmeans"] = mm.lsmeans()
     t["mmrm_contrasts"] = mm.contrasts()
     t["mmrm_fit"] = mm.fit_table()
-    lm = growth_model(scores)
+    lm = growth_model(trial)
     t["lmm_fixed"] = lm.fixed_effects()
     t["lmm_fit"] = lmm_fit_table(lm, False)
-    group_arm = next(
-        (
-            a
-            for a in arms
-            if "therapy_group" in d and d.loc[d["arm"] == a, "therapy_group"].notna().any()
-        ),
-        None,
-    )
-    if group_arm is not None:
-        t["lmm_nested"], t["lmm_icc"], _ = partially_nested_model(scores, group_arm=group_arm)
-        t["lmm_icc"].insert(0, "arm", group_arm)
+    group_arm = group_therapy_arm(trial)
+    if group_arm is not None and group_arm != ref:
+        t["lmm_nested"], t["lmm_icc"], _ = partially_nested_model(trial, group_arm=group_arm)
     else:
         t["lmm_nested"] = pd.DataFrame(
             columns=["model", "term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
@@ -357,21 +328,22 @@ def build_tables(
                 "n_groups",
             ]
         )
-    t["ancova_hc3"] = ancova_by_visit(scores, key)
-    t["hedges_g"] = hedges_g(scores, key)
-    t["missingness"] = _missingness(scores, design)
-    t["waterfall"] = _waterfall(derived, key[-1])
+    t["ancova_hc3"] = ancova_by_visit(trial, key)
+    t["hedges_g"] = hedges_g(trial, key)
+    t["missingness"] = _missingness(trial)
+    t["waterfall"] = _waterfall(trial.derived, key[-1])
     # sensitivity of the last key visit's conclusions to the missing-data rule
     last = key[-1]
     rows = []
     for rule in ("observed", "nri", "locf"):
-        out = binary_outcomes(scores, rule)
+        out = binary_outcomes(trial, rule, visits=[last])
         c = compare_with_reference(out, ref, arms=arms, visits=[last])
         for r in c.itertuples(index=False):
             rows.append(dict(rule=rule, arm=r.arm, reference=ref, visit=last, measure="risk difference (response)",
                              estimate=r.risk_difference, ci_low=r.rd_ci_low, ci_high=r.rd_ci_high, p=r.p_fisher))  # fmt: skip
+    measure = f"LS-mean difference in change ({trial.instrument.name})"
     for r in t["mmrm_contrasts"][t["mmrm_contrasts"]["visit"] == last].itertuples(index=False):
-        rows.append(dict(rule="mmrm", arm=r.arm, reference=ref, visit=last, measure="LS-mean difference in change (HAM-D)",
+        rows.append(dict(rule="mmrm", arm=r.arm, reference=ref, visit=last, measure=measure,
                          estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, p=r.p))  # fmt: skip
     sens = pd.DataFrame(rows)
     sens["significant"] = sens["p"] < 0.05

@@ -425,7 +425,9 @@ class MMRMScenario:
         )
 
 
-def mmrm_scenario(scores, arm: str, reference: str, key_visit: float, effect=None) -> MMRMScenario:
+def mmrm_scenario(
+    trial, arm: str, reference: str | None = None, key_visit: float | None = None, effect=None
+) -> MMRMScenario:
     """An :class:`MMRMScenario` estimated from a trial: the default MMRM fitted to its data.
 
     Mean change per arm and visit are the two arms' LS means, the covariance the fitted
@@ -435,7 +437,9 @@ def mmrm_scenario(scores, arm: str, reference: str, key_visit: float, effect=Non
     """
     from ..models.mmrm import fit_mmrm, mmrm_data
 
-    data = mmrm_data(scores)
+    reference = reference or trial.reference
+    key_visit = float(key_visit) if key_visit is not None else float(trial.key_visits[-1])
+    data = mmrm_data(trial)
     data = data[data["arm"].isin([arm, reference])]
     if data["arm"].nunique() < 2:
         raise IptOutcomesError(

@@ -63,3 +63,25 @@ coef_table <- function(m, ddf) {
   r <- capture(summary(m, ddf = ddf)$coefficients)
   list(co = r$value, warnings = r$warnings)
 }
+
+# Independent check that the kept fit is at the (RE)ML optimum: minimise lme4's profiled deviance
+# function (devFunOnly = TRUE: -2 logLik, the REML criterion for REML) over theta with minqa::bobyqa
+# (rhoend 1e-10) from the kept theta, from lme4's default start and from `n_random` random starts.
+# Returns the largest logLik found and its theta; gap = loglik_check - loglik of the kept fit.
+check_optimum <- function(formula, data, reml, m, seed, n_random = 3) {
+  dev <- lme4::lmer(formula, data = data, REML = reml, devFunOnly = TRUE,
+                    control = lmerControl(check.conv.singular = "ignore"))
+  lower <- getME(m, "lower"); th <- unname(getME(m, "theta"))
+  set.seed(seed)
+  starts <- c(list(th, ifelse(lower == 0, 1, 0)),
+              lapply(seq_len(n_random), function(k) ifelse(lower == 0, runif(length(lower), 0.05, 3), rnorm(length(lower), 0, 0.5))))
+  best <- list(fval = dev(th), par = th)
+  for (s in starts) {
+    o <- tryCatch(minqa::bobyqa(s, dev, lower = lower, control = list(rhobeg = 0.1, rhoend = 1e-10, maxfun = 1e5)),
+                  error = function(e) NULL)
+    if (!is.null(o) && is.finite(o$fval) && o$fval < best$fval) best <- list(fval = o$fval, par = o$par)
+  }
+  list(loglik_check = -best$fval / 2, theta_check = paste(sprintf("%.15g", best$par), collapse = ";"),
+       gap = -best$fval / 2 - as.numeric(logLik(m)))
+}
+seed_of <- function(...) sum(utf8ToInt(paste(...)) * seq_along(utf8ToInt(paste(...)))) %% 100000L

@@ -39,6 +39,7 @@ growth_fits <- function(name, d) {
     sat <- coef_table(m, "Satterthwaite")
     kr <- if (method == "REML") coef_table(m, "Kenward-Roger") else list(co = NULL, warnings = character(0))
     elapsed <- proc.time()[["elapsed"]] - t0
+    chk <- check_optimum(f, d, method == "REML", m, seed_of(name, method, structure))
     th <- getME(m, "theta"); diag_th <- th[getME(m, "lower") == 0]
     ll <- logLik(m)
     vi <- vc_get(m, "subject_id", "(Intercept)"); vs <- vc_get(m, "subject_id", "visit")
@@ -49,6 +50,7 @@ growth_fits <- function(name, d) {
       loglik = as.numeric(ll), loglik_bobyqa = fb$loglik_each[["bobyqa"]],
       loglik_nelder_mead = fb$loglik_each[["Nelder_Mead"]], optimizer = fb$winner,
       loglik_optimizer_diff = abs(diff(fb$loglik_each)),
+      loglik_check = chk$loglik_check, check_gap = chk$gap, theta_check = chk$theta_check,
       minus2loglik = -2 * as.numeric(ll), n_params = attr(ll, "df"),
       var_intercept = vi, var_slope = vs, cov_intercept_slope = cv,
       corr_intercept_slope = if (is.na(cv)) NA_real_ else cv / sqrt(vi * vs),
@@ -96,11 +98,13 @@ nested_fits <- function(name, d, group_arm = "PeGT") {
     fb <- fit_best(f, post, TRUE)
     m <- fb$model
     sat <- coef_table(m, "Satterthwaite")
+    chk <- check_optimum(f, post, TRUE, m, seed_of(name, structure))
     th <- getME(m, "theta")
     fits[[length(fits) + 1]] <- data.frame(
       dataset = name, method = "REML", structure = structure, loglik = as.numeric(logLik(m)),
       loglik_bobyqa = fb$loglik_each[["bobyqa"]], loglik_nelder_mead = fb$loglik_each[["Nelder_Mead"]],
       optimizer = fb$winner, loglik_optimizer_diff = abs(diff(fb$loglik_each)),
+      loglik_check = chk$loglik_check, check_gap = chk$gap, theta_check = chk$theta_check,
       var_subject = vc_get(m, "subject_id", "(Intercept)"),
       var_group = if (structure == "nested") vc_get(m, "tgroup", "pegt") else NA_real_,
       var_residual = sigma(m)^2, theta = paste(sprintf("%.15g", th), collapse = ";"),

@@ -13,7 +13,8 @@
 # visit, possibly right after baseline) and, in some data sets, intermittent missed visits; the
 # missing rows are either absent, present with an empty score, or a mix of both.
 # Deliberately hard cases: zero slope variance, zero/tiny intercept variance, correlation +-0.99..1,
-# zero therapy-group variance (all give singular lme4 fits in many cases).
+# zero therapy-group variance, residuals centred within subject (negative intra-class correlation)
+# (all give singular lme4 fits in many cases).
 options(stringsAsFactors = FALSE)
 dir.create("data", showWarnings = FALSE)
 unlink(Sys.glob("data/b*.csv"))
@@ -28,14 +29,16 @@ schedules <- list(
   fractional_8 = c(0, 1.5, 3, 4.5, 6, 9, 12, 18)
 )
 
-n_sets <- 120
+n_sets <- 126
 # scenario of each data set (fixed layout, documented in README.md)
 scenario <- c(rep("nested", 20),            # b001-b020: PeGT therapy groups (7 with zero group variance)
               rep("zero_slope", 14),        # b021-b034: slope variance exactly 0
               rep("tiny_intercept", 10),    # b035-b044: intercept variance 0 or tiny
               rep("perfect_corr", 10),      # b045-b054: |correlation| 0.99-1
               rep("small_slope", 10),       # b055-b064: small slope variance
-              rep("general", 56))           # b065-b120: everything drawn from wide ranges
+              rep("general", 56),           # b065-b120: everything drawn from wide ranges
+              rep("negative_icc", 6))       # b121-b126: no random effects and residuals negatively
+                                            #   correlated within subject (centred): singular fits
 
 draw_n <- function() round(exp(runif(1, log(30), log(300))))
 
@@ -89,6 +92,7 @@ make_one <- function(i) {
   }
   if (sc == "perfect_corr") corr <- c(1, -1, 0.99, -0.99, 0.995, -0.995, 1, -1, 0.999, -0.999)[i - 44]
   if (sc == "small_slope") sd_slope_total <- runif(1, 0.05, 0.6)
+  if (sc == "negative_icc") { sd_int <- 0; sd_slope_total <- 0 }
   if (sc == "general" && runif(1) < 0.3) sd_slope_total <- runif(1, 8, 14)   # large
   sd_slope <- sd_slope_total / tmax
   sd_group <- 0
@@ -123,7 +127,9 @@ make_one <- function(i) {
     for (try in 1:1000) {
       z <- rnorm(2); u <- as.vector(L %*% z)
       mu <- beta0 + arm_int[[a]] + (beta_time + arm_slope[[a]]) * visits + curvature * visits^2 / tmax
-      y <- mu + u[1] + u[2] * visits + rnorm(length(visits), 0, sd_res)
+      e <- rnorm(length(visits), 0, sd_res)
+      if (sc == "negative_icc") e <- e - mean(e)          # within-subject correlation -1/(K-1)
+      y <- mu + u[1] + u[2] * visits + e
       if (!is.na(group[s])) y <- y + (visits > 0) * v_group[[group[s]]]
       y <- pmin(52, pmax(0, round(y)))
       if (y[1] >= 10) break

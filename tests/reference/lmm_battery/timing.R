@@ -35,6 +35,8 @@ rows[[length(rows) + 1]] <- data.frame(dataset = largest, n_obs = nrow(d), n_sub
   n_arms = length(unique(d$arm)), what = "rscript_process_fit_one_R", reps = 3,
   seconds_median = median(t_proc), seconds_min = min(t_proc))
 out <- do.call(rbind, rows)
+out$seconds_median <- round(out$seconds_median, 3); out$seconds_min <- round(out$seconds_min, 3)
+out$reps <- as.integer(out$reps)
 out$machine <- sprintf("%s; %d cores (shared); R %s", Sys.info()[["machine"]], parallel::detectCores(), getRversion())
 write_full(out, "timing.csv")
 print(out)

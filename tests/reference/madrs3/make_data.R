@@ -5,7 +5,7 @@
 # Design: 3 arms x 60 subjects (PBO, LOW = 10 mg, HIGH = 20 mg), visits AVISITN 10/20/30/40/50 =
 # weeks 0/2/4/8/12, AVAL = MADRS total (whole numbers, 0-60; baseline 22-50), 4 sites.
 # Planned features (all checked at the end of this script):
-#  - mean change at week 12 about -11 (PBO), -13.5 (LOW), -17 (HIGH), with subject-level
+#  - mean change at week 12 about -11 (PBO), -12.5 (LOW), -17 (HIGH), with subject-level
 #    heterogeneity of response and correlated residuals;
 #  - ~20% monotone dropout (more on placebo); half of the dropouts have their missed visits as
 #    ABSENT rows, the other half as rows with an empty AVAL; two dropouts leave right after
@@ -20,7 +20,7 @@ set.seed(20240612)
 arms <- c("PBO", "LOW", "HIGH"); n_arm <- 60; N <- 3 * n_arm
 visits <- c(10, 20, 30, 40, 50); weeks <- c(0, 2, 4, 8, 12)
 g <- (1 - exp(-weeks / 4)) / (1 - exp(-3))              # share of the week-12 change reached
-delta <- c(PBO = -11, LOW = -13.5, HIGH = -17)          # mean change at week 12
+delta <- c(PBO = -11, LOW = -12.5, HIGH = -17)          # mean change at week 12
 
 arm <- sample(rep(arms, n_arm))
 site <- sample(101:104, N, replace = TRUE, prob = c(0.3, 0.3, 0.25, 0.15))

@@ -10,7 +10,8 @@
 #  1. response / remission under observed, nri, locf: the methods and file layout of
 #     ../response/make_reference.R (its functions, with remission_max = 10 and the subject list
 #     taken from the baseline records, so that a subject with a baseline and no post-baseline row
-#     is counted by nri and locf), visits written as the codes 20-50; GEE as there.
+#     is counted by nri and locf), visits written as the codes 20-50. No GEE: no responder at
+#     week 2 in PBO and LOW (separation in responder ~ arm * visit), as for Riesby there.
 #  2. MMRM with mmrm (as ../../../../shared/reference/mmrm/make_reference.R): change ~ visit +
 #     arm:visit + base:visit, us, REML; Kenward-Roger (vcov Kenward-Roger-Linear) and
 #     Satterthwaite; emmeans LS means (baseline at its mean over the analysed rows), arm - PBO.
@@ -18,7 +19,7 @@
 #     with an observed score including baseline; (1 | subject) and (time | subject); REML and ML;
 #     each fitted with bobyqa and Nelder_Mead, the higher (restricted) log-likelihood kept.
 #  4. ANCOVA of AVAL at week 12 on baseline and arm with HC3 SEs; Hedges' g at week 12.
-suppressMessages({library(geepack); library(mmrm); library(emmeans); library(lme4); library(lmerTest); library(sandwich)})
+suppressMessages({library(mmrm); library(emmeans); library(lme4); library(lmerTest); library(sandwich)})
 z <- qnorm(0.975)
 ARMS <- c("PBO", "LOW", "HIGH"); REF <- "PBO"; BASEVIS <- 10; KEY <- 50
 TIMES <- c(`10` = 0, `20` = 2, `30` = 4, `40` = 8, `50` = 12)
@@ -159,72 +160,7 @@ response_tables <- function(subj, post) {
     out[[sprintf("madrs3_%s_comparisons.csv", rule)]] <- comps
     out[[sprintf("madrs3_%s_chisq.csv", rule)]] <- chis
   }
-  # GEE on observed responders, arm * visit (PBO and visit 20 the baselines), as in
-  # ../response/make_reference.R: geepack exchangeable on all observed data, geepack unstructured
-  # on the complete cases (geepack 1.3.9 segfaults with unstructured on unbalanced clusters), and
-  # the hand-coded GEE gee_hand() (geepack's moment estimators) for both structures.
-  o <- outcomes(subj, post, "observed")
-  o$arm <- factor(o$arm, levels = ARMS); o$visitf <- factor(o$visit)
-  o$wave <- as.integer(o$visitf); o$y <- as.numeric(o$responder)
-  o$id <- as.integer(factor(o$subject, levels = unique(o$subject)))
-  nv <- nlevels(o$visitf)
-  cc <- o[ave(o$y, o$id, FUN = length) == nv, ]
-  ctl <- geese.control(epsilon = 1e-12, maxit = 500)
-  gees <- NULL
-  add <- function(fitname, cs, sample, b, V, alpha) {
-    for (a in setdiff(ARMS, REF)) for (v in KEY) {
-      L <- setNames(rep(0, length(b)), names(b)); L[paste0("arm", a)] <- 1
-      it <- paste0("arm", a, ":visitf", v); if (it %in% names(b)) L[it] <- 1
-      est <- sum(L * b); se <- sqrt(drop(t(L) %*% V %*% L))
-      gees <<- rbind(gees, data.frame(source = fitname, correlation = cs, sample = sample, arm = a, reference = REF,
-        visit = v, log_or = est, se = se, odds_ratio = exp(est), ci_low = exp(est - z * se),
-        ci_high = exp(est + z * se), p = 2 * pnorm(-abs(est / se)), alpha = paste(signif(alpha, 12), collapse = ";")))
-    }
-  }
-  f <- geeglm(y ~ arm * visitf, id = id, waves = wave, data = o, family = binomial, corstr = "exchangeable", control = ctl)
-  add("geepack", "exchangeable", "observed", coef(f), vcov(f), f$geese$alpha)
-  h <- gee_hand(o, "exchangeable"); add("hand", "exchangeable", "observed", h$b, h$V, h$alpha)
-  h <- gee_hand(o, "unstructured"); add("hand", "unstructured", "observed", h$b, h$V, h$alpha)
-  f <- geeglm(y ~ arm * visitf, id = id, waves = wave, data = cc, family = binomial, corstr = "unstructured", control = ctl)
-  add("geepack", "unstructured", "complete", coef(f), vcov(f), f$geese$alpha)
-  h <- gee_hand(cc, "unstructured"); add("hand", "unstructured", "complete", h$b, h$V, h$alpha)
-  out[["madrs3_gee.csv"]] <- gees
   out
-}
-
-# Hand-coded logistic GEE, verbatim from ../response/make_reference.R
-gee_hand <- function(o, corstr, tol = 1e-12, maxit = 500) {
-  X <- model.matrix(y ~ arm * visitf, o); y <- o$y; wave <- o$wave; q <- max(wave)
-  idx <- split(seq_along(y), factor(o$id, levels = unique(o$id)))
-  b <- coef(glm.fit(X, y, family = binomial()))
-  corr <- function(mu) {
-    r <- (y - mu) / sqrt(mu * (1 - mu)); phi <- sum(r^2) / length(y)
-    if (corstr == "exchangeable") {
-      num <- 0; np <- 0
-      for (ix in idx) { g <- r[ix]; num <- num + (sum(g)^2 - sum(g^2)) / 2; np <- np + length(g) * (length(g) - 1) / 2 }
-      a <- num / (phi * np); R <- matrix(a, q, q); diag(R) <- 1; list(R = R, alpha = a)
-    } else {
-      C <- matrix(0, q, q); N <- matrix(0, q, q)
-      for (ix in idx) { w <- wave[ix]; C[w, w] <- C[w, w] + outer(r[ix], r[ix]); N[w, w] <- N[w, w] + 1 }
-      R <- C / (phi * N); diag(R) <- 1; list(R = R, alpha = t(R)[lower.tri(R)])  # (1,2), (1,3), ..., (2,3), ...
-    }
-  }
-  pieces <- function(b, R) {
-    mu <- drop(plogis(X %*% b)); v <- mu * (1 - mu); B <- 0; U <- 0; M <- 0
-    for (ix in idx) {
-      w <- wave[ix]; D <- X[ix, , drop = FALSE] * v[ix]; A <- diag(sqrt(v[ix]), length(ix))
-      Vi <- solve(A %*% R[w, w, drop = FALSE] %*% A); e <- y[ix] - mu[ix]
-      B <- B + t(D) %*% Vi %*% D; s <- t(D) %*% Vi %*% e; U <- U + s; M <- M + s %*% t(s)
-    }
-    list(B = B, U = U, M = M)
-  }
-  for (it in 1:maxit) {
-    cr <- corr(drop(plogis(X %*% b))); p <- pieces(b, cr$R)
-    step <- drop(solve(p$B, p$U)); b <- b + step
-    if (max(abs(step)) < tol) break
-  }
-  cr <- corr(drop(plogis(X %*% b))); p <- pieces(b, cr$R); Bi <- solve(p$B)
-  list(b = setNames(b, colnames(X)), V = Bi %*% p$M %*% Bi, alpha = cr$alpha)
 }
 
 # ---- 2. MMRM ------------------------------------------------------------------------------------

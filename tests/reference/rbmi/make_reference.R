@@ -308,7 +308,15 @@ cm_con <- do.call(rbind, cm_con)
 cm_lsm <- do.call(rbind, cm_lsm)
 write_out(cm_con, "dia_condmean_jackknife_contrasts.csv")
 write_out(cm_lsm, "dia_condmean_jackknife_lsmeans.csv")
-write_out(do.call(rbind, cm_point), "dia_condmean_point.csv")
+cm_point <- do.call(rbind, cm_point)
+kind <- sub("_[0-9]+$", "", cm_point$parameter)
+cm_point <- data.frame(
+    strategy = cm_point$strategy, parameter = cm_point$parameter,
+    kind = ifelse(kind == "trt", "contrast", "lsmean"),
+    arm = ifelse(kind == "lsm_ref", "PLACEBO", "DRUG"), reference = ifelse(kind == "trt", "PLACEBO", ""),
+    visit = sub("^.*_", "", cm_point$parameter), cm_point[, c("estimate", "model_se", "model_df")]
+)
+write_out(cm_point, "dia_condmean_point.csv")
 write_out(do.call(rbind, cm_imp), "dia_condmean_imputed.csv")
 write_out(do.call(rbind, cm_loo), "dia_condmean_jackknife_loo.csv")
 
@@ -573,7 +581,15 @@ for (s in c("MAR", "JR")) {
 }
 write_out(do.call(rbind, sy_con), "synthetic_condmean_jackknife_contrasts.csv")
 write_out(do.call(rbind, sy_lsm), "synthetic_condmean_jackknife_lsmeans.csv")
-write_out(do.call(rbind, sy_point), "synthetic_condmean_point.csv")
+sy_point <- do.call(rbind, sy_point)
+parts <- strsplit(sy_point$parameter, "~", fixed = TRUE)
+sy_point <- data.frame(
+    strategy = sy_point$strategy, parameter = sy_point$parameter,
+    kind = ifelse(vapply(parts, `[`, "", 1) == "trt", "contrast", "lsmean"),
+    arm = vapply(parts, `[`, "", 2), reference = ifelse(vapply(parts, `[`, "", 1) == "trt", "TAU", ""),
+    visit = vapply(parts, `[`, "", 3), sy_point[, c("estimate", "model_se", "model_df")]
+)
+write_out(sy_point, "synthetic_condmean_point.csv")
 
 # ---------------------------------------------------------------------------------------------
 # 9. Re-run of the vignettes' analyses (compare with vignette_published.csv)
@@ -660,10 +676,9 @@ a_vars <- set_vars(
 a_vars_an <- a_vars
 a_vars_an$covariates <- "outcome_bl"
 a_draws <- draws(a_data, a_ice_cir, a_vars, method_approxbayes(n_samples = 20), quiet = TRUE)
-# The vignette called draws(..., ncores = 2); rbmi then seeds its worker processes with
-# sample.int(1) from the main stream (after the bootstrap samples are drawn).  We fit on one core
-# and consume that one draw by hand so that the imputation step sees the same RNG state.
-invisible(sample.int(1))
+# The vignette called draws(..., ncores = 2).  One core gives the same random stream: the
+# bootstrap samples are drawn before any worker starts, and seeding the workers
+# (parallel::clusterSetRNGStream) restores the main process's .Random.seed afterwards.
 a_refs <- c("Control" = "Control", "Intervention" = "Control")
 a_imp_cir <- impute(a_draws, references = a_refs)
 add_rerun("advanced", "CIR approxbayes", pool(analyse(a_imp_cir, vars = a_vars_an)))

@@ -1,17 +1,7 @@
-"""Random-effects models: growth curves, therapy-group clustering, per-visit ANCOVA, effect sizes.
+"""Linear mixed models ``y = X beta + sum_t Z_t u_t + e``: REML / ML fit and Satterthwaite inference.
 
-* :func:`fit_lmm` - linear mixed model ``y = X beta + sum_t Z_t u_t + e`` with random effects
-  per grouping (random intercept, and optionally slope and quadratic term, per subject; a
-  therapy-group intercept for the group-therapy arm only), REML or ML, Satterthwaite degrees of
-  freedom for the fixed effects (statsmodels MixedLM reports only z tests).
-* :func:`growth_model` - the SPEC's default: score ~ arm x time (+ time^2) with a random
-  intercept (and slope) per subject, on every row including baseline.
-* :func:`partially_nested_model` - PeGT patients share a therapy group, the other arms do not
-  (Roberts & Roberts 2005; Baldwin et al. 2011): the model with a therapy-group random intercept
-  in the group arm only, its intra-group correlation, and the PeGT - reference standard error with
-  and without it.
-* :func:`ancova_by_visit` - ANCOVA of the score at each key visit on baseline and arm with HC3
-  robust standard errors; :func:`hedges_g` - Hedges' g with its confidence interval.
+Random effects per grouping (random intercept, and optionally slope and quadratic term, per
+subject; a therapy-group intercept for the group-therapy arm only).
 
 Computation: the covariance of each independent cluster (a subject, or a therapy group with its
 patients) is ``V_c = sum_t (Z_t G_t Z_t') o [same level] + sigma^2 I``; G_t is parameterised by
@@ -33,20 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 
-from ..exceptions import IptOutcomesError
-from .inference import CONTRAST_COLUMNS, profile_gls, t_summary
+from ...exceptions import IptOutcomesError
+from ..hessian import numeric_hessian
+from ..inference import profile_gls, t_summary
 
-__all__ = [
-    "RandomTerm",
-    "LMMResults",
-    "fit_lmm",
-    "growth_model",
-    "partially_nested_model",
-    "ancova_by_visit",
-    "hedges_g",
-]
+__all__ = ["LMMFitError", "RandomTerm", "LMMResults", "fit_lmm"]
 
 _CS = 1e-30
 
@@ -234,19 +217,8 @@ class _LMMModel:
 
 
 def _hessian(model, theta, free):
-    k = len(theta)
-    H = np.full((k, k), np.nan)
-    for h in free:
-        step = 1e-3 * max(1.0, abs(theta[h]))
-
-        def diff(s, h=h):
-            e = np.zeros(k)
-            e[h] = s
-            return (model.evaluate(theta + e)[1] - model.evaluate(theta - e)[1]) / (2 * s)
-
-        H[:, h] = (4 * diff(step / 2) - diff(step)) / 3
-    Hf = H[np.ix_(free, free)]
-    return (Hf + Hf.T) / 2
+    """Hessian of -2 l over the free parameters: numeric differences of the analytic gradient."""
+    return numeric_hessian(lambda th: model.evaluate(th)[1], theta, free=free)
 
 
 @dataclass
@@ -434,263 +406,4 @@ def fit_lmm(
         P=P,
         alpha=alpha,
         message=msg,
-    )
-
-
-# ------------------------------------------------------------------------------------------
-# the models of the SPEC and issue 5
-# ------------------------------------------------------------------------------------------
-
-
-def _arm_time_design(data, arms, reference, quadratic, extra=()):
-    cols = {"(Intercept)": np.ones(len(data)), "time": data["time"].to_numpy(float)}
-    if quadratic:
-        cols["time^2"] = data["time"].to_numpy(float) ** 2
-    for e in extra:
-        cols[e] = data[e].to_numpy(float)
-    others = [a for a in arms if a != reference]
-    for a in others:
-        cols[f"arm[{a}]"] = (data["arm"] == a).to_numpy(float)
-    for a in others:
-        cols[f"arm[{a}]:time"] = cols[f"arm[{a}]"] * cols["time"]
-        if quadratic:
-            cols[f"arm[{a}]:time^2"] = cols[f"arm[{a}]"] * cols["time^2"]
-    return pd.DataFrame(cols, index=data.index)
-
-
-def growth_model(
-    scores,
-    *,
-    method: str = "reml",
-    random_slope: bool = False,
-    quadratic: bool = False,
-    reference: str | None = None,
-) -> LMMResults:
-    """The SPEC's default LMM: score ~ arm x time on every row, baseline included.
-
-    Parameters
-    ----------
-    scores : ValidatedScores
-    method : {"reml", "ml"}
-    random_slope : bool
-        Random slope of time per subject (correlated with the intercept).
-    quadratic : bool
-        Add time^2 and arm x time^2 fixed effects.
-    reference : str, optional
-        Reference arm (default: the design's).
-
-    Returns
-    -------
-    LMMResults
-    """
-    design = scores.design
-    reference = reference or design.reference
-    d = scores.data
-    if scores.baseline_in_column:
-        raise LMMFitError("the growth model needs the baseline as a row (visit 0), not as a column")
-    d = (
-        d[d["hamd17"].notna()]
-        .assign(time=lambda x: x["visit"].astype(float))
-        .reset_index(drop=True)
-    )
-    arms = design.arm_order(d["arm"].unique())
-    if reference not in arms:
-        raise LMMFitError(f"reference arm {reference!r} is not in the data")
-    X = _arm_time_design(d, arms, reference, quadratic)
-    term = RandomTerm("subject_id", ("1", "time") if random_slope else ("1",), name="subject")
-    return fit_lmm(d, "hamd17", X, [term], method=method)
-
-
-def lmm_fit_table(res: LMMResults, random_slope: bool) -> pd.DataFrame:
-    """SPEC ``lmm_fit.csv``: ``method, random_slope, loglik, n_fixed, var_intercept, var_slope,
-    var_residual, n_obs, n_subjects`` plus ``cov_intercept_slope, converged, singular, message``."""
-    G = res.variance_components["subject"]
-    return pd.DataFrame(
-        [
-            dict(
-                method=res.method,
-                random_slope=random_slope,
-                loglik=res.loglik,
-                n_fixed=len(res.beta),
-                var_intercept=float(G.iloc[0, 0]),
-                var_slope=float(G.iloc[1, 1]) if random_slope else np.nan,
-                var_residual=res.variance_components["residual"],
-                n_obs=res.n_obs,
-                n_subjects=res.n_subjects,
-                cov_intercept_slope=float(G.iloc[0, 1]) if random_slope else np.nan,
-                converged=res.converged,
-                singular=bool(res.singular),
-                message=res.message,
-            )
-        ]
-    )
-
-
-def partially_nested_model(
-    scores,
-    *,
-    group_arm: str = "PeGT",
-    reference: str | None = None,
-    group_col: str = "therapy_group",
-):
-    """Therapy-group clustering in the group arm only, and what ignoring it does.
-
-    Model (post-baseline rows, REML): score ~ baseline + arm x time + (1 | subject) +
-    (0 + [arm = group arm] | therapy group) - the partially nested design of Roberts & Roberts
-    (2005) and Baldwin et al. (2011); the same model without the group term for comparison.
-
-    Returns
-    -------
-    table : DataFrame
-        ``model, term, estimate, se, df, t, p, ci_low, ci_high`` for the group arm's effect and
-        its time interaction, with and without the therapy-group term.
-    icc : DataFrame
-        ``var_group, var_subject, var_residual, icc`` - the intra-group correlation of two
-        patients of one therapy group at one visit, var_group / (var_group + var_subject +
-        var_residual), and ``singular`` when the group variance is at zero.
-    fits : tuple of LMMResults
-        (nested, not nested).
-    """
-    design = scores.design
-    reference = reference or design.reference
-    d = scores.data
-    if group_col not in d.columns:
-        raise LMMFitError(f"the data have no {group_col!r} column: no therapy groups to model")
-    base = d[d["visit"] == design.baseline_visit].set_index("subject_id")["hamd17"]
-    post = d[(d["visit"] != design.baseline_visit) & d["hamd17"].notna()].copy()
-    post["baseline"] = post["subject_id"].map(base)
-    post = post.dropna(subset=["baseline"]).reset_index(drop=True)
-    post["time"] = post["visit"].astype(float)
-    post["in_group_arm"] = (post["arm"] == group_arm).astype(float)
-    grp = (
-        post[group_col]
-        .astype(str)
-        .where(post["arm"] == group_arm, "self_" + post["subject_id"].astype(str))
-    )
-    post["group_id"] = grp
-    arms = design.arm_order(post["arm"].unique())
-    X = _arm_time_design(post, arms, reference, False, extra=("baseline",))
-    subj = RandomTerm("subject_id", ("1",), name="subject")
-    grp_term = RandomTerm("group_id", ("1",), by="in_group_arm", name="therapy_group")
-    nested = fit_lmm(post, "hamd17", X, [subj, grp_term])
-    plain = fit_lmm(post, "hamd17", X, [subj])
-    rows = []
-    for label, fit in (("with therapy-group effect", nested), ("ignoring therapy groups", plain)):
-        fe = fit.fixed_effects().set_index("term")
-        for term in (f"arm[{group_arm}]", f"arm[{group_arm}]:time"):
-            rows.append(dict(model=label, term=term, **fe.loc[term].to_dict()))
-    vg = float(nested.variance_components["therapy_group"].iloc[0, 0])
-    vs = float(nested.variance_components["subject"].iloc[0, 0])
-    vr = float(nested.variance_components["residual"])
-    icc = pd.DataFrame([dict(var_group=vg, var_subject=vs, var_residual=vr, icc=vg / (vg + vs + vr),
-                             singular=bool(nested.singular), n_groups=int(post.loc[post["arm"] == group_arm, group_col].nunique()))])  # fmt: skip
-    return pd.DataFrame(rows), icc, (nested, plain)
-
-
-def ancova_by_visit(
-    scores, visits=None, *, reference: str | None = None, alpha: float = 0.05
-) -> pd.DataFrame:
-    """ANCOVA of the score at each visit on baseline and arm, with HC3 robust standard errors.
-
-    Returns
-    -------
-    DataFrame
-        ``arm, reference, visit, estimate, se, df, t, p, ci_low, ci_high, n`` - the adjusted
-        difference arm - reference, HC3 (MacKinnon & White 1985) SE, t on the residual df.
-    """
-    import statsmodels.api as sm
-
-    design = scores.design
-    reference = reference or design.reference
-    visits = list(visits) if visits is not None else list(design.key_visits)
-    d = scores.data
-    base = d[d["visit"] == design.baseline_visit].set_index("subject_id")["hamd17"]
-    arms = design.arm_order(d["arm"].unique())
-    rows = []
-    for v in visits:
-        sub = d[(d["visit"] == v) & d["hamd17"].notna()].copy()
-        sub["baseline"] = sub["subject_id"].map(base)
-        sub = sub.dropna(subset=["baseline"])
-        others = [a for a in arms if a != reference and (sub["arm"] == a).any()]
-        X = pd.DataFrame({"const": 1.0, "baseline": sub["baseline"].astype(float)}, index=sub.index)
-        for a in others:
-            X[a] = (sub["arm"] == a).astype(float)
-        fit = sm.OLS(sub["hamd17"].astype(float), X).fit(cov_type="HC3")
-        for a in others:
-            est, se = float(fit.params[a]), float(fit.bse[a])
-            rows.append(
-                dict(
-                    arm=a,
-                    reference=reference,
-                    visit=v,
-                    **t_summary(est, se, fit.df_resid, alpha),
-                    n=len(sub),
-                )
-            )
-    return pd.DataFrame(rows, columns=[*CONTRAST_COLUMNS, "n"])
-
-
-def hedges_g(
-    scores, visits=None, *, reference: str | None = None, alpha: float = 0.05
-) -> pd.DataFrame:
-    """Hedges' g of the observed score, each arm vs the reference, with its confidence interval.
-
-    g = J (mean_arm - mean_ref) / s_pooled, J = 1 - 3 / (4 (n1 + n2) - 9); Var(g) =
-    (n1 + n2) / (n1 n2) + g^2 / (2 (n1 + n2)) (Hedges & Olkin 1985); normal-theory interval.
-    On HAM-D a negative g favours the arm.
-
-    Returns
-    -------
-    DataFrame
-        ``arm, reference, visit, g, se, ci_low, ci_high, n, n_reference``.
-    """
-    design = scores.design
-    reference = reference or design.reference
-    visits = list(visits) if visits is not None else list(design.key_visits)
-    d = scores.data
-    arms = design.arm_order(d["arm"].unique())
-    z = stats.norm.ppf(1 - alpha / 2)
-    rows = []
-    for v in visits:
-        sub = d[(d["visit"] == v) & d["hamd17"].notna()]
-        x2 = sub.loc[sub["arm"] == reference, "hamd17"].astype(float)
-        for a in arms:
-            if a == reference:
-                continue
-            x1 = sub.loc[sub["arm"] == a, "hamd17"].astype(float)
-            n1, n2 = len(x1), len(x2)
-            if n1 < 2 or n2 < 2:
-                rows.append(
-                    dict(
-                        arm=a,
-                        reference=reference,
-                        visit=v,
-                        g=np.nan,
-                        se=np.nan,
-                        ci_low=np.nan,
-                        ci_high=np.nan,
-                        n=n1,
-                        n_reference=n2,
-                    )
-                )
-                continue
-            sp = math.sqrt(((n1 - 1) * x1.var() + (n2 - 1) * x2.var()) / (n1 + n2 - 2))
-            g = (1 - 3 / (4 * (n1 + n2) - 9)) * (x1.mean() - x2.mean()) / sp
-            se = math.sqrt((n1 + n2) / (n1 * n2) + g**2 / (2 * (n1 + n2)))
-            rows.append(
-                dict(
-                    arm=a,
-                    reference=reference,
-                    visit=v,
-                    g=g,
-                    se=se,
-                    ci_low=g - z * se,
-                    ci_high=g + z * se,
-                    n=n1,
-                    n_reference=n2,
-                )
-            )
-    return pd.DataFrame(
-        rows,
-        columns=["arm", "reference", "visit", "g", "se", "ci_low", "ci_high", "n", "n_reference"],
     )

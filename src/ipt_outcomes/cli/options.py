@@ -1,0 +1,136 @@
+"""Options shared by several commands, and argument types that check their range where parsed.
+
+Nothing here imports a numerical library: ``ipt-outcomes --help`` must start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = [
+    "add_data_options",
+    "add_out",
+    "alpha",
+    "positive_int",
+    "at_least",
+    "nonnegative",
+    "positive",
+    "probability",
+    "finite",
+]
+
+
+def finite(text: str) -> float:
+    """A finite number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def alpha(text: str) -> float:
+    """1 - confidence level, strictly between 0 and 1."""
+    v = finite(text)
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.05), got {text}")
+    return v
+
+
+def probability(text: str) -> float:
+    """A probability strictly between 0 and 1."""
+    v = finite(text)
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return v
+
+
+def at_least(lo: int):
+    """A whole number >= lo."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        return v
+
+    parse.__name__ = f"whole number >= {lo}"
+    return parse
+
+
+positive_int = at_least(1)
+
+
+def nonnegative(text: str) -> float:
+    v = finite(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return v
+
+
+def positive(text: str) -> float:
+    v = finite(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return v
+
+
+def add_out(p: argparse.ArgumentParser, default: str = "reports/tables") -> None:
+    p.add_argument(
+        "--out", default=default, metavar="DIR", help=f"output folder (default {default})"
+    )
+
+
+#: Flags of the data options, by the argument of :func:`ipt_outcomes.load_trial` they set.
+FLAGS = {
+    "subject": "--subject-col",
+    "arm": "--arm-col",
+    "visit": "--visit-col",
+    "outcome": "--outcome-col",
+    "baseline": "--baseline-col",
+    "baseline_visit": "--baseline-visit",
+    "reference": "--reference",
+}
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data file options")
+    g.add_argument(
+        "--design", metavar="FILE", help="trial design TOML (arms, visits, instrument, columns)"
+    )
+    g.add_argument(
+        "--subject-col", metavar="COL", help="column of subject ids (default subject_id)"
+    )
+    g.add_argument("--arm-col", metavar="COL", help="column of randomised arms (default arm)")
+    g.add_argument("--visit-col", metavar="COL", help="column of visits (default visit)")
+    g.add_argument("--outcome-col", metavar="COL", help="column of outcome scores (default hamd17)")
+    g.add_argument(
+        "--baseline-col",
+        metavar="COL",
+        help="column carrying the baseline score on every row (a baseline record may also be there)",
+    )
+    g.add_argument(
+        "--baseline-visit",
+        type=nonnegative,
+        metavar="V",
+        help="visit value of the baseline rows (default: the design's, else 0)",
+    )
+    g.add_argument(
+        "--reference", metavar="ARM", help="comparator arm (default: the design's, else TAU)"
+    )
+    g.add_argument(
+        "--sheet", metavar="NAME", help="worksheet of an .xlsx file (default: the first)"
+    )
+    g.add_argument("--encoding", metavar="ENC", help="encoding of a text file (default UTF-8)")
+    g.add_argument(
+        "--value-labels",
+        choices=("codes", "labels"),
+        default="codes",
+        help="SPSS/Stata value labels: keep the stored codes (default) or use the labels",
+    )

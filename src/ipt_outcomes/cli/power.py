@@ -1,0 +1,87 @@
+"""``ipt-outcomes power``: power and sample size by simulation (response or MMRM)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..exceptions import IptOutcomesError
+from ..output import OutputFolder
+from .common import arm_and_visit, inputs_of, load, say
+
+__all__ = ["run", "rates"]
+
+
+def rates(text: str) -> tuple[float, float]:
+    """Two proportions ``P_REF,P_ARM`` in [0, 1]."""
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two proportions separated by a comma, e.g. 0.42,0.61; got {text!r}"
+        ) from None
+    for v in (a, b):
+        if not 0 <= v <= 1:
+            raise argparse.ArgumentTypeError(
+                f"rates must be proportions between 0 and 1, got {v:g}"
+            )
+    return a, b
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from ..report.figures import power_curve, save_figure
+    from ..stats import power
+
+    run_kw = dict(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
+    extra = {}
+    inputs = []
+    if args.test == "mmrm":
+        from .report import PROJECT_DATA, PROJECT_DESIGN
+
+        data = args.data or str(PROJECT_DATA)
+        if args.data is None and args.design is None and PROJECT_DESIGN.exists():
+            args.design = str(PROJECT_DESIGN)
+        trial = load(args, data)
+        inputs = inputs_of(args, data)
+        arm, visit = arm_and_visit(args, trial)
+        scenario = power.mmrm_scenario(trial, arm, trial.reference, visit, effect=args.effect)
+        sims = args.sims or 1000
+        table = power.simulate_mmrm_power(scenario, args.n_per_arm, sims=sims, seed=args.seed,
+                                          df=args.df, alpha=args.alpha, **run_kw)  # fmt: skip
+        what = (f"MMRM contrast {trial.arm_label(arm)} - {trial.arm_label(trial.reference)}, "
+                f"{trial.visit_label(visit)} (true difference {scenario.effect:.2f}, {args.df} df)")  # fmt: skip
+        if args.target_power is not None:
+            ss = power.mmrm_sample_size(scenario, args.target_power, sims=sims, seed=args.seed, df=args.df,
+                                        alpha=args.alpha, **run_kw)  # fmt: skip
+            extra["sample_size"] = pd.DataFrame([dict(test="mmrm", alpha=args.alpha, target_power=args.target_power,
+                n_per_arm=ss["n_per_arm"], power=ss["power"], mc_se=ss["mc_se"], n_normal=ss["n_normal"],
+                method=f"bisection on simulated power, {sims} trials per probe")])  # fmt: skip
+    else:
+        if args.rates is None:
+            raise IptOutcomesError(f"--test {args.test} needs --rates P_REF,P_ARM")
+        (p_ref, p_arm), sims = args.rates, args.sims or 10_000
+        table = power.simulate_power(p_ref, p_arm, args.n_per_arm, test=args.test, sims=sims,
+                                     seed=args.seed, alpha=args.alpha, **run_kw)  # fmt: skip
+        what = f"{args.test} test of response {p_arm:.0%} vs {p_ref:.0%} (reference)"
+        if args.target_power is not None:
+            ss = power.sample_size(p_ref, p_arm, args.target_power, args.test, args.alpha)
+            extra["sample_size"] = pd.DataFrame([dict(test=args.test, p_ref=p_ref, p_arm=p_arm, alpha=args.alpha,
+                                                      target_power=args.target_power, **ss)])  # fmt: skip
+    with OutputFolder(args.out, inputs) as out:
+        out.write_tables({"power": table, **extra})
+        save_figure(
+            power_curve(table, target=args.target_power, title=f"Power: {what}"),
+            out.path("power_curve.png"),
+        )
+    say(f"Power by simulation ({sims} trials per n, seed {args.seed}): {what}")
+    cols = [c for c in ("n_per_arm", "power", "mc_se", "exact_power", "failed") if c in table]
+    say(table[cols].round(4).to_string(index=False))
+    if "sample_size" in extra:
+        ss = extra["sample_size"].iloc[0]
+        how = (f" (simulated power {ss['power']:.3f}, Monte-Carlo SE {ss['mc_se']:.3f}; bisection)"
+               if args.test == "mmrm" else f" (exact power {ss['power']:.3f})")  # fmt: skip
+        say(f"Smallest n per arm for power {args.target_power:.0%}: {int(ss['n_per_arm'])}{how}")
+    print(f"Wrote {len(extra) + 1} tables and power_curve.png to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,105 @@
+"""``ipt-outcomes report``: tables -> figures -> report.html, built once from one Trial."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..exceptions import IptOutcomesError
+from ..output import OutputFolder
+from .common import inputs_of, load
+
+__all__ = ["run", "PROJECT_DATA", "PROJECT_DESIGN", "provenance"]
+
+PROJECT_DATA = Path("data/synthetic/trial.csv")
+PROJECT_DESIGN = Path("analyses/saloheimo2016.toml")
+
+
+def _seed_of(data: Path) -> str:
+    """The seed of a generated data set (its calibration table beside it), else ''."""
+    import pandas as pd
+
+    calib = data.parent / "calibration.csv"
+    if not calib.exists():
+        return ""
+    c = pd.read_csv(calib, dtype=str)
+    row = c[c["quantity"] == "seed"]
+    return str(row["achieved"].iloc[0]) if len(row) else ""
+
+
+def _shown(path: Path) -> str:
+    """A path as the user knows it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path.name
+
+
+def provenance(inputs: dict, seed: str, started: float):
+    """``key, value`` rows: versions, seed, SHA-256 of every input, git commit, build time."""
+    import hashlib
+    import platform
+    import subprocess
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as _v
+
+    import pandas as pd
+
+    from .. import __version__
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "not a git checkout"
+    rows = [("ipt-outcomes", __version__), ("python", platform.python_version())]
+    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "pandera", "plotnine", "matplotlib"):
+        try:
+            rows.append((pkg, _v(pkg)))
+        except PackageNotFoundError:  # pragma: no cover - optional
+            rows.append((pkg, "not installed"))
+    rows.append(("seed", seed or "not a generated data set"))
+    for label, path in inputs.items():
+        if path is not None and Path(path).exists():
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            rows.append((f"sha256 of {label} ({_shown(Path(path))})", digest))
+    rows.append(("git commit", commit))
+    rows.append(("time to build (s)", f"{time.perf_counter() - started:.1f}"))
+    return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def run(args) -> int:
+    from ..report import build_figures, build_html, build_tables
+    from ..report.html import read_tables
+    from ..report.tables import load_published
+
+    t0 = time.perf_counter()
+    data = Path(args.data) if args.data else PROJECT_DATA
+    if args.design is None and args.data is None and PROJECT_DESIGN.exists():
+        args.design = str(PROJECT_DESIGN)
+    if not data.exists() and args.data is None:
+        raise IptOutcomesError(
+            f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)"
+        )
+    trial = load(args, data)
+    pub_path = trial.design.published
+    published = load_published(pub_path) if pub_path else None
+    tables = build_tables(trial, published=published)
+    with OutputFolder(args.out, inputs_of(args, data, pub_path)) as out:
+        out.write_tables(tables, "tables")
+        tables_dir, figures_dir = out.stage / "tables", out.stage / "figures"
+        written = read_tables(tables_dir)  # figures and HTML read what the tables stage wrote
+        build_figures(written, trial.scores, figures_dir)
+        inputs = {"data": data, "design": args.design, "published figures": pub_path}
+        prov = provenance(inputs, _seed_of(data), t0)
+        prov_path = out.path("provenance.csv")
+        with prov_path.open("w", newline="", encoding="utf-8") as fh:
+            prov.to_csv(fh, index=False, lineterminator="\n")
+        build_html(tables_dir, figures_dir, prov_path, out.path("report.html"))
+    print(
+        f"Wrote {Path(args.out) / 'report.html'} ({time.perf_counter() - t0:.1f} s)",
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,80 @@
+"""``ipt-outcomes response FILE``: response and remission rates, comparisons and GEE."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from ..exceptions import ConvergenceWarning
+from ..output import OutputFolder
+from .common import inputs_of, labelled, load, say
+
+__all__ = ["run"]
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from ..format import fmt
+    from ..stats.response import analyse_response
+
+    trial = load(args, args.file)
+    with warnings.catch_warnings():  # non-convergence is reported in response_gee_fit.csv
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = analyse_response(
+            trial, args.missing, ci_method=args.ci, rd_method=args.rd_method, alpha=args.alpha
+        )
+    failed = res.gee_fit.loc[~res.gee_fit["converged"].astype(bool), "correlation"].tolist()
+    if failed:
+        res.notes.append(f"GEE ({', '.join(failed)}) did not converge: see response_gee_fit.csv")
+    tables = {
+        "response_rates": res.response_rates,
+        "remission_rates": res.remission_rates,
+        "response_comparisons": res.response_comparisons,
+        "remission_comparisons": res.remission_comparisons,
+        "response_chisq": res.chi_square,
+        "response_gee": res.gee,
+        "response_gee_fit": res.gee_fit,
+    }
+    if args.adjust:
+        from .adjusted import adjusted_table
+
+        tables["response_adjusted"], notes = adjusted_table(trial, args)
+        res.notes.extend(notes)
+    for name, t in tables.items():  # the rule last, so the SPEC's columns stay first and in order
+        tables[name] = t.assign(missing=args.missing) if len(t.columns) else t
+    with OutputFolder(args.out, inputs_of(args, args.file)) as out:
+        out.write_tables(labelled(tables, trial))
+    show = res.summary()
+    show = show[show["visit"].isin(trial.key_visits)]
+    pct = pd.DataFrame(
+        {
+            "arm": show["arm"].map(trial.arm_label),
+            "visit": show["visit"].map(trial.visit_label),
+            "n": show["n"].map(lambda v: fmt(v, "int")),
+            "responders": show["responders"].map(lambda v: fmt(v, "int")),
+            "rate": show["rate"].map(lambda v: fmt(v, "pct")),
+            "p_fisher": show["p_fisher"].map(lambda v: fmt(v, "p")),
+            "p_holm": show["p_holm"].map(lambda v: fmt(v, "p")),
+            "nnt": show["nnt_text"].fillna(""),
+        }
+    )
+    rule = {"observed": "observed cases", "nri": "non-responder imputation",
+            "locf": "last observation carried forward"}[args.missing]  # fmt: skip
+    say(f"Response ({rule}; reference {trial.arm_label(res.reference)}):")
+    say(pct.to_string(index=False))
+    if "response_adjusted" in tables:
+        adj = tables["response_adjusted"]
+        rd = adj[(adj["contrast"] == "risk_difference") & adj["visit"].isin(trial.key_visits)]
+        if len(rd):
+            say(
+                f"Covariate-adjusted risk difference ({', '.join(args.adjust)}; {args.variance} variance):"
+            )
+            for r in rd.itertuples(index=False):
+                say(f"  {trial.arm_label(r.arm)}, {trial.visit_label(r.visit)}: "
+                    f"{fmt(r.estimate, 'pp')} ({fmt(r.ci_low, 'pp')} to {fmt(r.ci_high, 'pp')}), "
+                    f"p {fmt(r.p, 'p')}")  # fmt: skip
+    for note in res.notes:
+        say(f"note: {note}")
+    print(f"Wrote {len(tables)} tables to {args.out}", file=sys.stderr)
+    return 0

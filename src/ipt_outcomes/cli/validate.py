@@ -1,0 +1,90 @@
+"""``ipt-outcomes validate FILE``: every problem at once, or a summary of a valid trial."""
+
+from __future__ import annotations
+
+import sys
+
+from ..exceptions import DataValidationError
+from .common import load
+
+__all__ = ["run", "validation_report"]
+
+
+def validation_report(trial) -> str:
+    """The text ``validate`` prints for a valid file."""
+    import numpy as np
+
+    from ..data.summary import assessment_counts, observed_response
+
+    d = trial.scores
+    design = trial.design
+    unit = f" ({design.visit_unit})" if design.visit_unit else ""
+    visits = ", ".join(trial.visit_label(v) for v in trial.visits)
+    lines = [
+        f"{trial.source}: valid - {trial.n_file_rows} rows, {d['subject_id'].nunique()} subjects in "
+        f"{len(trial.arms)} arms; visits: {visits}",
+    ]
+    if trial.baseline_from_column:
+        mode = f"baseline from column {trial.columns.baseline!r}"
+    else:
+        mode = f"baseline = the score at visit {design.baseline_visit:g}"
+    inst = design.instrument
+    lines.append(
+        f"Outcome {trial.columns.outcome!r} ({inst.name}, {inst.minimum:g}-{inst.maximum:g}); {mode}."
+    )
+    if design.inferred:
+        lines.append(
+            "No design file: arms and visits are taken from the data and visit values are used "
+            "as times (write one with `ipt-outcomes design`)."
+        )
+    modelled = [trial.arm_label(a) for a in trial.arms if design.arm(a).modelled]
+    if modelled:
+        lines.append(f"Modelled, not observed (per the design): {', '.join(modelled)}.")
+    for p in trial.problems:
+        lines.append(p.format(trial.source))
+    if trial.reference not in trial.arms:
+        lines.append(
+            f"warning: the reference arm {trial.reference!r} is not in the data (arms: "
+            f"{', '.join(trial.arms)}); give --reference"
+        )
+    n_ex = len(trial.excluded_subjects)
+    lines.append(
+        f"{n_ex} subject{'s' if n_ex != 1 else ''} without a baseline score "
+        f"{'are' if n_ex != 1 else 'is'} excluded from change-based analyses."
+    )
+    counts = assessment_counts(trial)
+    wide = counts.pivot(index="arm", columns="visit", values="observed").reindex(list(trial.arms))
+    wide = wide.reindex(columns=list(trial.visits))
+    wide.columns = [trial.visit_label(v) for v in wide.columns]
+    wide.insert(0, "subjects", counts.groupby("arm")["randomised"].first().reindex(wide.index))
+    wide.index = [trial.arm_label(a) for a in wide.index]
+    lines += ["", f"Subjects, and observed scores by visit{unit}:", wide.to_string()]
+    if trial.post_visits:
+        resp = observed_response(trial)
+        if len(resp):
+            thr = inst.response_improvement
+            resp = resp.assign(
+                arm=resp["arm"].map(trial.arm_label),
+                visit=resp["visit"].map(trial.visit_label),
+                percent=resp["percent"].map(lambda p: "" if np.isnan(p) else f"{p:.1f}"),
+            )
+            lines += [
+                "",
+                f"Response (improvement >= {thr:.0%} from baseline), observed cases:",
+                resp.to_string(index=False),
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    try:
+        trial = load(args, args.file, analysable=False)
+    except DataValidationError as err:
+        print(str(err))
+        return 1
+    why = trial.nothing_to_analyse()
+    if why:
+        print(f"{trial.source}: valid, but nothing to analyse: {why}")
+        return 1
+    sys.stdout.write(validation_report(trial))
+    return 0

@@ -1,0 +1,390 @@
+"""One trial, understood once: the design, the validated scores and everything derived from them.
+
+:func:`load_trial` reads a score file, checks it against the data contract and the design, puts
+the baseline in one shape (a baseline row per subject at the design's baseline visit, whichever
+shape the file had), attaches the time axis and visit labels, and derives change, percent
+improvement, response and remission once. Every analysis, table, figure, the report and the
+worksheets take the resulting :class:`Trial`; nothing downstream re-reads, re-validates or
+re-derives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import IptOutcomesError
+from .derive import derive_outcomes
+from .design import ColumnMap, TrialDesign, default_design, load_design
+from .validation import Problem, ValidatedScores, validate_scores
+
+__all__ = ["Trial", "load_trial", "trial_from_frame", "build_trial"]
+
+#: Columns that describe a subject rather than a visit (copied onto a made-up baseline row).
+SUBJECT_LEVEL = ("therapy_group", "antidepressant", "age", "sex")
+
+
+@dataclass(frozen=True, eq=False)
+class Trial:
+    """A validated, derived trial.
+
+    Attributes
+    ----------
+    design : TrialDesign
+        The design as given, or inferred from the data when no design file was given.
+    scores : DataFrame
+        Every row, baseline rows included (one per subject at ``design.baseline_visit``, made
+        from a baseline column if the file had one): ``subject_id, arm, visit, time,
+        visit_label, score`` plus optional and extra columns.
+    derived : DataFrame
+        Post-baseline rows of subjects with a baseline: the columns of ``scores`` plus
+        ``baseline, change, pct_improvement, responder, remitter``.
+    arms : tuple of str
+        Arm codes present in the data, in the design's order.
+    post_visits : tuple of float
+        Post-baseline visits present in the data, in time order.
+    key_visits : tuple of float
+        The design's key visits present in the data, else the last visit.
+    source : str
+        The file the scores came from.
+    problems : list of Problem
+        Warnings and notes found while validating.
+    excluded_subjects : DataFrame
+        ``subject_id, arm, reason`` of subjects left out of change-based analyses.
+    """
+
+    design: TrialDesign
+    scores: pd.DataFrame = field(repr=False)
+    derived: pd.DataFrame = field(repr=False)
+    arms: tuple[str, ...]
+    post_visits: tuple[float, ...]
+    key_visits: tuple[float, ...]
+    source: str = "data"
+    columns: ColumnMap = field(default_factory=ColumnMap)
+    problems: list = field(default_factory=list, repr=False)
+    excluded_subjects: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["subject_id", "arm", "reason"]), repr=False
+    )
+    baseline_from_column: bool = False
+    n_file_rows: int = 0  # rows in the file (made-up baseline rows not counted)
+
+    def __repr__(self) -> str:
+        n = self.scores["subject_id"].nunique()
+        return (
+            f"Trial({self.design.name!r}: {n} subjects in {len(self.arms)} arms "
+            f"({', '.join(self.arms)}), {self.design.instrument.name}, "
+            f"{len(self.post_visits)} post-baseline visits, reference {self.reference!r})"
+        )
+
+    # --- names --------------------------------------------------------------------------------
+    @property
+    def reference(self) -> str:
+        return self.design.reference
+
+    @property
+    def instrument(self):
+        return self.design.instrument
+
+    @property
+    def baseline_visit(self) -> float:
+        return self.design.baseline_visit
+
+    def arm_label(self, code: str) -> str:
+        """Display label of an arm (the design's label, marked when modelled)."""
+        return self.design.arm_label(code)
+
+    def visit_label(self, visit: float) -> str:
+        return self.design.visit_label(visit)
+
+    def time_of(self, visit: float) -> float:
+        return self.design.time_of(visit)
+
+    @property
+    def visits(self) -> tuple[float, ...]:
+        """Every visit present, baseline first."""
+        return (self.baseline_visit, *self.post_visits)
+
+    @property
+    def baseline(self) -> pd.Series:
+        """Each subject's baseline score (subjects with one)."""
+        rows = self.scores.loc[
+            (self.scores["visit"] == self.baseline_visit) & self.scores["score"].notna()
+        ]
+        return rows.drop_duplicates("subject_id").set_index("subject_id")["score"].astype(float)
+
+    @property
+    def arm_of(self) -> pd.Series:
+        """Each subject's arm."""
+        return self.scores.drop_duplicates("subject_id").set_index("subject_id")["arm"]
+
+    # --- checks analyses use ----------------------------------------------------------------
+    def nothing_to_analyse(self) -> str | None:
+        """Why nothing in the trial can be analysed, or ``None`` when something can."""
+        d = self.scores
+        visits = ", ".join(f"{v:g}" for v in sorted(d["visit"].unique()))
+        base = self.baseline
+        if base.empty:
+            return (
+                f"no subject has a baseline score at visit {self.baseline_visit:g} (visits in the "
+                f"file: {visits}); name the baseline visit (design [visits] baseline, or "
+                "baseline_visit) or the baseline column"
+            )
+        if not self.post_visits:
+            return f"there are no post-baseline visits (visits in the file: {visits})"
+        if not self.derived["score"].notna().any():
+            return "no subject with a baseline has a post-baseline score"
+        return None
+
+    def require_analysable(self) -> None:
+        """Raise a clear error when nothing can be analysed or the reference arm is absent."""
+        why = self.nothing_to_analyse()
+        if why:
+            raise IptOutcomesError(f"{self.source}: nothing to analyse: {why}")
+        if self.reference not in self.arms:
+            raise IptOutcomesError(
+                f"{self.source}: the reference arm {self.reference!r} is not in the data (arms: "
+                f"{', '.join(self.arms)}); name the reference arm (design [analysis] reference)"
+            )
+        if len(self.arms) < 2:
+            raise IptOutcomesError(
+                f"{self.source}: only one arm ({self.arms[0]}) is in the data; a comparison needs two"
+            )
+
+    def with_reference(self, reference: str) -> Trial:
+        """The same trial with another reference arm."""
+        if reference not in self.arms:
+            raise IptOutcomesError(
+                f"reference arm {reference!r} is not in the data (arms: {', '.join(self.arms)})"
+            )
+        return dataclasses.replace(
+            self, design=dataclasses.replace(self.design, reference=reference)
+        )
+
+    def subset_arms(self, arms) -> Trial:
+        """The trial restricted to some arms (e.g. a two-arm comparison)."""
+        arms = [a for a in self.arms if a in set(arms)]
+        keep = self.scores["arm"].isin(arms)
+        return dataclasses.replace(
+            self,
+            scores=self.scores.loc[keep].copy(),
+            derived=self.derived.loc[self.derived["arm"].isin(arms)].copy(),
+            arms=tuple(arms),
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# building
+# ------------------------------------------------------------------------------------------
+
+
+def _baseline_rows(data: pd.DataFrame, bv: float) -> pd.DataFrame:
+    """One baseline row per subject at visit ``bv``: the record where there is one (its empty
+    score filled from the baseline column), made from the column where there is none."""
+    if "baseline" not in data.columns:
+        return data
+    col = data.groupby("subject_id", sort=False)["baseline"].first()
+    at = data["visit"] == bv
+    data = data.copy()
+    fill = at & data["score"].isna()
+    if fill.any():
+        data.loc[fill, "score"] = data.loc[fill, "subject_id"].map(col).astype(float)
+    have = set(data.loc[at, "subject_id"])
+    firsts = data.drop_duplicates("subject_id")
+    firsts = firsts.loc[~firsts["subject_id"].isin(have)].copy()
+    if len(firsts):
+        firsts["visit"] = float(bv)
+        firsts["score"] = firsts["subject_id"].map(col).astype(float)
+        keep = {"subject_id", "arm", "visit", "score", "baseline", *SUBJECT_LEVEL}
+        for c in firsts.columns:
+            if c not in keep:
+                firsts[c] = np.nan if pd.api.types.is_numeric_dtype(firsts[c]) else None
+        firsts.index = -1 - np.arange(len(firsts))  # made-up rows: no row in the file
+        data = pd.concat([firsts, data])
+    return data.drop(columns=["baseline"])
+
+
+def _infer(design: TrialDesign, data: pd.DataFrame) -> TrialDesign:
+    """Fill what a design without a file does not say from the data (arms, schedule)."""
+    changes = {}
+    if not design.arms:
+        from .design import Arm
+
+        codes = design.arm_order(data["arm"].unique())
+        changes["arms"] = tuple(Arm(code=c, label=c) for c in codes)
+    if not design.schedule:
+        visits = sorted({*data["visit"].unique(), design.baseline_visit})
+        changes["schedule"] = tuple(float(v) for v in visits)
+    return dataclasses.replace(design, **changes) if changes else design
+
+
+def build_trial(validated: ValidatedScores) -> Trial:
+    """Turn validated scores into a :class:`Trial` (baseline in one shape, time, labels, derived)."""
+    design = validated.design
+    data = validated.data
+    from_column = "baseline" in data.columns
+    data = _baseline_rows(data, design.baseline_visit)
+    if design.inferred or not design.schedule or not design.arms:
+        design = _infer(design, data)
+    data = data.assign(
+        time=data["visit"].map(design.time_of).astype(float),
+        visit_label=data["visit"].map(design.visit_label).astype(str),
+    )
+    order = ["subject_id", "arm", "visit", "time", "visit_label", "score"]
+    data = data[order + [c for c in data.columns if c not in order]]
+    derived = derive_outcomes(
+        data,
+        baseline_visit=design.baseline_visit,
+        instrument=design.instrument,
+        source=validated.source,
+    )
+    arms = tuple(design.arm_order(data["arm"].unique()))
+    post = sorted(
+        (float(v) for v in data["visit"].unique() if v != design.baseline_visit),
+        key=lambda v: (design.time_of(v), v),
+    )
+    key = tuple(v for v in design.key_visits if v in post) or tuple(post[-1:])
+    return Trial(
+        design=design,
+        scores=data,
+        derived=derived,
+        arms=arms,
+        post_visits=tuple(post),
+        key_visits=key,
+        source=validated.source,
+        columns=validated.columns,
+        problems=list(validated.problems),
+        excluded_subjects=validated.excluded_subjects,
+        baseline_from_column=from_column,
+        n_file_rows=len(validated.data),
+    )
+
+
+def _design_for(
+    design, *, baseline_visit=None, reference=None, columns: dict | None = None
+) -> tuple[TrialDesign, ColumnMap]:
+    if design is None:
+        design = dataclasses.replace(default_design(), inferred=True)
+    elif isinstance(design, str | Path):
+        design = load_design(design)
+    elif not isinstance(design, TrialDesign):
+        raise TypeError(f"design must be a path or a TrialDesign, got {type(design).__name__}")
+    changes = {}
+    if baseline_visit is not None:
+        if not np.isfinite(baseline_visit) or baseline_visit < 0:
+            raise ValueError(f"baseline_visit must be a number >= 0, got {baseline_visit!r}")
+        if design.schedule and float(baseline_visit) not in design.schedule:
+            raise ValueError(
+                f"baseline_visit {baseline_visit:g} is not in the design's schedule "
+                f"({', '.join(f'{v:g}' for v in design.schedule)})"
+            )
+        changes["baseline_visit"] = float(baseline_visit)
+    if reference is not None:
+        if design.arms and reference not in design.arm_codes:
+            raise ValueError(
+                f"reference {reference!r} is not one of the design's arms {list(design.arm_codes)}"
+            )
+        changes["reference"] = reference
+    if changes:
+        design = dataclasses.replace(design, **changes)
+    cols = design.columns.with_overrides(**(columns or {}))
+    return design, cols
+
+
+def load_trial(
+    path: str | Path,
+    design: str | Path | TrialDesign | None = None,
+    *,
+    subject: str | None = None,
+    arm: str | None = None,
+    visit: str | None = None,
+    outcome: str | None = None,
+    baseline: str | None = None,
+    baseline_visit: float | None = None,
+    reference: str | None = None,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    value_labels: str = "codes",
+) -> Trial:
+    """Read, validate and derive a trial from a score file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The score file (CSV, .xlsx, .parquet, .sas7bdat, .sav, .dta).
+    design : path or TrialDesign, optional
+        The trial's design file. Without one the design is inferred: arms and visits from the
+        data, HAM-D 17 (0-52), reference ``TAU``, baseline at visit 0 (or ``baseline_visit``).
+    subject, arm, visit, outcome, baseline : str, optional
+        Column names overriding the design's ``[columns]`` (``baseline`` = a column carrying the
+        baseline score on each row).
+    baseline_visit : float, optional
+        The visit value of the baseline rows (overrides the design).
+    reference : str, optional
+        The comparator arm (overrides the design).
+    sheet, encoding : str, optional
+        Worksheet of an .xlsx file; encoding of a text file.
+    value_labels : {"codes", "labels"}
+        SPSS / Stata value labels: keep the stored codes (default) or use the labels.
+
+    Returns
+    -------
+    Trial
+
+    Raises
+    ------
+    InputFileError, DesignError, DataValidationError
+        Naming the file, row, subject and column of every problem.
+
+    Examples
+    --------
+    >>> import ipt_outcomes as ipt
+    >>> trial = ipt.load_trial("data/synthetic/trial.csv", "analyses/saloheimo2016.toml")  # doctest: +SKIP
+    """
+    from .readers import read_table
+
+    d, cols = _design_for(
+        design,
+        baseline_visit=baseline_visit,
+        reference=reference,
+        columns=dict(subject=subject, arm=arm, visit=visit, outcome=outcome, baseline=baseline),
+    )
+    raw = read_table(path, sheet=sheet, encoding=encoding, value_labels=value_labels)
+    return build_trial(validate_scores(raw, d, cols))
+
+
+def trial_from_frame(
+    data: pd.DataFrame,
+    design: str | Path | TrialDesign | None = None,
+    *,
+    source: str = "data",
+    baseline_visit: float | None = None,
+    reference: str | None = None,
+    **columns,
+) -> Trial:
+    """A :class:`Trial` from a DataFrame already in memory (same checks as :func:`load_trial`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"subject_id": ["a", "a", "b", "b"], "arm": ["TAU", "TAU", "X", "X"],
+    ...                    "visit": [0, 4, 0, 4], "hamd17": [20, 9, 22, 12]})
+    >>> trial_from_frame(df).derived[["subject_id", "visit", "change", "responder"]]
+      subject_id  visit  change  responder
+    1          a    4.0   -11.0       True
+    3          b    4.0   -10.0      False
+    """
+    from .readers import RawTable
+
+    d, cols = _design_for(
+        design, baseline_visit=baseline_visit, reference=reference, columns=columns
+    )
+    frame = data.reset_index(drop=True)
+    return build_trial(validate_scores(RawTable(frame=frame, path=source), d, cols))
+
+
+def _problem(message: str) -> Problem:
+    return Problem("reference_arm", message, severity="warning")
