@@ -30,17 +30,23 @@ $(DATA) $(CALIB) &: $(STAMP) $(PKG)
 
 data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
 
-reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG)
-	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports
+TEMPLATES := $(shell find src/ipt_outcomes -path '*/templates/*' -type f)
+CHROMIUM  := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+comma     := ,
+# HTML and an RTF of every table; the PDF too where Chromium is installed (it prints the HTML)
+REPORT_FORMATS ?= html,rtf$(if $(CHROMIUM),$(comma)pdf)
 
-report: reports/report.html ## build the report: reports/tables/*.csv -> reports/figures/* -> reports/report.html
+reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES)
+	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports --formats $(REPORT_FORMATS)
 
-TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml)
+report: reports/report.html ## build the report: reports/tables/*.csv -> figures/* -> report.html, rtf/*.rtf (and report.pdf with Chromium)
 
-reports/teaching/index.html: $(DATA) $(DESIGN) $(STAMP) $(PKG) $(TEACH)
-	$(BIN)/python analyses/teaching/build.py --data $(DATA) --design $(DESIGN) --out reports/teaching --seed $(SEED)
+TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml analyses/teaching/*.md)
 
-teaching: reports/teaching/index.html ## build the six worksheets (student + instructor key) into reports/teaching/
+reports/teaching/index.html: reports/report.html $(DATA) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES) $(TEACH)
+	$(BIN)/python analyses/teaching/build.py --data $(DATA) --design $(DESIGN) --tables reports/tables --out reports/teaching --seed $(SEED)
+
+teaching: reports/teaching/index.html ## build the seven worksheets (student + instructor key) from the report's tables into reports/teaching/
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .
@@ -55,8 +61,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(STAMP) ## time generation, validation, MMRM fits and 10,000 simulated MMRM trials (reports/bench.csv)
+bench: $(STAMP) ## whole-process timings against the goals and against R where installed (reports/bench.csv, README table)
 	$(BIN)/python benchmarks/run.py --out reports/bench.csv
+	$(BIN)/python benchmarks/readme_table.py --bench reports/bench.csv --readme README.md
 
 clean: ## remove generated data and reports (keeps .venv)
-	rm -rf reports/report.html reports/provenance.csv reports/tables reports/figures reports/bench.csv reports/teaching $(DATA) $(CALIB)
+	rm -rf reports/report.html reports/report.pdf reports/provenance.csv reports/tables reports/figures reports/rtf reports/bench.csv reports/teaching $(DATA) $(CALIB)

@@ -1,196 +1,225 @@
-"""`make bench`: time the heavy steps at scale and write the figures to a CSV.
+"""`make bench`: whole-process timings of what users run, against the goals and against R.
 
-Each task runs in a fresh child process (so peak memory is the task's own) ``--repeat`` times;
-the best time is kept.
+Every timing is of a whole process (``/usr/bin/time``: wall seconds and peak resident memory),
+the median of ``--repeat`` runs, as a user meets it. Where R is installed (Rscript with mmrm,
+rbmi, lme4), R is timed the same way in the same run and the ratio is printed; without R those
+comparisons are skipped, never invented. Results go to ``reports/bench.csv`` (one row per task:
+``task, seconds, peak_mib, r_seconds, ratio, goal, met, detail``); ``benchmarks/readme_table.py``
+turns that file into the README's benchmark table.
 
-* simulate: the synthetic generator at 100,000 subjects (25,000 per arm) and 3,000 x 10 visits;
-* validate: reading and validating the 100,000-subject file (500,000 rows);
-* mmrm: fit plus LS means and contrasts, Satterthwaite and Kenward-Roger, for (a) the DIA
-  antidepressant trial (172 subjects x 4 visits, ../shared/data/external), (b) 900 subjects x 6
-  post-baseline visits and (c) 3,000 subjects x 10 post-baseline visits from the generator.
-  ``r_mmrm_seconds`` are R mmrm's times on this kind of machine for data of those sizes, as
-  given in issue 4 (fit plus contrasts); ``speedup`` = R time / our time;
-* power_mmrm: 10,000 simulated trials (PeGT vs TAU, 90 per arm, the scenario fitted to the
-  project's synthetic trial), each analysed by the MMRM (unstructured, Kenward-Roger) on 2 local
-  processes - run once; issue 7's limit is 300 s on this 2-core machine (``within_limit``).
+Goals (issue 18, this 2-core machine):
 
-Usage: python benchmarks/run.py --out reports/bench.csv [--repeat 3] [--only mmrm]
+* ``ipt-outcomes --help`` <= 0.2 s; ``validate`` of the project's trial <= 0.8 s;
+* ``make report`` after set-up (synthetic trial and report) <= 6 s;
+* MMRM on 3,000 subjects x 10 visits, whole process: >= 10x faster than R mmrm with
+  Satterthwaite and >= 50x with Kenward-Roger;
+* 100,000 subjects x 10 visits: ``response`` <= 10 s and <= 1 GiB, ``mmrm`` <= 15 s,
+  ``validate`` <= 3 s;
+* reference-based MI (conditional mean, jackknife) on the DIA trial >= 10x faster than R rbmi
+  (``bench_mi.py``); random-effects fits at least as fast as lme4 (``bench_lmm.py``);
+* 10,000 simulated MMRM trials for power within 300 s; the coverage and precision gain of the
+  covariate-adjusted response (``bench_adjusted.py``).
+
+Usage: python benchmarks/run.py --out reports/bench.csv [--repeat 3] [--only NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing as mp
+import importlib
+import os
 import platform
-import resource
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DIA = ROOT.parent / "shared" / "data" / "external" / "antidepressant_dia.csv"
-R_MMRM = {  # seconds, issue 4: R mmrm on this machine, fit plus contrasts
-    ("dia", "satterthwaite"): 0.15,
-    ("900x6", "satterthwaite"): 0.82,
-    ("3000x10", "satterthwaite"): 10.7,
-    ("dia", "kenward-roger"): 0.24,
-    ("900x6", "kenward-roger"): 2.6,
-    ("3000x10", "kenward-roger"): 161.0,
-}
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "ipt-outcomes")
+SHARED = Path(os.environ.get("IPT_SHARED", ROOT.parent / "shared"))
+DIA = SHARED / "data" / "external" / "antidepressant_dia.csv"
+DESIGN = ROOT / "analyses" / "saloheimo2016.toml"
+R_DIR = Path(__file__).resolve().parent / "r"
+FIELDS = ["task", "seconds", "peak_mib", "r_seconds", "ratio", "goal", "met", "detail", "machine"]
 
 
-def _mmrm_data(size: str):
-    import pandas as pd
-
-    if size == "dia":
-        d = pd.read_csv(DIA)
-        out = pd.DataFrame({"subject_id": d["PATIENT"].astype(str), "arm": d["THERAPY"], "visit": d["VISIT"].astype(float),
-                            "change": d["HAMDTL17"] - d["BASVAL"], "baseline": d["BASVAL"]})  # fmt: skip
-        return out, "PLACEBO"
-    from ipt_outcomes.data.synthetic import simulate_trial
-
-    n_sub, n_vis = {"900x6": (900, 6), "3000x10": (3000, 10)}[size]
-    t = simulate_trial(1, n_per_arm=n_sub // 4, visits=list(range(n_vis + 1))).data
-    t = t.assign(hamd17=t["hamd17"].astype(float))
-    base = t[t["visit"] == 0].set_index("subject_id")["hamd17"]
-    d = t[(t["visit"] > 0) & t["hamd17"].notna()].copy()
-    d["baseline"] = d["subject_id"].map(base)
-    d["change"] = d["hamd17"] - d["baseline"]
-    return d[["subject_id", "arm", "visit", "change", "baseline"]], "TAU"
-
-
-def _child(task: dict, path: str, queue) -> None:
-    kind = task["kind"]
-    if kind == "mmrm":
-        from ipt_outcomes.models.mmrm import fit_mmrm
-
-        data, ref = _mmrm_data(task["size"])
-        t0 = time.perf_counter()
-        fit = fit_mmrm(data, reference=ref, df=task["df"])
-        fit.lsmeans()
-        fit.contrasts()
-        rows = len(data)
-    elif kind == "power_mmrm":
-        from ipt_outcomes.data.readers import read_table
-        from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
-        from ipt_outcomes.data.validation import validate_scores
-        from ipt_outcomes.stats.power import mmrm_scenario, simulate_mmrm_power
-
-        trial_csv = Path(path).with_name("trial_2016.csv")
-        with trial_csv.open("w", newline="", encoding="utf-8") as fh:
-            write_trial_csv(simulate_trial(2016).data, fh)
-        scores = validate_scores(read_table(trial_csv))
-        scenario = mmrm_scenario(scores, "PeGT", "TAU", 12.0)
-        t0 = time.perf_counter()
-        table = simulate_mmrm_power(scenario, [task["n_per_arm"]], sims=task["sims"], seed=1,
-                                    workers=task["workers"], progress=True)  # fmt: skip
-        rows = int(table["sims"].sum())
-        print(f"  power {table['power'].iloc[0]:.4f} (MC SE {table['mc_se'].iloc[0]:.4f}), "
-              f"{int(table['failed'].iloc[0])} failed fits", file=sys.stderr)  # fmt: skip
-    elif kind == "simulate":
-        from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
-
-        t0 = time.perf_counter()
-        trial = simulate_trial(1, n_per_arm=task["n_per_arm"], visits=task["visits"])
-        rows = len(trial.data)
-    else:
-        from ipt_outcomes.data.readers import read_table
-        from ipt_outcomes.data.validation import validate_scores
-
-        if task.get("double"):
-            big = Path(path).with_name("trial_1m.csv")
-            if not big.exists():  # the 100k-subject file twice, second copy with new subject ids
-                lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
-                with big.open("w", encoding="utf-8") as fh:
-                    fh.writelines(lines)
-                    fh.writelines("T" + line[1:] for line in lines[1:])
-            path = str(big)
-        t0 = time.perf_counter()
-        rows = len(validate_scores(read_table(path)).data)
-    seconds = time.perf_counter() - t0
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put((seconds, rows, peak_mib))
-    if kind == "simulate" and task["n_per_arm"] == 25_000 and not Path(path).exists():
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            write_trial_csv(trial.data, fh)
-
-
-def run(task: dict, path: str):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(task, path, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
-
-
-def tasks(only: str | None):
-    out = {
-        "simulate_100k_subjects_5_visits": dict(kind="simulate", n_per_arm=25_000, visits=None),
-        "simulate_3000_subjects_10_visits": dict(
-            kind="simulate", n_per_arm=750, visits=list(range(11))
-        ),
-        "validate_500k_rows": dict(kind="validate"),
-        "validate_1m_rows": dict(kind="validate", double=True),
-    }
-    out["power_mmrm_10000_trials_180_subjects_2_workers"] = dict(
-        kind="power_mmrm", n_per_arm=90, sims=10_000, workers=2, repeat=1, limit=300
+def timed(cmd: list[str], cwd=None) -> tuple[float, float]:
+    """Wall seconds and peak MiB of one whole process (GNU time), or raise with its stderr."""
+    fmt = "%e %M"
+    proc = subprocess.run(
+        ["/usr/bin/time", "-f", fmt, *cmd], cwd=cwd, capture_output=True, text=True
     )
-    for size in ("dia", "900x6", "3000x10"):
-        for df in ("satterthwaite", "kenward-roger"):
-            if size == "dia" and not DIA.exists():
-                continue
-            out[f"mmrm_{size}_{df}"] = dict(kind="mmrm", size=size, df=df)
-    return {k: v for k, v in out.items() if only is None or v["kind"] == only}
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    seconds, kib = proc.stderr.strip().splitlines()[-1].split()
+    return float(seconds), float(kib) / 1024
+
+
+def median_of(cmd, repeat, cwd=None, label=""):
+    runs = [timed(cmd, cwd) for _ in range(repeat)]
+    for i, (s, m) in enumerate(runs):
+        print(f"  {label} run {i + 1}/{repeat}: {s:.2f} s, peak {m:.0f} MiB", file=sys.stderr)
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def have_r(*packages: str) -> bool:
+    if not shutil.which("Rscript"):
+        return False
+    code = "quit(status = !all(sapply(commandArgs(TRUE), requireNamespace, quietly = TRUE)))"
+    return subprocess.run(["Rscript", "-e", code, *packages], capture_output=True).returncode == 0
+
+
+def row(task, seconds, peak=None, r_seconds=None, goal="", met=None, detail=""):
+    ratio = "" if r_seconds is None else f"{r_seconds / seconds:.1f}"
+    return dict(task=task, seconds=f"{seconds:.3f}", peak_mib="" if peak is None else f"{peak:.0f}",
+                r_seconds="" if r_seconds is None else f"{r_seconds:.3f}", ratio=ratio, goal=goal,
+                met="" if met is None else str(bool(met)), detail=detail)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------
+
+
+def make_data(tmp: Path) -> dict[str, Path]:
+    """The project's trial and two large simulated trials (long CSV, default columns)."""
+    from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
+
+    out = {}
+    project = tmp / "trial.csv"
+    subprocess.run([CLI, "simulate", "--seed", "2016", "--out", str(project), "--calibration",
+                    str(tmp / "calibration.csv"), "--quiet"], check=True)  # fmt: skip
+    out["project"] = project
+    for name, n_per_arm in (("3000x10", 750), ("100kx10", 25_000)):
+        path = tmp / f"trial_{name}.csv"
+        t = simulate_trial(1, n_per_arm=n_per_arm, visits=list(range(11)))
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            write_trial_csv(t.data, fh)
+        out[name] = path
+        print(f"  made {path.name}: {len(t.data)} rows", file=sys.stderr)
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# tasks
+# ------------------------------------------------------------------------------------------
+
+
+def bench_startup(data, tmp, repeat):
+    s, m = median_of([CLI, "--help"], max(repeat, 5), label="--help")
+    rows = [row("cli_help", s, m, goal="<= 0.2 s", met=s <= 0.2)]
+    s, m = median_of([CLI, "validate", str(data["project"]), "--design", str(DESIGN)], repeat,
+                     label="validate project")  # fmt: skip
+    rows.append(row("validate_project_trial", s, m, goal="<= 0.8 s", met=s <= 0.8))
+    return rows
+
+
+def bench_make_report(data, tmp, repeat):
+    script = (f"{CLI} simulate --seed 2016 --out {tmp}/mr/trial.csv --calibration "
+              f"{tmp}/mr/calibration.csv --quiet && {CLI} report --data {tmp}/mr/trial.csv "
+              f"--design {DESIGN} --out {tmp}/mr/reports")  # fmt: skip
+    s, m = median_of(["sh", "-c", script], repeat, cwd=ROOT, label="make report")
+    return [row("make_report_after_setup", s, m, goal="<= 6 s", met=s <= 6,
+                detail="simulate --seed 2016, then report (tables, figures, HTML)")]  # fmt: skip
+
+
+def bench_mmrm(data, tmp, repeat):
+    rows = []
+    r_ok = have_r("mmrm", "emmeans")
+    goals = {"satterthwaite": 10, "kenward-roger": 50}
+    for df, need in goals.items():
+        cmd = [CLI, "mmrm", str(data["3000x10"]), "--df", df, "--out", str(tmp / f"mmrm_{df}")]
+        s, m = median_of(cmd, repeat, label=f"mmrm 3000x10 {df}")
+        r_s = None
+        if r_ok:
+            rcmd = ["Rscript", str(R_DIR / "mmrm_fit.R"), str(data["3000x10"]), df]
+            r_s, _ = median_of(rcmd, 1 if df == "kenward-roger" else repeat, label=f"R mmrm {df}")
+        met = None if r_s is None else r_s / s >= need
+        rows.append(row(f"mmrm_3000x10_{df}", s, m, r_s, goal=f">= {need}x R mmrm", met=met,
+                        detail="whole process: read, validate, fit, LS means, contrasts, tables"))  # fmt: skip
+    return rows
+
+
+def bench_large(data, tmp, repeat):
+    big = str(data["100kx10"])
+    rows = []
+    s, m = median_of([CLI, "validate", big], repeat, label="validate 100k")
+    rows.append(row("validate_100k_x10", s, m, goal="<= 3 s", met=s <= 3))
+    s, m = median_of(
+        [CLI, "response", big, "--out", str(tmp / "resp")], repeat, label="response 100k"
+    )
+    rows.append(row("response_100k_x10", s, m, goal="<= 10 s and <= 1024 MiB",
+                    met=s <= 10 and m <= 1024))  # fmt: skip
+    s, m = median_of([CLI, "mmrm", big, "--df", "satterthwaite", "--out", str(tmp / "mm")], repeat,
+                     label="mmrm 100k")  # fmt: skip
+    rows.append(row("mmrm_100k_x10_satterthwaite", s, m, goal="<= 15 s", met=s <= 15))
+    return rows
+
+
+def bench_power(data, tmp, repeat):
+    cmd = [CLI, "power", "--test", "mmrm", "--data", str(data["project"]), "--design", str(DESIGN),
+           "--arm", "PeGT", "--visit", "12", "--n-per-arm", "90", "--sims", "10000", "--seed", "1",
+           "--workers", "2", "--quiet", "--out", str(tmp / "power")]  # fmt: skip
+    s, m = median_of(cmd, 1, label="power mmrm 10000")
+    return [
+        row("power_mmrm_10000_trials_180_subjects_2_workers", s, m, goal="<= 300 s", met=s <= 300)
+    ]
+
+
+def bench_module(name):
+    def run(data, tmp, repeat):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError as exc:  # a bench module not there yet
+            print(f"  {name}: skipped ({exc})", file=sys.stderr)
+            return []
+        out = []
+        for r in mod.run():
+            seconds = float(r.get("seconds", 0.0))
+            r_s = r.get("r_seconds")
+            r_s = None if r_s in (None, "") else float(r_s)
+            out.append(row(r["name"], seconds, r.get("peak_mib"), r_s, goal=r.get("goal", ""),
+                           met=r.get("met"), detail=r.get("detail", "")))  # fmt: skip
+        return out
+
+    return run
+
+
+TASKS = {
+    "startup": bench_startup,
+    "make_report": bench_make_report,
+    "mmrm": bench_mmrm,
+    "large": bench_large,
+    "power": bench_power,
+    "mi": bench_module("bench_mi"),
+    "lmm": bench_module("bench_lmm"),
+    "adjusted": bench_module("bench_adjusted"),
+}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=["simulate", "validate", "mmrm", "power_mmrm"])
+    ap.add_argument("--only", nargs="+", choices=list(TASKS))
     args = ap.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        big = str(Path(tmp) / "trial_100k.csv")
-        todo = tasks(args.only)
-        if args.only == "validate":
-            run(tasks("simulate")["simulate_100k_subjects_5_visits"], big)
-        for name, task in todo.items():
-            best = None
-            repeat = task.get("repeat", args.repeat)
-            for i in range(repeat):
-                seconds, n, peak = run(task, big)
-                print(
-                    f"  {name} run {i + 1}/{repeat}: {seconds:.2f} s, {n} rows, peak {peak:.0f} MiB",
-                    file=sys.stderr,
-                )
-                best = (seconds, n, peak) if best is None or seconds < best[0] else best
-            r = R_MMRM.get((task.get("size"), task.get("df")))
-            rows.append({"task": name, "rows": best[1], "seconds": f"{best[0]:.3f}", "peak_mib": f"{best[2]:.0f}",
-                         "r_mmrm_seconds": "" if r is None else r,
-                         "speedup": "" if r is None else f"{r / best[0]:.1f}",
-                         "limit_seconds": task.get("limit", ""),
-                         "within_limit": "" if "limit" not in task else str(best[0] < task["limit"])})  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        data = make_data(tmp)
+        for name in args.only or list(TASKS):
+            print(f"{name}:", file=sys.stderr)
+            rows += TASKS[name](data, tmp, args.repeat)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    machine = f"{platform.machine()} {mp.cpu_count()} cores, Python {platform.python_version()}"
-    fields = [
-        "task",
-        "rows",
-        "seconds",
-        "peak_mib",
-        "r_mmrm_seconds",
-        "speedup",
-        "limit_seconds",
-        "within_limit",
-        "machine",
-    ]
     with out.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+        w = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({**r, "machine": machine})

@@ -194,8 +194,9 @@ def test_tipping_point_marks_the_first_change_of_conclusion_on_each_side(monkeyp
 
 
 def test_mi_cli_writes_pooled_table_tipping_point_and_figure(run_cli, tmp_path):
-    code, out, err = run_cli("mi", SNAPSHOT, "--arm", "PeGT", "--visit", "12", "--imputations", "10",
-                             "--iterations", "10", "--workers", "1", "--quiet", "--out", tmp_path)  # fmt: skip
+    code, out, err = run_cli("mi", SNAPSHOT, "--method", "mvn", "--arm", "PeGT", "--visit", "12",
+                             "--imputations", "10", "--iterations", "10", "--workers", "1",
+                             "--quiet", "--out", tmp_path)  # fmt: skip
     assert code == 0, err
     pooled = pd.read_csv(tmp_path / "mi_pooled.csv")
     assert pooled[["arm", "reference", "visit", "m"]].iloc[0].tolist() == ["PeGT", "TAU", 12, 10]
@@ -216,6 +217,8 @@ def test_mi_cli_writes_pooled_table_tipping_point_and_figure(run_cli, tmp_path):
     ],
 )
 def test_mi_cli_refuses_bad_arguments(run_cli, tmp_path, args, code_expected, message):
-    code, out, err = run_cli("mi", SNAPSHOT, *args, "--quiet", "--out", tmp_path / "o")
+    code, out, err = run_cli(
+        "mi", SNAPSHOT, "--method", "mvn", *args, "--quiet", "--out", tmp_path / "o"
+    )
     assert code == code_expected and message in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()

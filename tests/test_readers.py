@@ -6,7 +6,7 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from ipt_outcomes.data.readers import read_table
+from ipt_outcomes.data.readers import read_table, sheet_names, value_labels_of
 from ipt_outcomes.data.validation import validate_scores
 from ipt_outcomes.exceptions import InputFileError
 
@@ -170,3 +170,73 @@ def test_huge_number_of_columns_is_refused(tmp_path):
     path.write_text(",".join(f"c{i}" for i in range(2500)) + "\n" + ",".join("1" * 2500) + "\n")
     with pytest.raises(InputFileError, match="2500 columns"):
         read_table(path)
+
+
+# --- issue 19: statistical files --------------------------------------------------------------
+
+CORPUS = ROOT / "tests" / "corpus"
+TEXT = "subject_id,arm,visit,hamd17\nP1,IPT,0,20\nP1,IPT,3,9\nP2,TAU,0,18\nP2,TAU,3,\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_unicode_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "scores.csv"
+    bom = {"utf-16": b"", "utf-16-be": b"\xfe\xff", "utf-32": b""}[encoding]
+    path.write_bytes(bom + TEXT.encode(encoding))
+    check_contents(path)
+
+
+def test_utf16_without_a_byte_order_mark_needs_the_encoding(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_bytes(TEXT.encode("utf-16-le"))
+    with pytest.raises(InputFileError, match="give --encoding utf-16"):
+        read_table(path)
+    check_contents(path, encoding="utf-16-le")
+
+
+def test_pipe_separated_text(write_csv):
+    check_contents(write_csv(TEXT.replace(",", "|")))
+
+
+def test_xlsx_formula_without_a_saved_value_is_refused_by_cell():
+    with pytest.raises(InputFileError) as info:
+        read_table(CORPUS / "formula_no_value.xlsx")
+    text = str(info.value)
+    assert "1 formula cell without a saved value" in text
+    assert "formula_no_value.xlsx, row 3, column hamd17 (cell D3): formula =B2*0+10" in text
+
+
+def test_xlsx_formula_whose_result_is_empty_text_is_an_empty_cell():
+    scores = validate_scores(read_table(CORPUS / "formula_empty_text.xlsx"))
+    assert scores.data["score"].isna().tolist() == [False, True, False, False]
+
+
+def test_xlsx_duplicate_and_empty_sheets_are_refused():
+    with pytest.raises(InputFileError, match="column names appear more than once: arm"):
+        read_table(CORPUS / "duplicate_header.xlsx")
+    with pytest.raises(InputFileError, match="sheet 'empty': the sheet is empty; the other"):
+        read_table(CORPUS / "empty_first_sheet.xlsx")
+    assert len(read_table(CORPUS / "empty_first_sheet.xlsx", sheet="scores").frame) == 4
+
+
+def test_sheet_names_and_value_labels_are_read_without_the_data():
+    assert sheet_names(CORPUS / "notes_first.xlsx") == ["Notes", "scores", "codes"]
+    assert sheet_names(CORPUS / "ok_two_arms.csv") == []
+    labels = value_labels_of(CORPUS / "labelled_visit.sav")
+    assert labels == {
+        "arm": {1: "TAU", 2: "IPT"},
+        "visit": {0: "Baseline", 1: "Week 4", 2: "Week 8"},
+    }
+    assert value_labels_of(CORPUS / "ok_two_arms.csv") == {}
+
+
+def test_value_labels_are_an_explicit_choice():
+    """Codes by default (a labelled numeric visit stays a number); labels on request."""
+    codes = validate_scores(read_table(CORPUS / "labelled_arm.sav")).data
+    assert codes["arm"].unique().tolist() == ["1", "2"]
+    labels = validate_scores(read_table(CORPUS / "labelled_arm.sav", value_labels="labels")).data
+    assert labels["arm"].unique().tolist() == ["TAU", "IPT"]
+    visit = validate_scores(read_table(CORPUS / "labelled_visit.sav")).data
+    assert sorted(visit["visit"].unique()) == [0.0, 1.0, 2.0]
+    with pytest.raises(ValueError, match="value_labels must be 'codes' or 'labels'"):
+        read_table(CORPUS / "labelled_arm.sav", value_labels="both")

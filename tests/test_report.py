@@ -1,9 +1,15 @@
-"""The report: stages, every number traced to a table, reproducibility, rendering in Chromium."""
+"""The report: numbered TLFs, every number traced to a table, the same numbers in HTML, RTF and
+PDF, Chromium rendering, reproducibility.
+
+The project's report is built once for the module (HTML, RTF, and PDF when Chromium is
+installed); the tests read what it wrote.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import html.parser
+import io
 import os
 import re
 import shutil
@@ -12,11 +18,19 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
-from ipt_outcomes.report.html import read_tables, render
+from ipt_outcomes.report.html import read_provenance, read_tables, render, render_html
 
 from .conftest import ROOT
 
 DESIGN = ROOT / "analyses" / "saloheimo2016.toml"
+CHROMIUM = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _need_chromium():
+    if not all(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian chromium and chromium-driver (.ci/run does)")
+        pytest.skip("Debian chromium / chromium-driver not installed")
 
 
 def build(run_cli, data, out, *extra):
@@ -38,167 +52,438 @@ def report_dir(trial_file, tmp_path_factory):
     from ipt_outcomes.cli import main
 
     out = tmp_path_factory.mktemp("report")
-    assert (
-        main(["report", "--data", str(trial_file), "--design", str(DESIGN), "--out", str(out)]) == 0
-    )
+    formats = "html,rtf,pdf" if CHROMIUM[0] else "html,rtf"
+    args = ["report", "--data", str(trial_file), "--design", str(DESIGN), "--out", str(out),
+            "--formats", formats]  # fmt: skip
+    assert main(args) == 0
     return out
 
 
+@pytest.fixture(scope="module")
+def tables(report_dir):
+    t = read_tables(report_dir / "tables")
+    t["provenance"] = read_provenance(report_dir / "provenance.csv")
+    return t
+
+
+@pytest.fixture(scope="module")
+def page(report_dir):
+    text = (report_dir / "report.html").read_text(encoding="utf-8")
+    parser = _Collect()
+    parser.feed(text)
+    return text, parser
+
+
+VOID = {"img", "meta", "br", "hr", "link", "input"}
+
+
 class _Collect(html.parser.HTMLParser):
-    """Collects tagged values (spans and table cells) and the text outside them."""
+    """Tagged values (spans with data-src), the text outside them, and each TLF's parts."""
 
     def __init__(self):
         super().__init__()
-        self.stack = []  # (tag, attrs) of open elements
         self.tagged = []  # (src, row, col, fmt, text)
         self.untagged = []
+        self.stack = []  # (tag, role) of open elements
         self.cur = None
-        self.table_src = None
-        self.skip = 0
+        self.tlfs = {}  # id -> number, kind, label, title, population, notes, rows, ...
+        self.tlf = None
+        self.cell = None
+        self.row = None
+        self.row_class = ""
+        self.sentences = []
+
+    def _roles(self):
+        return {r for _t, r in self.stack if r}
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        cls = (a.get("class") or "").split()
+        role = None
         if tag in ("style", "title"):
-            self.skip += 1
-        if tag == "table":
-            self.table_src = a.get("data-src")
-        if "data-row" in a:
-            src = a.get("data-src") or self.table_src
-            self.cur = [src, int(a["data-row"]), a["data-col"], a["data-fmt"], ""]
-        self.stack.append(tag)
+            role = "skip"
+        elif tag == "section" and "tlf" in cls:
+            self.tlf = dict(number=a["data-number"], kind=a["data-kind"], label="", title="",
+                            population="", notes=[], rows=[], row_classes=[], images=0)  # fmt: skip
+            self.tlfs[a["id"]] = self.tlf
+            role = "tlf"
+        elif tag == "span" and ("tlf-label" in cls or "tlf-title" in cls):
+            role = cls[0][4:]
+        elif tag == "p" and "tlf-population" in cls:
+            role = "population"
+        elif tag == "ol" and "tlf-footnotes" in cls:
+            role = "footnotes"
+        elif tag == "li" and "footnotes" in self._roles():
+            self.tlf["notes"].append("")
+            role = "note"
+        elif tag == "ul" and "sentences" in cls:
+            role = "sentences"
+        elif tag == "tr" and self.tlf is not None:
+            self.row, self.row_class = [], " ".join(cls)
+        elif tag in ("td", "th") and self.tlf is not None:
+            self.cell = ""
+        elif tag == "img" and self.tlf is not None:
+            self.tlf["images"] += 1
+        if "data-src" in a and "data-row" in a:
+            self.cur = [a["data-src"], int(a["data-row"]), a["data-col"], a["data-fmt"], ""]
+        if tag not in VOID:
+            self.stack.append((tag, role))
 
     def handle_endtag(self, tag):
-        if tag in ("style", "title"):
-            self.skip -= 1
-        if self.cur is not None and tag in ("span", "td"):
+        if tag in VOID:
+            return
+        if self.cur is not None and tag == "span":
             self.tagged.append(tuple(self.cur))
             self.cur = None
-        if tag == "table":
-            self.table_src = None
-        if self.stack:
-            self.stack.pop()
+        if tag in ("td", "th") and self.cell is not None:
+            self.row.append(self.cell)
+            self.cell = None
+        if tag == "tr" and self.row is not None:
+            self.tlf["rows"].append(self.row)
+            self.tlf["row_classes"].append(self.row_class)
+            self.row = None
+        while self.stack:
+            t, role = self.stack.pop()
+            if role == "tlf":
+                self.tlf = None
+            if t == tag:
+                break
 
     def handle_data(self, data):
-        if self.skip:
+        roles = self._roles()
+        if "skip" in roles:
             return
         if self.cur is not None:
             self.cur[4] += data
         else:
             self.untagged.append(data)
+        if self.tlf is not None:
+            for field in ("label", "title", "population"):
+                if field in roles:
+                    self.tlf[field] += data
+            if "note" in roles:
+                self.tlf["notes"][-1] += data
+            if self.cell is not None:
+                self.cell += data
+        if "sentences" in roles:
+            self.sentences.append(data)
 
 
-def test_report_has_the_three_stages_of_files(report_dir):
+def _visible(text: str) -> str:
+    """The page's text as a reader sees it (no tags, styles or attribute values)."""
+    parser = _Collect()
+    parser.feed(text)
+    return " ".join(x for t in parser.tagged for x in [t[4]]) + " " + "".join(parser.untagged)
+
+
+# ------------------------------------------------------------------------------------------
+# the TLFs
+# ------------------------------------------------------------------------------------------
+
+REQUIRED = {
+    "consort_diagram": "Figure", "consort": "Table", "baseline": "Table",
+    "descriptive_scores": "Table", "descriptive_change": "Table", "lsmeans": "Table",
+    "contrasts": "Table", "rates": "Table", "response_primary": "Table",
+    "response_comparisons": "Table", "multiplicity": "Table", "sensitivity": "Table",
+    "hedges": "Table", "forest": "Figure", "mmrm_figure": "Figure", "dropouts": "Listing",
+}  # fmt: skip
+
+
+def test_report_has_the_three_stages_of_files(report_dir, tables):
     assert (report_dir / "report.html").exists()
-    tables = {p.stem for p in (report_dir / "tables").glob("*.csv")}
-    assert {
-        "published_vs_reproduced",
-        "response_rates",
-        "mmrm_contrasts",
-        "consort",
-        "baseline_table",
-        "sensitivity",
-    } <= tables
+    names = {p.stem for p in (report_dir / "tables").glob("*.csv")}
+    assert {"published_vs_reproduced", "response_rates", "mmrm_contrasts", "consort", "tlf",
+            "descriptive_scores", "descriptive_change", "response_adjusted", "multiplicity"} <= names  # fmt: skip
     figures = {p.name for p in (report_dir / "figures").iterdir()}
-    for name in (
-        "consort",
-        "rates",
-        "forest",
-        "mmrm",
-        "spaghetti",
-        "waterfall",
-        "missingness",
-        "sensitivity",
-    ):
-        assert {f"{name}.png", f"{name}.svg"} <= figures
+    tlf = tables["tlf"]
+    from ipt_outcomes.report.tlf import spec
+
+    for name in tlf.loc[tlf["kind"] == "Figure", "name"]:
+        stem = spec(name).figure
+        assert {f"{stem}.png", f"{stem}.svg"} <= figures
+
+
+def test_every_tlf_has_its_number_title_population_and_footnotes(page, tables):
+    _, parser = page
+    tlf = tables["tlf"]
+    assert set(REQUIRED) <= set(tlf["name"])
+    for name, kind in REQUIRED.items():
+        assert tlf.loc[tlf["name"] == name, "kind"].iloc[0] == kind
+    for row in tlf.itertuples(index=False):
+        shown = parser.tlfs[row.name]
+        assert shown["number"] == row.number and shown["kind"] == row.kind
+        assert shown["label"] == f"{row.kind} {row.number}"
+        assert row.number.split(".")[:2] == row.part.split(".")
+        assert shown["title"].strip() and shown["population"].strip()
+        assert len(shown["notes"]) >= 2, row.name  # method / missing data, and the software
+        assert shown["notes"][-1].startswith("Software: ipt-outcomes")
+        if row.kind == "Figure":
+            assert shown["images"] == 1
+        else:
+            assert len(shown["rows"]) >= 2  # header and at least one row
+    # numbered without gaps within each part and kind, in ICH E3 parts
+    assert set(tlf["part"].astype(str)) <= {"14.1", "14.2", "14.3", "16.2"}
+    for (_part, _kind), group in tlf.groupby(["part", "kind"]):
+        assert [int(n.split(".")[-1]) for n in group["number"]] == list(range(1, len(group) + 1))
+
+
+def test_every_number_in_the_report_comes_from_a_generated_table(page, tables):
+    _, parser = page
+    assert len(parser.tagged) > 2000
+    for src, row, col, kind, shown in parser.tagged:
+        expected = render(tables, src, row, col, kind)
+        assert shown == expected, (src, row, col, shown, expected)
+    loose = "".join(parser.untagged)
+    assert not re.search(r"\d", loose), re.findall(r".{20}\d.{20}", loose)[:5]
+
+
+def test_one_convention_for_each_kind_of_number(page):
+    text, parser = page
+    shown = _visible(text)
+    risk_cols = {"risk_difference", "rd_ci_low", "rd_ci_high", "rd_adjusted", "rd_unadjusted",
+                 "se_adjusted", "se_without_covariates", "width_adjusted", "width_unadjusted"}  # fmt: skip
+    for src, _row, col, kind, _ in parser.tagged:
+        if col in risk_cols:  # risk differences always in percentage points
+            assert kind in ("pp", "pp_n"), (src, col, kind)
+        if col in ("n", "responders", "remitters", "events", "randomised", "observed"):
+            assert kind == "int", (src, col, kind)
+    assert not re.search(r"NNT[BH] \d+\.\d", shown)  # NNT rounded up to whole participants
+    assert not re.search(r"\bn = \d+\.0\b", shown)  # counts as integers
+    assert "<0.001" not in shown.replace("< 0.001", "")
+    for code in ("nri", "locf", "kenward-roger", "observed_arms", "risk_difference"):
+        assert not re.search(rf"\b{code}\b", shown), code  # raw codes never reach the reader
+
+
+def test_the_modelled_arm_is_marked_and_never_a_finding(page, tables):
+    _, parser = page
+    arms = tables["arms"]
+    label = arms.loc[arms["modelled"].astype(str) == "True", "label"].iloc[0]
+    assert label.endswith("(modelled)")
+    sentences = "".join(parser.sentences)
+    assert sentences and label not in sentences
+    for name in ("response_primary", "contrasts"):
+        shown = parser.tlfs[name]
+        marked = [
+            r for r, c in zip(shown["rows"], shown["row_classes"], strict=True) if "modelled" in c
+        ]
+        assert marked and all(label in r[0] or r[0] == "" for r in marked)
+        assert all("not tested" in r for r in marked if r[0])
+    family = tables["multiplicity"]
+    assert label not in set(family["arm"]) and not (family["arm"] == "IPT+MED").any()
+
+
+def test_the_primary_response_table_sets_adjusted_beside_unadjusted(page, tables):
+    _, parser = page
+    shown = parser.tlfs["response_primary"]
+    header = shown["rows"][0]
+    assert "Baseline-adjusted (CI)" in header and "Unadjusted (CI)" in header
+    effect = tables["adjustment_effect"]
+    observed = effect[effect["arm"] != "IPT+MED"]
+    assert len(observed) == 4 and set(observed["direction"]) <= {"smaller", "larger", "unchanged"}
+    assert sum("standard error is" in s for s in parser.sentences) == len(observed)
+
+
+def test_hedges_g_says_it_is_unadjusted(tables):
+    tlf = tables["tlf"]
+    title = tlf.loc[tlf["name"] == "hedges", "title"].iloc[0]
+    assert "unadjusted" in title
+
+
+def test_the_estimands_section_shows_its_tables_and_disappears_without_them(tables):
+    """Issue 16: the estimand (ICH E9(R1) attributes), the primary MMRM beside reference-based
+    multiple imputation, and the tipping point, numbered in 14.3; a section is a template plus
+    tables, so without the tables there is no section (and no gap in the numbering)."""
+    from ipt_outcomes.report.tlf import catalogue
+
+    page = render_html(tables)
+    assert 'id="section-estimands"' in page
+    for name in ("estimand", "mi_contrasts", "tipping_point", "tipping_point_exact"):
+        assert f'id="{name}"' in page, name
+        row = tables["tlf"][tables["tlf"]["name"] == name].iloc[0]
+        assert row["part"] == "14.3" and row["section"] == "estimands"
+    mi = tables["mi_contrasts"]
+    assert mi["analysis"].iloc[0] == "MMRM (primary)"
+    assert {"MAR", "JR", "CR", "CIR"} <= set(mi["strategy"])
+    assert set(tables["estimand"]["attribute"]) >= {
+        "Population",
+        "Variable",
+        "Population-level summary",
+    }
+    t = {k: v for k, v in tables.items() if k not in ("estimand", "mi_contrasts", "tipping_point",
+                                                       "tipping_point_exact")}  # fmt: skip
+    t["tlf"], t["tlf_footnotes"] = catalogue(t)
+    assert 'id="section-estimands"' not in render_html(t)
+
+
+# ------------------------------------------------------------------------------------------
+# reproducibility and provenance
+# ------------------------------------------------------------------------------------------
 
 
 def test_published_vs_reproduced_has_the_spec_columns_and_the_six_rates(report_dir):
     t = pd.read_csv(report_dir / "tables" / "published_vs_reproduced.csv")
-    assert list(t.columns) == [
-        "arm",
-        "visit",
-        "published_percent",
-        "reproduced_percent",
-        "n",
-        "responders",
-    ]
+    assert list(t.columns) == ["arm", "visit", "published_percent", "reproduced_percent", "n",
+                               "responders"]  # fmt: skip
     assert len(t) == 6 and (t["published_percent"] == t["reproduced_percent"]).all()
 
 
-def test_every_number_in_the_report_comes_from_a_generated_table(report_dir):
-    text = (report_dir / "report.html").read_text(encoding="utf-8")
-    parser = _Collect()
-    parser.feed(text)
-    tables = read_tables(report_dir / "tables")
-    tables["provenance"] = pd.read_csv(
-        report_dir / "provenance.csv", dtype=str, keep_default_na=False
-    )
-    assert len(parser.tagged) > 500
-    for src, row, col, kind, shown in parser.tagged:
-        expected = render(tables, src, row, col, kind)
-        assert shown == expected, (src, row, col, shown, expected)
-    loose = "".join(parser.untagged).replace("HC3", "HC")  # a method's name, not a number
-    assert not re.search(r"\d", loose), re.findall(r".{20}\d.{20}", loose)[:5]
+def test_rebuilding_the_tables_gives_identical_bytes(report_dir, trial_file):
+    from ipt_outcomes.data.trial import load_trial
+    from ipt_outcomes.output import write_csv
+    from ipt_outcomes.report.tables import build_tables, load_published
+
+    trial = load_trial(trial_file, DESIGN)
+    again = build_tables(trial, published=load_published(trial.design.published))
+    for name, frame in again.items():
+        buf = io.StringIO()
+        write_csv(frame, buf)
+        written = (report_dir / "tables" / f"{name}.csv").read_bytes()
+        assert (
+            hashlib.sha256(buf.getvalue().encode()).digest() == hashlib.sha256(written).digest()
+        ), name
 
 
-def test_rebuilding_gives_byte_identical_tables(report_dir, trial_file, tmp_path):
-    from ipt_outcomes.cli import main
-
-    again = tmp_path / "again"
-    assert (
-        main(["report", "--data", str(trial_file), "--design", str(DESIGN), "--out", str(again)])
-        == 0
-    )
-
-    def digests(d):
-        return {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((d / "tables").glob("*.csv"))
-        }
-
-    assert digests(again) == digests(report_dir)
-
-
-def test_report_is_self_contained(report_dir):
-    text = (report_dir / "report.html").read_text(encoding="utf-8")
+def test_report_is_self_contained(page, tables):
+    text, _ = page
     assert "<script" not in text.lower()
-    assert not re.search(r"""\s(?:src|href)=["'](?!data:)""", text)
-    assert text.count('src="data:image/png;base64,') == 8
+    assert not re.search(r"""\s(?:src|href)=["'](?!data:|#)""", text)
+    n_figures = int((tables["tlf"]["kind"] == "Figure").sum())
+    assert text.count('src="data:image/png;base64,') == n_figures
     assert "http://" not in text and "@import" not in text
 
 
-def test_provenance_records_versions_inputs_commit_and_build_time(report_dir):
+def test_provenance_records_run_date_versions_inputs_commit_and_build_time(report_dir):
     prov = pd.read_csv(report_dir / "provenance.csv", dtype=str).set_index("key")["value"]
-    assert {"ipt-outcomes", "numpy", "pandas", "git commit", "time to build (s)"} <= set(prov.index)
+    assert {
+        "run date",
+        "ipt-outcomes",
+        "numpy",
+        "jinja2",
+        "git commit",
+        "time to build (s)",
+    } <= set(prov.index)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", prov["run date"])
     assert any(k.startswith("sha256 of data") for k in prov.index)
-    assert any(k.startswith("sha256 of design") for k in prov.index)
     assert float(prov["time to build (s)"]) > 0
+    for key, value in prov.items():  # no absolute paths
+        assert not re.search(r"(^|[\s(])/", f"{key} {value}"), (key, value)
 
 
-def test_data_derived_strings_are_escaped(tmp_path):
+def test_a_seed_is_shown_as_a_whole_number(tmp_path):
+    from ipt_outcomes.cli.report import _seed_of
+
+    (tmp_path / "calibration.csv").write_text("quantity,target,achieved\nseed,,2016.0\n")
+    assert _seed_of(tmp_path / "trial.csv") == "2016"
+
+
+def test_data_derived_strings_are_escaped_in_html_and_rtf(tmp_path):
     from ipt_outcomes.cli import main
 
     data = simulate_trial(5, n_per_arm=25, include_modelled_arm=False).data
-    evil = "<script>alert(1)</script>"
+    evil = "<script>alert(1)</script>{\\rtf1 \\par}"
     data["arm"] = data["arm"].replace({"IPT": evil})
     path = tmp_path / "evil.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         write_trial_csv(data, fh)
     out = tmp_path / "out"
-    assert main(["report", "--data", str(path), "--out", str(out)]) == 0
+    assert main(["report", "--data", str(path), "--out", str(out), "--formats", "html,rtf"]) == 0
     text = (out / "report.html").read_text(encoding="utf-8")
-    assert evil not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert (
+        "<script>alert(1)</script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    )
+    for rtf in (out / "rtf").glob("*.rtf"):
+        shown = rtf_text(rtf.read_text(encoding="ascii"))
+        if "alert" in shown:
+            assert evil in shown
 
 
-def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir):
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian chromium and chromium-driver (.ci/run does)")
-        pytest.skip("Debian chromium / chromium-driver not installed")
+# ------------------------------------------------------------------------------------------
+# RTF, PDF and Chromium
+# ------------------------------------------------------------------------------------------
+
+
+def rtf_text(doc: str) -> str:
+    """Plain text of an RTF document: cells end with a tab, rows and paragraphs with a new line.
+
+    Fails on anything that is not well-formed RTF: a missing header, unbalanced braces,
+    non-ASCII bytes or an unknown escape.
+    """
+    assert doc.startswith("{\\rtf1"), doc[:20]
+    assert doc.isascii()
+    out, depth, i, skip_group = [], 0, 0, None
+    control = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}~_-])|\\\n")
+    while i < len(doc):
+        ch = doc[i]
+        if ch == "{":
+            depth += 1
+            if doc.startswith("{\\fonttbl", i) or doc.startswith("{\\*", i):
+                skip_group = skip_group or depth
+            i += 1
+        elif ch == "}":
+            if skip_group == depth:
+                skip_group = None
+            depth -= 1
+            assert depth >= 0, "unbalanced braces"
+            i += 1
+        elif ch == "\\":
+            m = control.match(doc, i)
+            assert m, f"bad escape at {i}: {doc[i : i + 10]!r}"
+            i = m.end()
+            if skip_group:
+                continue
+            word, num, hexa, sym = m.group(1), m.group(2), m.group(3), m.group(4)
+            if word == "u":
+                out.append(chr(int(num) % 65536))
+                i += 1  # the fallback character
+            elif word == "cell":
+                out.append("\t")
+            elif word in ("row", "par", "line"):
+                out.append("\n")
+            elif hexa:
+                out.append(bytes.fromhex(hexa).decode("cp1252"))
+            elif sym:
+                out.append(sym)
+        else:
+            if not skip_group and ch not in "\r\n":
+                out.append(ch)
+            i += 1
+    assert depth == 0, "unbalanced braces"
+    return "".join(out)
+
+
+def test_every_table_is_also_an_rtf_that_parses_and_carries_its_numbers(report_dir, page, tables):
+    from ipt_outcomes.report.rtf import rtf_name
+
+    _, parser = page
+    tlf = tables["tlf"]
+    expected = {rtf_name(label) for label in tlf.loc[tlf["kind"] != "Figure", "label"]}
+    assert {p.name for p in (report_dir / "rtf").glob("*.rtf")} == expected
+    for row in tlf[tlf["kind"] != "Figure"].itertuples(index=False):
+        text = rtf_text((report_dir / "rtf" / rtf_name(row.label)).read_text(encoding="ascii"))
+        cells = {c.strip() for line in text.split("\n") for c in line.split("\t")}
+        assert f"{row.label} {row.title}" in text
+        assert f"Population: {row.population}" in text
+        html_cells = [c.strip() for r in parser.tlfs[row.name]["rows"] for c in r]
+        missing = [c for c in html_cells if c and c not in cells]
+        assert not missing, (row.label, missing[:5])
+        for note in parser.tlfs[row.name]["notes"]:
+            assert note.strip() in text.replace("\n", " ") or note.strip() in text
+
+
+def test_the_pdf_has_a_page_or_more_for_every_tlf(report_dir, tables):
+    _need_chromium()
+    data = (report_dir / "report.pdf").read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert pages >= len(tables["tlf"]), (pages, len(tables["tlf"]))
+
+
+def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir, tables):
+    _need_chromium()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    chromium, driver_path = CHROMIUM
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -212,7 +497,10 @@ def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir):
         images = driver.execute_script(
             "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);"
         )
-        assert len(images) == 8 and all(ok and w > 0 for ok, w, _alt in images), images
+        n_figures = int((tables["tlf"]["kind"] == "Figure").sum())
+        assert len(images) == n_figures and all(ok and w > 0 for ok, w, _alt in images), images
+        figure_labels = set(tables["tlf"].loc[tables["tlf"]["kind"] == "Figure", "label"])
+        assert {alt.split(":")[0] for *_x, alt in images} == figure_labels
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
         shot = ROOT / "reports" / "report_screenshot.png"
@@ -220,6 +508,17 @@ def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir):
         assert driver.save_screenshot(str(shot))
     finally:
         driver.quit()
+
+
+def test_pdf_without_chromium_is_refused_before_any_work(
+    run_cli, trial_file, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("IPT_CHROMIUM", raising=False)
+    code, _, err = run_cli(
+        "report", "--data", trial_file, "--out", tmp_path / "out", "--formats", "pdf"
+    )
+    assert code == 1 and "Chromium" in err and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -233,5 +532,7 @@ def test_report_works_on_other_trials(run_cli, external, tmp_path, name, design)
         run_cli, external(name), tmp_path / "out", "--design", ROOT / "tests" / "designs" / design
     )
     text = (out / "report.html").read_text(encoding="utf-8")
-    assert text.count('src="data:image/png;base64,') == 8
+    tlf = pd.read_csv(out / "tables" / "tlf.csv", dtype=str)
+    assert text.count('src="data:image/png;base64,') == int((tlf["kind"] == "Figure").sum()) >= 7
+    assert {"contrasts", "response_primary", "descriptive_change"} <= set(tlf["name"])
     assert len(pd.read_csv(out / "tables" / "published_vs_reproduced.csv")) == 0

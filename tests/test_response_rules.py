@@ -57,7 +57,8 @@ def test_zero_percent_arm_leaves_undefined_ratio_intervals_empty_with_reasons(wr
         "risk ratio interval undefined" in row["note"]
         and "odds ratio interval undefined" in row["note"]
     )
-    assert row["nnt"] == pytest.approx(-1 / 0.6) and row["nnt_text"].startswith("NNTH 1.7")
+    # 1 / 0.6 = 1.67, rounded up to 2
+    assert row["nnt"] == pytest.approx(-1 / 0.6) and row["nnt_text"].startswith("NNTH 2")
 
 
 def test_hundred_percent_arm_makes_odds_ratio_undefined(write_csv):
@@ -199,8 +200,10 @@ def test_holm_family_is_the_key_visits(write_csv):
 
 
 def test_nnt_wording_follows_altman():
-    assert nnt_interval(-0.25, -0.4, -0.1)[3] == "NNTH 4.0 (95% CI NNTH 2.5 to NNTH 10.0)"
-    assert nnt_interval(0.1, 0.0, 0.2)[3] == "NNTB 10.0 (95% CI infinity to infinity to NNTB 5.0)"
+    """Altman (1998): NNT rounded up, worded NNTB / NNTH, the interval through infinity when
+    the risk difference interval includes 0."""
+    assert nnt_interval(-0.25, -0.4, -0.1)[3] == "NNTH 4 (95% CI NNTH 3 to NNTH 10)"
+    assert nnt_interval(0.1, 0.0, 0.2)[3] == "NNTB 10 (95% CI infinity to infinity to NNTB 5)"
 
 
 def test_newcombe_1998_worked_examples():

@@ -238,11 +238,12 @@ def test_report_names_the_instrument_arms_and_visits_by_label(tmp_path):
 
 def test_one_report_run_derives_once_and_fits_each_model_once(tmp_path, monkeypatch):
     import ipt_outcomes.data.trial as trial_mod
+    import ipt_outcomes.estimands.imputation as imputation
     import ipt_outcomes.models.lmm.core as lmm_core
     import ipt_outcomes.models.mmrm.fit as mmrm_fit
     from ipt_outcomes.cli import main
 
-    calls = {"derive": 0, "mmrm": 0, "lmm": 0, "read": 0}
+    calls = {"derive": 0, "mmrm": 0, "lmm": 0, "read": 0, "imputation_model": 0}
 
     def counting(name, fn):
         def wrapped(*a, **k):
@@ -254,15 +255,20 @@ def test_one_report_run_derives_once_and_fits_each_model_once(tmp_path, monkeypa
     monkeypatch.setattr(trial_mod, "derive_outcomes", counting("derive", trial_mod.derive_outcomes))
     monkeypatch.setattr(mmrm_fit, "Model", counting("mmrm", mmrm_fit.Model))
     monkeypatch.setattr(lmm_core, "_LMMModel", counting("lmm", lmm_core._LMMModel))
+    monkeypatch.setattr(
+        imputation, "ImputationModel", counting("imputation_model", imputation.ImputationModel)
+    )
     import ipt_outcomes.data.readers as readers
 
     monkeypatch.setattr(readers, "read_table", counting("read", readers.read_table))
     assert (
         main(["report", "--data", str(DATA), "--design", str(DESIGN), "--out", str(tmp_path)]) == 0
     )
-    # one read and one derivation; one MMRM model (unstructured converges: no fallback); one
-    # growth model (no therapy groups in this trial, so no partially nested models)
-    assert calls == {"derive": 1, "mmrm": 1, "lmm": 1, "read": 1}
+    # one read and one derivation; one MMRM model (unstructured converges: no fallback), which
+    # the estimands section reuses as its primary analysis; one growth model (no therapy groups
+    # here, so no partially nested models); one imputation model per reference-based strategy
+    # (MAR, JR, CR, CIR, LMCF), each feeding its row of the estimands table
+    assert calls == {"derive": 1, "mmrm": 1, "lmm": 1, "read": 1, "imputation_model": 5}
 
 
 # ------------------------------------------------------------------------------------------
@@ -386,3 +392,14 @@ def test_validate_says_valid_but_nothing_to_analyse_when_the_baseline_visit_is_a
     assert code == 1 and "nothing to analyse" in err and not (path.parent / "o").exists()
     code, out, err = run_cli("validate", path, "--baseline-visit", "1")
     assert code == 0, out
+
+
+def test_visits_before_the_baseline_visit_are_screening_and_not_analysed(write_csv):
+    path = write_csv(
+        "subject_id,arm,visit,hamd17\nA,TAU,0,25\nA,TAU,4,20\nA,TAU,8,10\n"
+        "B,X,0,24\nB,X,4,22\nB,X,8,12\n"
+    )
+    trial = load_trial(path, baseline_visit=4)
+    assert trial.post_visits == (8.0,) and trial.visits == (4.0, 8.0)
+    assert trial.derived["change"].tolist() == [-10.0, -10.0]
+    assert any(p.rule == "visit_before_baseline" for p in trial.problems)

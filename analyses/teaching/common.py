@@ -1,13 +1,27 @@
-"""What every worksheet gets: the trial, its design, the published figures and run settings."""
+"""What every worksheet gets: the trial, the report's tables, the published figures and settings.
+
+Worksheets quote every number they share with the report from the report's own tables
+(``ctx.n``, a :class:`~ipt_outcomes.teaching.ReportNumbers`): the same value, the same
+formatting, tagged with its source as in the report. What they compute themselves (a simpler
+analysis, a simulation) they say so, and show the report's number beside it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ipt_outcomes.data.trial import Trial
+from ipt_outcomes.teaching import ReportNumbers
+
+SYNTHETIC_NOTE = (
+    "The trial data in this worksheet are synthetic: the individual data of Saloheimo et al. "
+    "(2016) are not public, so the project generated a trial that matches the published summary "
+    "figures (data/synthetic/README.md). Published figures quoted here are the paper's; every "
+    "other number comes from the synthetic data and is an illustration, not evidence."
+)
 
 
 @dataclass
@@ -15,10 +29,16 @@ class Context:
     trial: Trial
     targets: pd.DataFrame  # published figures and their sources (saloheimo2016_targets.csv)
     rob2: Path
+    report: dict  # the report's tables, as the report reads them
     seed: int = 2016
-    sims: int = 500  # simulated trials per n for the MMRM power (worksheet 4)
+    sims: int = 500  # simulated trials per n (worksheet 4) and per scenario (worksheet 7)
     imputations: int = 50
     workers: int | None = None
+    synthetic: bool = True
+    n: ReportNumbers = field(init=False)
+
+    def __post_init__(self):
+        self.n = ReportNumbers(self.report)
 
     @property
     def scores(self) -> Trial:
@@ -31,6 +51,16 @@ class Context:
     @property
     def reference(self) -> str:
         return self.design.reference
+
+    @property
+    def data_note(self) -> str:
+        return SYNTHETIC_NOTE if self.synthetic else ""
+
+    def label(self, arm: str) -> str:
+        return self.trial.arm_label(arm)
+
+    def visit(self, visit: float) -> str:
+        return self.trial.visit_label(visit)
 
     def _row(self, quantity: str, arm: str, visit=None) -> pd.Series:
         t = self.targets
@@ -46,11 +76,3 @@ class Context:
 
     def source(self, quantity: str, arm: str, visit=None) -> str:
         return str(self._row(quantity, arm, visit)["source"])
-
-
-def pct(x: float, digits: int = 1) -> str:
-    return f"{100 * x:.{digits}f}%"
-
-
-def p_text(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"

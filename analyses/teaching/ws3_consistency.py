@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from common import Context, p_text
+from common import Context
+from markupsafe import Markup as M
 
+from ipt_outcomes.format import fmt
 from ipt_outcomes.stats.appraisal import fragility_index, grim_mean, grim_table
-from ipt_outcomes.stats.response import binary_outcomes, compare_with_reference
-from ipt_outcomes.teaching import Task, Worksheet
+from ipt_outcomes.teaching import Task, Worksheet, frame
 
 
 def build(ctx: Context) -> Worksheet:
@@ -38,13 +39,18 @@ def build(ctx: Context) -> Worksheet:
         means.append({"arm": arm, "baseline HAM-D mean": m, "n": n, "possible?": r["consistent"],
                       "GRIM informative (n < 10)?": r["informative"]})  # fmt: skip
     means = pd.DataFrame(means)
-    out = binary_outcomes(ctx.scores, "observed", visits=[3.0])
-    c = compare_with_reference(out, ref, arms=["PeGT", ref], visits=[3.0]).iloc[0]
-    fi = fragility_index(
-        int(c["events"]), int(c["n"]), int(c["events_reference"]), int(c["n_reference"])
-    )
-    frag_given = pd.DataFrame({"arm": ["PeGT", ref], "responders": [int(c["events"]), int(c["events_reference"])],
-                               "assessed": [int(c["n"]), int(c["n_reference"])]})  # fmt: skip
+    n = ctx.n
+    at = dict(arm="PeGT", visit=3.0)
+
+    def c(col, kind="int"):  # the report's 3-month comparison of PeGT with the reference
+        return n.q("response_comparisons", col, kind, **at)
+
+    counts = [int(n.value("response_comparisons", k, **at))
+              for k in ("events", "n", "events_reference", "n_reference")]  # fmt: skip
+    fi = fragility_index(*counts)
+    frag_given = frame({"arm": [ctx.label("PeGT"), ctx.label(ref)],
+                               "responders": [c("events"), c("events_reference")],
+                               "assessed": [c("n"), c("n_reference")]})  # fmt: skip
     n_ex = int(ctx.published("observed_n", "PeGT", 3))
     k_ex = int(ctx.published("response_percent", "PeGT", 3) / 100 * n_ex)
     tasks = [
@@ -85,17 +91,25 @@ def build(ctx: Context) -> Worksheet:
             question=(
                 "Fragility index (Walsh et al. 2014): how many patients' outcomes would have to change to turn "
                 "the 3-month PeGT vs TAU comparison from non-significant to significant (reverse fragility) "
-                "or the other way round? Use the reconstructed counts and Fisher's exact test."
+                "or the other way round? Use the reconstructed counts (the report's, as in the table) and "
+                "Fisher's exact test."
             ),
             table=frag_given,
-            answer=(
-                f"Fisher's exact test gives {p_text(fi['p_fisher'])}, so the comparison is "
-                f"{'significant' if fi['significant'] else 'not significant'}. The {fi['kind']} index is "
-                f"{fi['fragility_index']}: changing {fi['fragility_index']} patient outcome(s) makes it "
-                f"{'non-significant' if fi['significant'] else 'significant'} (p after the change "
-                f"{fi['p_after']:.3f}). Compare it with the number of patients lost to follow-up: when more "
-                "patients are missing than the index, the conclusion hangs on how they would have done."
-            ),
+            answer=M(
+                "Fisher's exact test gives {p} (the report's {table}), so the comparison is {sig}. "
+                "The {kind} index is {fi}: changing {fi} patient outcome(s) makes it {after} (p after "
+                "the change {p_after}). Compare it with the number of patients lost to follow-up: "
+                "when more patients are missing than the index, the conclusion hangs on how they "
+                "would have done."
+            ).format(
+                p=c("p_fisher", "p_text"),
+                table=n.tlf("response_comparisons"),
+                sig="significant" if fi["significant"] else "not significant",
+                kind=fi["kind"],
+                fi=fi["fragility_index"],
+                after="non-significant" if fi["significant"] else "significant",
+                p_after=fmt(fi["p_after"], "p"),
+            ),  # fmt: skip
         ),
     ]
     return Worksheet(3, "consistency_checks", "Checking the published numbers for consistency",
@@ -103,4 +117,5 @@ def build(ctx: Context) -> Worksheet:
                      sources=["Brown NJL, Heathers JAJ. The GRIM test. Soc Psychol Personal Sci 2017;8:363-369.",
                               "Walsh M et al. The statistical significance of randomized controlled trial results is "
                               "frequently fragile. J Clin Epidemiol 2014;67:622-628.",
-                              ctx.source("response_percent", "PeGT", 3)])  # fmt: skip
+                              ctx.source("response_percent", "PeGT", 3)],
+                     data_note=ctx.data_note)  # fmt: skip

@@ -6,6 +6,9 @@ from common import Context
 
 from ipt_outcomes.teaching import Task, Worksheet, load_rob2, rob2_overall, rob2_traffic_light
 
+#: the trial description handed out with the worksheets (copied beside them by build.py)
+DESCRIPTION = "saloheimo2016_trial.md"
+
 
 def build(ctx: Context) -> Worksheet:
     rob = load_rob2(ctx.rob2)
@@ -20,7 +23,8 @@ def build(ctx: Context) -> Worksheet:
                 f"Judge the risk of bias of {rob.attrs.get('name', 'the trial')} for the outcome "
                 f"'{rob.attrs.get('outcome', '')}' in each of the five RoB 2 domains (low, some concerns, high). "
                 "The table gives a starting fact for each domain; the trial description "
-                "(reference/saloheimo2016.md) has the rest."
+                f"({DESCRIPTION}, handed out beside these worksheets; in the project it is "
+                f"analyses/teaching/{DESCRIPTION}) has the rest."
             ),
             table=evidence,
             answer="\n\n".join(
@@ -33,7 +37,7 @@ def build(ctx: Context) -> Worksheet:
             question=(
                 "Combine the domain judgements into the overall risk of bias, following the RoB 2 algorithm, and "
                 "draw the traffic-light plot. Record your assessment in a TOML file like "
-                f"{ctx.rob2.name} so that the figure is made from it."
+                f"analyses/teaching/{ctx.rob2.name} so that the figure is made from it."
             ),
             answer=(
                 f"Overall: {overall['judgement']} (the algorithm gives {rob2_overall(domains['judgement'])}: "
@@ -60,4 +64,7 @@ def build(ctx: Context) -> Worksheet:
                      "Assess a trial with RoB 2, keep the assessment in a structured file, and draw it.", tasks,
                      sources=["Sterne JAC et al. RoB 2: a revised tool for assessing risk of bias in randomised trials. "
                               "BMJ 2019;366:l4898.", "McGuinness LA, Higgins JPT. Risk-of-bias VISualization (robvis). "
-                              "Res Synth Methods 2021;12:55-61."])  # fmt: skip
+                              "Res Synth Methods 2021;12:55-61."],
+                     data_note="This worksheet judges the published trial from what is public about it "
+                               "and uses no patient data (the other worksheets use the project's synthetic "
+                               "reconstruction of the trial).")  # fmt: skip

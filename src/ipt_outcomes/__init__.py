@@ -54,6 +54,7 @@ _EXPORTS = {
     "MMRMResults": "models.mmrm",
     "fit_lmm": "models.lmm",
     "growth_model": "models.lmm",
+    "fit_growth_model": "models.lmm",
     "partially_nested_model": "models.lmm",
     "LMMResults": "models.lmm",
     "ancova_by_visit": "models.ancova",
@@ -62,6 +63,10 @@ _EXPORTS = {
     "mi_contrast": "estimands.mvn",
     "tipping_point": "estimands.mvn",
     "pool_rubin": "estimands.mvn",
+    "reference_based_mi": "estimands.reference_based",
+    "estimand_tables": "estimands.tables",
+    "read_events": "estimands.events",
+    "intercurrent_events": "estimands.events",
     # appraisal and planning
     "fragility_index": "stats.appraisal",
     "grim_table": "stats.appraisal",

@@ -1,11 +1,13 @@
-"""The one number formatter: how a number looks in the CLI, the report and the worksheets.
+"""The one number formatter: how a number looks in the CLI, the report, the RTF tables and the
+worksheets.
 
 Conventions (one for each kind of number):
 
-* p-values: three decimals, ``<0.001`` below 0.001;
+* p-values: three decimals, ``< 0.001`` below 0.001 (``p = 0.045`` / ``p < 0.001`` in prose);
 * counts: whole numbers, never "30.0";
 * proportions and rates: percent with one decimal ("42.1%");
-* risk differences: in percentage points with one decimal ("18.6 pp") when shown as text;
+* risk differences: always in **percentage points** with one decimal ("18.6 pp" in prose,
+  "18.6" in a column whose header says percentage points), never as a proportion;
 * NNT: rounded **up** to a whole number and worded NNTB (benefit) or NNTH (harm), as
   Altman (1998) advises;
 * visits: as the user wrote them ("1.5", not "1.50");
@@ -20,7 +22,9 @@ import math
 
 __all__ = ["fmt", "format_p", "format_nnt", "format_frame", "KINDS"]
 
-KINDS = ("text", "bool", "int", "visit", "pct", "pp", "p", "nnt", "fN")
+KINDS = (
+    "text", "bool", "int", "auto", "visit", "pct", "pct_n", "pp", "pp_n", "p", "p_text", "nnt", "fN",
+)  # fmt: skip
 
 
 def _missing(value) -> bool:
@@ -32,15 +36,19 @@ def _missing(value) -> bool:
         return False
 
 
-def format_p(p: float) -> str:
-    """``<0.001`` or three decimals.
+def format_p(p: float, prose: bool = False) -> str:
+    """``< 0.001`` or three decimals; in prose ``p < 0.001`` or ``p = 0.045``.
 
     Examples
     --------
     >>> format_p(0.0004), format_p(0.0449), format_p(1.0)
-    ('<0.001', '0.045', '1.000')
+    ('< 0.001', '0.045', '1.000')
+    >>> format_p(0.0004, prose=True), format_p(0.0449, prose=True)
+    ('p < 0.001', 'p = 0.045')
     """
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+    if p < 0.001:
+        return "p < 0.001" if prose else "< 0.001"
+    return f"p = {p:.3f}" if prose else f"{p:.3f}"
 
 
 def format_nnt(nnt: float) -> str:
@@ -51,13 +59,21 @@ def format_nnt(nnt: float) -> str:
 
     Examples
     --------
-    >>> format_nnt(5.5), format_nnt(-12.1), format_nnt(float("inf"))
-    ('NNTB 6', 'NNTH 13', 'not defined')
+    >>> format_nnt(5.5), format_nnt(-12.1), format_nnt(5.0), format_nnt(float("inf"))
+    ('NNTB 6', 'NNTH 13', 'NNTB 5', 'infinity')
     """
-    if _missing(nnt) or math.isinf(nnt):
-        return "not defined"
+    if _missing(nnt):
+        return ""
+    if math.isinf(nnt):
+        return "infinity"
     word = "NNTB" if nnt > 0 else "NNTH"
     return f"{word} {math.ceil(abs(nnt) - 1e-9)}"
+
+
+def _decimals(v: float, n: int) -> str:
+    text = f"{v:.{n}f}"
+    # no "-0.0": a value that rounds to zero is shown without a sign
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 def fmt(value, kind: str) -> str:
@@ -67,14 +83,20 @@ def fmt(value, kind: str) -> str:
     ----------
     value : object
     kind : str
-        ``text``, ``bool`` (yes/no), ``int``, ``visit``, ``pct`` (a proportion shown as percent),
-        ``pp`` (a proportion difference in percentage points), ``p`` (p-value), ``nnt`` (rounded
-        up, worded), or ``fN`` (N decimals).
+        ``text``, ``bool`` (yes/no), ``int``, ``auto`` (a whole number as such, else up to three
+        decimals without trailing zeros), ``visit``, ``pct`` (a proportion as percent),
+        ``pct_n`` (the same without the % sign), ``pp`` (a difference of proportions in
+        percentage points, "18.6 pp"), ``pp_n`` (the same without the unit), ``p`` (p-value),
+        ``p_text`` (p-value in prose), ``nnt`` (rounded up, worded), or ``fN`` (N decimals).
 
     Examples
     --------
-    >>> fmt(30.0, "int"), fmt(0.421, "pct"), fmt(0.186, "pp"), fmt(1.5, "visit"), fmt(2.345, "f2")
-    ('30', '42.1%', '18.6 pp', '1.5', '2.35')
+    >>> fmt(30.0, "int"), fmt(0.421, "pct"), fmt(0.186, "pp"), fmt(0.186, "pp_n")
+    ('30', '42.1%', '18.6 pp', '18.6')
+    >>> fmt(1.5, "visit"), fmt(2.345, "f2"), fmt(-0.0004, "f2"), fmt(0.0449, "p_text")
+    ('1.5', '2.35', '0.00', 'p = 0.045')
+    >>> fmt(41.0, "auto"), fmt(18.7, "auto"), fmt(0.12345, "auto")
+    ('41', '18.7', '0.123')
     """
     if _missing(value):
         return ""
@@ -85,18 +107,26 @@ def fmt(value, kind: str) -> str:
     v = float(value)
     if kind == "int":
         return f"{v:.0f}"
+    if kind == "auto":
+        return f"{v:.0f}" if v == round(v) else _decimals(v, 3).rstrip("0").rstrip(".")
     if kind == "visit":
         return f"{v:g}"
     if kind == "pct":
-        return f"{100 * v:.1f}%"
+        return f"{_decimals(100 * v, 1)}%"
+    if kind == "pct_n":
+        return _decimals(100 * v, 1)
     if kind == "pp":
-        return f"{100 * v:.1f} pp"
+        return f"{_decimals(100 * v, 1)} pp"
+    if kind == "pp_n":
+        return _decimals(100 * v, 1)
     if kind == "p":
         return format_p(v)
+    if kind == "p_text":
+        return format_p(v, prose=True)
     if kind == "nnt":
         return format_nnt(v)
     if kind.startswith("f") and kind[1:].isdigit():
-        return f"{v:.{int(kind[1:])}f}"
+        return _decimals(v, int(kind[1:]))
     raise ValueError(f"unknown number kind {kind!r}; one of {KINDS}")
 
 
@@ -104,7 +134,10 @@ def _kind_of(column: str, decimals: int) -> str:
     name = column.lower()
     if name in ("p", "p_fisher", "p_holm", "p_value") or name.startswith("p_"):
         return "p"
-    if name in ("n", "n_obs", "n_subjects", "responders", "remitters", "randomised", "observed"):
+    if name in (
+        "n", "n_obs", "n_subjects", "n_reference", "responders", "remitters", "randomised",
+        "observed", "events", "events_reference", "n_per_arm",
+    ):  # fmt: skip
         return "int"
     if name == "visit":
         return "visit"
@@ -115,16 +148,32 @@ def _kind_of(column: str, decimals: int) -> str:
     return f"f{decimals}"
 
 
-def format_frame(frame, decimals: int = 3):
-    """A copy of a table with every number formatted by :func:`fmt` (kind chosen by column name)."""
+def format_frame(frame, decimals: int = 3, kinds: dict | None = None):
+    """A copy of a table with every number formatted by :func:`fmt`.
+
+    The kind of each column is taken from ``kinds`` when given there, else chosen by its name
+    (p-values, counts, visits, NNT, degrees of freedom), else ``f{decimals}``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> format_frame(pd.DataFrame({"n": [30.0], "p": [0.0004], "rd": [0.186]}), kinds={"rd": "pp"})
+        n        p       rd
+    0  30  < 0.001  18.6 pp
+    """
     import pandas as pd
 
+    kinds = kinds or {}
     out = frame.copy()
     for col in out.columns:
         s = out[col]
-        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_object_dtype(s):
-            out[col] = s.map(lambda v: "" if _missing(v) else str(v))
+        if col in kinds:
+            out[col] = s.map(lambda v, k=kinds[col]: fmt(v, k))
+        elif pd.api.types.is_bool_dtype(s):
+            out[col] = s.map(lambda v: fmt(v, "bool"))
         elif pd.api.types.is_numeric_dtype(s):
             kind = _kind_of(str(col), decimals)
             out[col] = s.map(lambda v, k=kind: fmt(v, k))
+        else:
+            out[col] = s.map(lambda v: "" if _missing(v) else str(v))
     return out

@@ -9,7 +9,9 @@
 * :func:`write_csv` - how every table is written (UTF-8, LF, visits as written, text cells that a
   spreadsheet would run as formulas neutralised).
 
-Files get the usual permissions (0666 less the umask), as any other file the user makes.
+Files get the usual permissions (0666 less the umask) and new folders 0777 less the umask, as
+any other file the user makes. While outputs are renamed into place (milliseconds), Ctrl-C and
+SIGTERM are held back, so that a command's outputs are either all old or all new.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from pathlib import Path
 
 from .exceptions import IptOutcomesError
 
-__all__ = ["atomic_write", "neutralise_formulas", "write_csv", "OutputFolder", "OutputError"]
+__all__ = [
+    "atomic_write",
+    "check_output_file",
+    "neutralise_formulas",
+    "write_csv",
+    "OutputFolder",
+    "OutputError",
+    "committed",
+    "reset_committed",
+]
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -74,7 +85,7 @@ def write_csv(frame, handle) -> None:
 
 
 def _check_target(path: Path, what: str) -> None:
-    """Refuse a path whose parent chain has a file in it, or that is an existing folder."""
+    """Refuse a path with a file where one of its folders should be."""
     for parent in [*reversed(path.parents)]:
         if parent.exists() and not parent.is_dir():
             raise OutputError(f"{what} {path}: {parent} is a file, not a folder")
@@ -87,33 +98,105 @@ def _existing_ancestor(path: Path) -> Path:
     return p
 
 
+def _writable(folder: Path, what: str, path) -> None:
+    """Refuse early (before any work is staged) a folder the user cannot write in."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{what} {path}: cannot write in {folder} (permission denied)")
+
+
+def _names_a_folder(raw: str) -> bool:
+    return raw.endswith(("/", os.sep)) or (os.altsep is not None and raw.endswith(os.altsep))
+
+
+def check_output_file(path: str | Path, inputs=()) -> Path:
+    """Refuse, before any work is done, an output file that :func:`atomic_write` could not
+    write: a folder (existing, or named with a trailing ``/``), a path with a file among its
+    folders, one of ``inputs``, or a place the user cannot write in. Returns the nearest
+    existing folder (where the temporary file goes)."""
+    raw = os.fspath(path)
+    path = Path(raw)
+    if _names_a_folder(raw) or path.is_dir():
+        raise OutputError(
+            f"{raw}: names a folder; give the name of the file to write (e.g. {path / 'trial.csv'})"
+        )
+    _check_target(path, "output file")
+    _refuse_inputs([path], inputs)
+    base = _existing_ancestor(path.parent)
+    _writable(base, "output file", raw)
+    return base
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, *, newline: str = "", encoding: str = "utf-8", inputs=()):
     """Open a text file for writing that appears at ``path`` only if the block succeeds.
 
-    Parent folders are created as needed; on any error (or interruption) the temporary file is
-    removed and an existing file at ``path`` is left as it was. A ``path`` that is one of
-    ``inputs`` is refused.
+    The text is written to a temporary file in the nearest existing folder of ``path``, and
+    only when the block succeeds are missing parent folders created and the file renamed into
+    place; on any error (or interruption) the temporary file is removed and nothing else is
+    left: no new folder, and an existing file at ``path`` is as it was. A ``path`` that names
+    a folder (exists as one, or ends in ``/``), has a file among its folders or is one of
+    ``inputs`` is refused before anything is written.
     """
-    path = Path(path)
-    if str(path).endswith(("/", os.sep)) or path.is_dir():
-        raise OutputError(f"{path}: is a folder; give a file name to write")
-    _check_target(path, "output file")
-    _refuse_inputs([path], inputs)
+    raw = os.fspath(path)
+    path = Path(raw)
+    base = check_output_file(raw, inputs)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with _signals_held():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=base)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
+        raise OutputError(f"{raw}: cannot write here ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", newline=newline, encoding=encoding) as fh:
             yield fh
         _usual_mode(Path(tmp))
-        os.replace(tmp, path)
+        with _signals_held():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise OutputError(f"{raw}: cannot write here ({exc.strerror or exc})") from None
+            _COMMITTED.append(path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+        with _signals_held(), contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: Outputs moved into place in this process (so that an interruption right after a command
+#: finished writing is not reported as "nothing was written").
+_COMMITTED: list[Path] = []
+
+
+def committed() -> list[Path]:
+    """Outputs this process has moved into place (see :func:`reset_committed`)."""
+    return list(_COMMITTED)
+
+
+def reset_committed() -> None:
+    _COMMITTED.clear()
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold Ctrl-C and SIGTERM while outputs are moved into place (a few renames), so that an
+    interruption can never leave some outputs new and others old; a signal that arrived
+    meanwhile is delivered afterwards."""
+    import signal
+    import threading
+
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    if hasattr(signal, "SIGHUP"):
+        sigs.add(signal.SIGHUP)
+    held = (
+        hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    )
+    if held:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        if held:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -166,10 +249,10 @@ class OutputFolder:
             raise OutputError(f"output folder {out}: is a file, not a folder")
         _check_target(out, "output folder")
         base = _existing_ancestor(out)
-        if not os.access(base, os.W_OK | os.X_OK):
-            raise OutputError(f"output folder {out}: cannot write in {base} (permission denied)")
+        _writable(base, "output folder", out)
         try:
-            self.stage = Path(tempfile.mkdtemp(prefix=".ipt-outcomes-", dir=base))
+            with _signals_held():  # an interruption cannot come between making and recording it
+                self.stage = Path(tempfile.mkdtemp(prefix=".ipt-outcomes-", dir=base))
         except OSError as exc:
             raise OutputError(
                 f"output folder {out}: cannot write in {base} ({exc.strerror or exc})"
@@ -177,8 +260,13 @@ class OutputFolder:
         return self
 
     def path(self, name: str | Path) -> Path:
-        """Where to write ``name`` (relative to the output folder) while staging."""
+        """Where to write ``name`` (relative to the output folder) while staging.
+
+        An output that would replace one of the command's inputs is refused here, as soon as
+        it is named, not only when the outputs are moved into place.
+        """
         assert self.stage is not None, "use OutputFolder in a with block"
+        _refuse_inputs([self.out_dir / name], self.inputs)
         p = self.stage / name
         p.parent.mkdir(parents=True, exist_ok=True)
         self.written.append(Path(name))
@@ -200,16 +288,26 @@ class OutputFolder:
         assert self.stage is not None
         files = sorted(p for p in self.stage.rglob("*") if p.is_file())
         targets = [self.out_dir / p.relative_to(self.stage) for p in files]
+        # every check first, so that a refusal leaves the output folder as it was
         _refuse_inputs(targets, self.inputs)
         for t in targets:
             _check_target(t, "output")
             if t.is_dir():
                 raise OutputError(f"{t}: a folder is in the way of an output file")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for src, dst in zip(files, targets, strict=True):
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            _usual_mode(src)
-            os.replace(src, dst)
+            _writable(_existing_ancestor(t.parent), "output", t)
+        with _signals_held():
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                for src, dst in zip(files, targets, strict=True):
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    _usual_mode(src)
+                    os.replace(src, dst)
+                    _COMMITTED.append(dst)
+            except OSError as exc:
+                raise OutputError(
+                    f"output folder {self.out_dir}: cannot write {exc.filename or ''} "
+                    f"({exc.strerror or exc})"
+                ) from None
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
@@ -217,5 +315,6 @@ class OutputFolder:
                 self._commit()
         finally:
             if self.stage is not None:
-                shutil.rmtree(self.stage, ignore_errors=True)
+                with _signals_held():  # a second Ctrl-C cannot leave half a staging folder
+                    shutil.rmtree(self.stage, ignore_errors=True)
         return False

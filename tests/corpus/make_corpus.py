@@ -1,12 +1,15 @@
 """Write the corpus of bad and awkward inputs (run from this folder: python make_corpus.py).
 
-Each file's expected outcome is in manifest.csv: the command-line arguments after the file, the
-exit status and a fragment of the message. The files are committed; this script documents how
-they were made and remakes them byte for byte.
+Each case's expected outcome is in manifest.csv: the command, the file, the command-line
+arguments after it, the exit status and a fragment of the message. The files are committed; this
+script documents how they were made and remakes them byte for byte (except the SPSS files, whose
+header carries the time they were written).
 """
 
 from __future__ import annotations
 
+import datetime
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +17,12 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 H = "subject_id,arm,visit,hamd17\n"
 OK = "A,TAU,0,20\nA,TAU,3,10\nB,IPT,0,18\nB,IPT,3,12\n"
+TWO_ARMS = "".join(
+    f"{s},{arm},0,{20 + i}\n{s},{arm},3,{12 + (i * 5) % 9}\n{s},{arm},6,{9 + (i * 7) % 8}\n"
+    for i, (s, arm) in enumerate((f"P{i:02d}", "TAU" if i % 2 else "IPT") for i in range(12))
+)
+#: A fixed time for the workbook properties, so that the .xlsx files are the same on every run.
+STAMP = datetime.datetime(2024, 1, 1)
 
 TEXT = {
     "empty.csv": "",
@@ -52,6 +61,19 @@ TEXT = {
     "wrong_extension.json": '{"subject_id": "A"}\n',
     "corrupt.xlsx": "this is not a spreadsheet\n",
     "corrupt.parquet": "PAR1 truncated",
+    # issue 19: misleading verdicts and user mistakes once called internal errors
+    "ok_two_arms.csv": H + TWO_ARMS,
+    "single_arm.csv": H + "A,TAU,0,20\nA,TAU,3,10\nB,TAU,0,18\nB,TAU,3,12\n",
+    "baseline_visit_1.csv": H + TWO_ARMS.replace(",0,", ",1,"),
+    "all_followup_missing.csv": H + "A,TAU,0,20\nA,TAU,3,\nB,IPT,0,18\nB,IPT,3,\n",
+    "empty_covariate.csv": "subject_id,arm,visit,hamd17,age\n"
+    + "".join(line + ",\n" for line in TWO_ARMS.splitlines()),
+    "pipe_separated.csv": "subject_id|arm|visit|hamd17\n" + OK.replace(",", "|"),
+    "reference_absent.csv": H + OK.replace("TAU", "CBT"),
+    "remission_negative.toml": "[analysis]\nremission_max = -5\n",
+    "design_two_arms.toml": '[[arms]]\ncode = "TAU"\n[[arms]]\ncode = "CBT"\n',
+    "design_schedule.toml": "[visits]\nschedule = [0, 6]\ntimes = [0, 6]\n",
+    "events_unknown_subject.csv": "subject_id,visit,strategy\nZZ,3,JR\n",
 }
 
 
@@ -64,13 +86,90 @@ def main() -> None:
     (HERE / "many_columns.csv").write_text(
         ",".join(f"c{i}" for i in range(2500)) + "\n" + ",".join("1" * 2500) + "\n"
     )
-    frame = pd.DataFrame(
-        {"subject_id": ["A", "A"], "arm": ["TAU", "TAU"], "visit": [0, 3], "hamd17": [20, 10]}
-    )
-    with pd.ExcelWriter(HERE / "wrong_sheet.xlsx") as xw:
-        frame.to_excel(xw, sheet_name="data", index=False)
+    _book({"data": [("subject_id", "arm", "visit", "hamd17"), ("A", "TAU", 0, 20), ("A", "TAU", 3, 10)]},
+          "wrong_sheet.xlsx")  # fmt: skip
     (HERE / "a_directory").mkdir(exist_ok=True)
     (HERE / "a_directory" / ".keep").write_text("")
+    # issue 19
+    (HERE / "utf16_bom.csv").write_bytes((H + OK).encode("utf-16"))
+    workbooks()
+    spss_files()
+
+
+def _book(sheets: dict, name: str) -> None:
+    """A workbook of ``{sheet: rows}`` (cells starting with ``=`` are formulas, saved without
+    a value, as a program that does not calculate writes them)."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for title, rows in sheets.items():
+        ws = wb.create_sheet(title)
+        for row in rows:
+            ws.append(list(row))
+    wb.properties.created = wb.properties.modified = STAMP
+    wb.save(HERE / name)
+    _restamp(HERE / name)
+
+
+def _restamp(path: Path, edit=None) -> None:
+    """Rewrite a workbook's zip with fixed entry times (so it is the same on every run),
+    optionally editing its parts first."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    core = "docProps/core.xml"  # openpyxl stamps the time of saving here
+    if core in parts:
+        parts[core] = re.sub(
+            rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2024-01-01T00:00:00Z", parts[core]
+        )
+    if edit is not None:
+        edit(parts)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, data in parts.items():
+            info = zipfile.ZipInfo(n, date_time=STAMP.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+def workbooks() -> None:
+    header = ("subject_id", "arm", "visit", "hamd17")
+    rows = [("A", "TAU", 0, 20), ("A", "TAU", 3, 10), ("B", "IPT", 0, 18), ("B", "IPT", 3, 9)]
+    _book({"data": [header, *rows[:1], ("A", "TAU", 3, "=B2*0+10"), *rows[2:]]},
+          "formula_no_value.xlsx")  # fmt: skip
+    _book({"Notes": [("note",), ("Scores of STUDY01 are on the sheet 'scores'",)],
+           "scores": [header, *rows], "codes": [("code", "meaning")]}, "notes_first.xlsx")  # fmt: skip
+    _book({"data": [(*header, "arm"), *[(*r, r[1]) for r in rows]]}, "duplicate_header.xlsx")
+    _book({"empty": [], "scores": [header, *rows]}, "empty_first_sheet.xlsx")
+    # a formula whose result is an empty text is a real empty cell, saved with type "str"
+    import shutil
+
+    def empty_text(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(
+            b'<c r="D3"><f>B2*0+10</f><v /></c>',
+            b'<c r="D3" t="str"><f>IF(TRUE,"","x")</f><v></v></c>',
+        )
+        assert b'IF(TRUE,"","x")' in parts[sheet]
+
+    shutil.copyfile(HERE / "formula_no_value.xlsx", HERE / "formula_empty_text.xlsx")
+    _restamp(HERE / "formula_empty_text.xlsx", empty_text)
+
+
+def spss_files() -> None:
+    """SPSS files whose numeric arm and visit carry value labels."""
+    import pyreadstat
+
+    arms = {1: "TAU", 2: "IPT"}
+    visits = {0: "Baseline", 1: "Week 4", 2: "Week 8"}
+    rows = [(s, a, v, 20 - 4 * v - (a == 2) * 3 * v) for s, a in (("A", 1), ("B", 2), ("C", 1), ("D", 2))
+            for v in (0, 1, 2)]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["subject_id", "arm", "visit", "hamd17"])
+    frame[["arm", "visit", "hamd17"]] = frame[["arm", "visit", "hamd17"]].astype(float)
+    pyreadstat.write_sav(frame, HERE / "labelled_visit.sav",
+                         variable_value_labels={"arm": arms, "visit": visits})  # fmt: skip
+    pyreadstat.write_sav(frame, HERE / "labelled_arm.sav", variable_value_labels={"arm": arms})
 
 
 if __name__ == "__main__":

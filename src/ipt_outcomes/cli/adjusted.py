@@ -2,7 +2,45 @@
 
 from __future__ import annotations
 
-__all__ = ["adjusted_table"]
+from ..exceptions import IptOutcomesError
+
+__all__ = ["adjusted_table", "check_covariates"]
+
+#: Columns of the analysis frame that are the trial's structure, not baseline covariates.
+_STRUCTURE = ("subject_id", "arm", "visit", "time", "visit_label", "score", "baseline")
+
+
+def check_covariates(trial, names, flag: str) -> None:
+    """Each ``--adjust`` / ``--strata`` column exists, is not the trial's structure and has a
+    value for some subject: a message naming the flag and the column otherwise."""
+    cols = trial.columns
+    roles = {cols.subject: "the subject column", cols.arm: "the arm column",
+             cols.visit: "the visit column", cols.outcome: "the outcome column"}  # fmt: skip
+    if cols.baseline:
+        roles[cols.baseline] = "the baseline column"
+    scores = trial.scores
+    extra = [c for c in scores.columns if c not in _STRUCTURE]
+    twice = sorted({n for n in names or () if list(names).count(n) > 1})
+    if twice:
+        raise IptOutcomesError(f"{flag} {twice[0]} is given more than once; name it once")
+    for name in names or ():
+        if name == "baseline" and flag == "--adjust":
+            continue
+        if name in roles or name in _STRUCTURE:
+            why = f"it is {roles[name]}" if name in roles else "it is already in the model"
+            raise IptOutcomesError(
+                f"{flag} {name}: {name!r} cannot be a covariate: {why}"
+                + (" (use --adjust baseline for the baseline score)" if flag == "--adjust" else "")
+            )
+        if name not in scores.columns:
+            raise IptOutcomesError(
+                f"{flag} {name}: covariate {name!r} is not a column of {trial.source} (other "
+                f"columns: {', '.join(extra) if extra else 'none'})"
+            )
+        if scores[name].isna().all() or scores[name].astype(str).str.strip().eq("").all():
+            raise IptOutcomesError(
+                f"{flag} {name}: column {name!r} of {trial.source} is empty for every subject"
+            )
 
 
 def adjusted_table(trial, args):
@@ -10,7 +48,9 @@ def adjusted_table(trial, args):
     from ..stats.adjusted import adjusted_response
 
     if args.strata and args.variance != "ye":
-        raise ValueError("--strata needs --variance ye (Ge's variance does not use strata)")
+        raise IptOutcomesError("--strata needs --variance ye (Ge's variance does not use strata)")
+    check_covariates(trial, args.adjust, "--adjust")
+    check_covariates(trial, args.strata, "--strata")
     table = adjusted_response(
         trial,
         args.missing,

@@ -10,16 +10,20 @@ from .common import say
 __all__ = ["run_fragility", "run_grim", "pair"]
 
 
-def pair(text: str) -> tuple[int, int]:
-    """Two whole numbers ``A,B`` (not negative)."""
+def pair(text: str, minimum: int = 0, maximum: int | None = None) -> tuple[int, int]:
+    """Two whole numbers ``A,B``, each at least ``minimum`` (and at most ``maximum``)."""
     try:
         a, b = (int(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected two whole numbers separated by a comma, got {text!r}"
         ) from None
-    if a < 0 or b < 0:
+    if min(a, b) < 0:
         raise argparse.ArgumentTypeError(f"counts cannot be negative, got {text!r}")
+    if min(a, b) < minimum:
+        raise argparse.ArgumentTypeError(f"each must be at least {minimum}, got {text!r}")
+    if maximum is not None and max(a, b) > maximum:
+        raise argparse.ArgumentTypeError(f"each must be at most {maximum:,}, got {text!r}")
     return a, b
 
 

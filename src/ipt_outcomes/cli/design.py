@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from ..output import atomic_write
+from ..exceptions import DataValidationError, IptOutcomesError
+from ..output import atomic_write, check_output_file
+from .common import check_value_labels, explain_sheet, inputs_of
 
 __all__ = ["run"]
 
@@ -14,6 +16,11 @@ def run(args) -> int:
     from ..data.infer import infer_design_text
     from ..data.readers import read_table
 
+    if args.design:
+        raise IptOutcomesError(
+            "`design` infers a design from the score file and reads no --design; the design "
+            "file it writes is --out"
+        )
     columns = ColumnMap().with_overrides(
         subject=args.subject_col,
         arm=args.arm_col,
@@ -21,11 +28,26 @@ def run(args) -> int:
         outcome=args.outcome_col,
         baseline=args.baseline_col,
     )
+    roles = {"subject": columns.subject, "arm": columns.arm, "visit": columns.visit,
+             "outcome": columns.outcome, "baseline": columns.baseline}  # fmt: skip
+    used = [c for c in roles.values() if c]
+    twice = sorted({c for c in used if used.count(c) > 1})
+    if twice:
+        raise IptOutcomesError(
+            f"{args.file}: column {twice[0]!r} is mapped to more than one role "
+            f"({', '.join(k for k, v in roles.items() if v == twice[0])})"
+        )
+    inputs = inputs_of(args, args.file)
+    check_output_file(args.out, inputs)  # before reading, so a wrong --out is said first
+    check_value_labels(args, args.file, None)
     raw = read_table(args.file, sheet=args.sheet, encoding=args.encoding,
                      value_labels=args.value_labels)  # fmt: skip
-    text = infer_design_text(raw, columns, baseline_visit=args.baseline_visit,
-                             reference=args.reference)  # fmt: skip
-    with atomic_write(args.out, inputs=[args.file]) as fh:
+    try:
+        text = infer_design_text(raw, columns, baseline_visit=args.baseline_visit,
+                                 reference=args.reference)  # fmt: skip
+    except DataValidationError as err:
+        raise explain_sheet(err, args.file, args) from None
+    with atomic_write(args.out, inputs=inputs) as fh:
         fh.write(text)
     print(f"Wrote {args.out}: check every value (especially times, unit and the instrument), "
           f"then use it with --design {args.out}", file=sys.stderr)  # fmt: skip

@@ -21,35 +21,46 @@ def run(args) -> int:
     )
     from ..stats.effect_sizes import hedges_g
 
+    if args.df == "kenward-roger" and args.method != "reml":
+        raise ValueError(
+            "--df kenward-roger needs --method reml (pbkrtest's Kenward-Roger is REML)"
+        )
     trial = load(args, args.file)
     res = growth_model(
-        trial, method=args.method, random_slope=args.random_slope, quadratic=args.quadratic
+        trial,
+        method=args.method,
+        random_slope=args.random_slope,
+        quadratic=args.quadratic,
+        df=args.df,
     )
-    tables = {"lmm_fixed": res.fixed_effects(), "lmm_fit": lmm_fit_table(res, args.random_slope)}
+    fixed = res.fixed_effects()
+    tables = {"lmm_fixed": fixed, "lmm_fit": lmm_fit_table(res, args.random_slope)}
     group_arm = args.group_arm or group_therapy_arm(trial)
     if group_arm is not None:
-        nested, icc, _fits = partially_nested_model(trial, group_arm=group_arm)
+        nested, icc, _fits = partially_nested_model(trial, group_arm=group_arm, df=args.df)
         tables["lmm_nested"] = nested
         tables["lmm_icc"] = icc
     tables["ancova_hc3"] = ancova_by_visit(trial, trial.key_visits)
     tables["hedges_g"] = hedges_g(trial, trial.key_visits)
     with OutputFolder(args.out, inputs_of(args, args.file)) as out:
         out.write_tables(labelled(tables, trial))
-    fit = tables["lmm_fit"].iloc[0]
     unit = trial.design.visit_unit or "visit value"
     say(
         f"Linear mixed model of {trial.instrument.name} ({args.method.upper()}, random intercept"
         f"{' and slope' if args.random_slope else ''}{', quadratic time' if args.quadratic else ''}; "
-        f"time in {unit}): {res.n_obs} observations, {res.n_subjects} subjects, "
-        f"log-likelihood {res.loglik:.3f}; converged {bool(fit['converged'])}"
+        f"time in {unit}; {args.df} df): {res.n_obs} observations, {res.n_subjects} subjects, "
+        f"log-likelihood {res.loglik:.3f}; converged {res.converged} (max |gradient| "
+        f"{res.max_abs_gradient:.1e}, Hessian {'positive definite' if res.hessian_pd else 'not positive definite'}); "
+        f"singular {res.singular}"
     )
     if res.message:
         say(f"Fit: {res.message}")
-    say(format_frame(res.fixed_effects(), 4).to_string(index=False))
+    say(format_frame(fixed, 4).to_string(index=False))
     if "lmm_icc" in tables:
         icc = tables["lmm_icc"].iloc[0]
         say(
             f"Therapy-group intra-group correlation ({trial.arm_label(group_arm)}): {icc['icc']:.3f}"
+            f"{' (group variance at zero: singular fit)' if icc['singular'] else ''}"
         )
     print(f"Wrote {len(tables)} tables to {args.out}", file=sys.stderr)
     return 0

@@ -19,6 +19,10 @@ def run(args) -> int:
     from ..models.mmrm import fit_mmrm
 
     trial = load(args, args.file)
+    if args.covariate:
+        from .adjusted import check_covariates
+
+        check_covariates(trial, args.covariate, "--covariate")
     with warnings.catch_warnings():  # a fallback is reported in mmrm_fit.csv and below
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = fit_mmrm(

@@ -18,6 +18,9 @@ __all__ = [
     "positive",
     "probability",
     "finite",
+    "path_text",
+    "nonempty_name",
+    "encoding",
 ]
 
 
@@ -48,8 +51,8 @@ def probability(text: str) -> float:
     return v
 
 
-def at_least(lo: int):
-    """A whole number >= lo."""
+def at_least(lo: int, most: int | None = None):
+    """A whole number >= lo (and <= most, when given)."""
 
     def parse(text: str) -> int:
         try:
@@ -58,9 +61,11 @@ def at_least(lo: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if v < lo:
             raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        if most is not None and v > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {v:,}")
         return v
 
-    parse.__name__ = f"whole number >= {lo}"
+    parse.__name__ = f"whole number >= {lo}" + (f" and <= {most}" if most is not None else "")
     return parse
 
 
@@ -81,9 +86,42 @@ def positive(text: str) -> float:
     return v
 
 
+def path_text(text: str) -> str:
+    """A file or folder name: not empty (an unset shell variable would write into the current
+    folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file or folder name, got an empty one")
+    return text
+
+
+def nonempty_name(text: str) -> str:
+    """A column, arm or sheet name: not empty (surrounding spaces dropped, as the readers drop
+    them from headers and labels)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a name, got an empty one")
+    return text.strip()
+
+
+def encoding(text: str) -> str:
+    """A text encoding Python knows (checked here, before the file is read)."""
+    import codecs
+
+    try:
+        codecs.lookup(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"unknown encoding {text!r} (e.g. utf-8, latin-1, cp1252, utf-16)"
+        ) from None
+    return text
+
+
 def add_out(p: argparse.ArgumentParser, default: str = "reports/tables") -> None:
     p.add_argument(
-        "--out", default=default, metavar="DIR", help=f"output folder (default {default})"
+        "--out",
+        type=path_text,
+        default=default,
+        metavar="DIR",
+        help=f"output folder (default {default})",
     )
 
 
@@ -96,22 +134,43 @@ FLAGS = {
     "baseline": "--baseline-col",
     "baseline_visit": "--baseline-visit",
     "reference": "--reference",
+    "sheet": "--sheet",
+    "value_labels": "--value-labels",
 }
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data file options")
     g.add_argument(
-        "--design", metavar="FILE", help="trial design TOML (arms, visits, instrument, columns)"
+        "--design",
+        type=path_text,
+        metavar="FILE",
+        help="trial design TOML (arms, visits, instrument, columns)",
     )
     g.add_argument(
-        "--subject-col", metavar="COL", help="column of subject ids (default subject_id)"
+        "--subject-col",
+        type=nonempty_name,
+        metavar="COL",
+        help="column of subject ids (default subject_id)",
     )
-    g.add_argument("--arm-col", metavar="COL", help="column of randomised arms (default arm)")
-    g.add_argument("--visit-col", metavar="COL", help="column of visits (default visit)")
-    g.add_argument("--outcome-col", metavar="COL", help="column of outcome scores (default hamd17)")
+    g.add_argument(
+        "--arm-col",
+        type=nonempty_name,
+        metavar="COL",
+        help="column of randomised arms (default arm)",
+    )
+    g.add_argument(
+        "--visit-col", type=nonempty_name, metavar="COL", help="column of visits (default visit)"
+    )
+    g.add_argument(
+        "--outcome-col",
+        type=nonempty_name,
+        metavar="COL",
+        help="column of outcome scores (default hamd17)",
+    )
     g.add_argument(
         "--baseline-col",
+        type=nonempty_name,
         metavar="COL",
         help="column carrying the baseline score on every row (a baseline record may also be there)",
     )
@@ -122,12 +181,20 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
         help="visit value of the baseline rows (default: the design's, else 0)",
     )
     g.add_argument(
-        "--reference", metavar="ARM", help="comparator arm (default: the design's, else TAU)"
+        "--reference",
+        type=nonempty_name,
+        metavar="ARM",
+        help="comparator arm (default: the design's, else TAU)",
     )
     g.add_argument(
-        "--sheet", metavar="NAME", help="worksheet of an .xlsx file (default: the first)"
+        "--sheet",
+        type=nonempty_name,
+        metavar="NAME",
+        help="worksheet of an .xlsx file (default: the first)",
     )
-    g.add_argument("--encoding", metavar="ENC", help="encoding of a text file (default UTF-8)")
+    g.add_argument(
+        "--encoding", type=encoding, metavar="ENC", help="encoding of a text file (default UTF-8)"
+    )
     g.add_argument(
         "--value-labels",
         choices=("codes", "labels"),

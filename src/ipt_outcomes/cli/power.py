@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from ..exceptions import IptOutcomesError
@@ -26,6 +27,41 @@ def rates(text: str) -> tuple[float, float]:
                 f"rates must be proportions between 0 and 1, got {v:g}"
             )
     return a, b
+
+
+#: The exact sample-size search enumerates every outcome at each n it tries (about as many n as
+#: the answer): beyond this many per arm it takes many minutes and gigabytes.
+MAX_EXACT_SEARCH = 1_000
+
+
+def _check_exact_search(p_ref: float, p_arm: float, target: float, alpha: float) -> None:
+    """Refuse, before minutes of work, a --target-power the exact search cannot reach."""
+    from statistics import NormalDist
+
+    if p_ref == p_arm:
+        raise IptOutcomesError(
+            f"--rates {p_ref:g},{p_arm:g} are equal: no sample size gives power above alpha"
+        )
+    z = NormalDist().inv_cdf
+    pbar = (p_ref + p_arm) / 2
+    need = (
+        z(1 - alpha / 2) * math.sqrt(2 * pbar * (1 - pbar))
+        + z(target) * math.sqrt(p_ref * (1 - p_ref) + p_arm * (1 - p_arm))
+    ) ** 2 / (p_ref - p_arm) ** 2
+    if need > MAX_EXACT_SEARCH:
+        from . import MAX_POWER_PER_ARM
+
+        what = (
+            "leave out --target-power and give --n-per-arm values around that number to see "
+            "their power"
+            if need <= MAX_POWER_PER_ARM
+            else f"that is also beyond the {MAX_POWER_PER_ARM:,} per arm this command simulates"
+        )
+        raise IptOutcomesError(
+            f"--target-power {target:g} needs about {math.ceil(need):,} per arm for --rates "
+            f"{p_ref:g},{p_arm:g} (normal approximation), more than the {MAX_EXACT_SEARCH:,} per "
+            f"arm the exact search covers; {what}"
+        )
 
 
 def run(args) -> int:
@@ -66,6 +102,7 @@ def run(args) -> int:
                                      seed=args.seed, alpha=args.alpha, **run_kw)  # fmt: skip
         what = f"{args.test} test of response {p_arm:.0%} vs {p_ref:.0%} (reference)"
         if args.target_power is not None:
+            _check_exact_search(p_ref, p_arm, args.target_power, args.alpha)
             ss = power.sample_size(p_ref, p_arm, args.target_power, args.test, args.alpha)
             extra["sample_size"] = pd.DataFrame([dict(test=args.test, p_ref=p_ref, p_arm=p_arm, alpha=args.alpha,
                                                       target_power=args.target_power, **ss)])  # fmt: skip

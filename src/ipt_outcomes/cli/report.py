@@ -1,4 +1,5 @@
-"""``ipt-outcomes report``: tables -> figures -> report.html, built once from one Trial."""
+"""``ipt-outcomes report``: tables -> figures -> report.html (and RTF tables, a PDF), built once
+from one Trial."""
 
 from __future__ import annotations
 
@@ -25,7 +26,14 @@ def _seed_of(data: Path) -> str:
         return ""
     c = pd.read_csv(calib, dtype=str)
     row = c[c["quantity"] == "seed"]
-    return str(row["achieved"].iloc[0]) if len(row) else ""
+    if not len(row):
+        return ""
+    text = str(row["achieved"].iloc[0]).strip()
+    try:  # a seed is a whole number: "2016", never "2016.0"
+        value = float(text)
+    except ValueError:
+        return text
+    return f"{value:.0f}" if value.is_integer() else text
 
 
 def _shown(path: Path) -> str:
@@ -37,7 +45,9 @@ def _shown(path: Path) -> str:
 
 
 def provenance(inputs: dict, seed: str, started: float):
-    """``key, value`` rows: versions, seed, SHA-256 of every input, git commit, build time."""
+    """``key, value`` rows: versions, run date, seed, SHA-256 of every input (paths relative to
+    the working folder, never absolute), git commit, build time."""
+    import datetime
     import hashlib
     import platform
     import subprocess
@@ -54,8 +64,14 @@ def provenance(inputs: dict, seed: str, started: float):
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "not a git checkout"
-    rows = [("ipt-outcomes", __version__), ("python", platform.python_version())]
-    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "pandera", "plotnine", "matplotlib"):
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    rows = [
+        ("run date", now.strftime("%Y-%m-%d %H:%M UTC")),
+        ("ipt-outcomes", __version__),
+        ("python", platform.python_version()),
+    ]
+    for pkg in ("numpy", "pandas", "scipy", "statsmodels", "pandera", "plotnine", "matplotlib",
+                "jinja2", "rtflite"):  # fmt: skip
         try:
             rows.append((pkg, _v(pkg)))
         except PackageNotFoundError:  # pragma: no cover - optional
@@ -72,10 +88,11 @@ def provenance(inputs: dict, seed: str, started: float):
 
 def run(args) -> int:
     from ..report import build_figures, build_html, build_tables
-    from ..report.html import read_tables
+    from ..report.html import read_provenance, read_tables
     from ..report.tables import load_published
 
     t0 = time.perf_counter()
+    formats = list(dict.fromkeys(getattr(args, "formats", None) or ["html"]))
     data = Path(args.data) if args.data else PROJECT_DATA
     if args.design is None and args.data is None and PROJECT_DESIGN.exists():
         args.design = str(PROJECT_DESIGN)
@@ -83,6 +100,14 @@ def run(args) -> int:
         raise IptOutcomesError(
             f"{data}: not found; run `make data` (or `ipt-outcomes simulate --out {data}`)"
         )
+    if "pdf" in formats:
+        from ..report.pdf import find_chromium
+
+        if not find_chromium():
+            raise IptOutcomesError(
+                "--formats pdf needs Chromium to print the report (Debian: apt-get install "
+                "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
+            )
     trial = load(args, data)
     pub_path = trial.design.published
     published = load_published(pub_path) if pub_path else None
@@ -97,9 +122,21 @@ def run(args) -> int:
         prov_path = out.path("provenance.csv")
         with prov_path.open("w", newline="", encoding="utf-8") as fh:
             prov.to_csv(fh, index=False, lineterminator="\n")
-        build_html(tables_dir, figures_dir, prov_path, out.path("report.html"))
+        html_path = out.path("report.html")
+        build_html(tables_dir, figures_dir, prov_path, html_path)
+        if "rtf" in formats:
+            from ..report.rtf import build_rtf
+
+            written["provenance"] = read_provenance(prov_path)
+            build_rtf(written, out.stage / "rtf")
+        if "pdf" in formats:
+            from ..report.pdf import print_pdf
+
+            print_pdf(html_path, out.path("report.pdf"))
     print(
-        f"Wrote {Path(args.out) / 'report.html'} ({time.perf_counter() - t0:.1f} s)",
+        f"Wrote {Path(args.out) / 'report.html'}"
+        + "".join(f", {f}" for f in formats if f != "html")
+        + f" ({time.perf_counter() - t0:.1f} s)",
         file=sys.stderr,
     )
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, IptOutcomesError
 from ..output import OutputFolder
 from .common import inputs_of, labelled, load, say
 
@@ -18,7 +18,16 @@ def run(args) -> int:
     from ..format import fmt
     from ..stats.response import analyse_response
 
+    if args.strata and not args.adjust:
+        raise IptOutcomesError("--strata is used only with --adjust (covariate adjustment)")
+    if args.strata and args.variance != "ye":
+        raise IptOutcomesError("--strata needs --variance ye (Ge's variance does not use strata)")
     trial = load(args, args.file)
+    if args.adjust:  # checked before the analyses, not after them
+        from .adjusted import check_covariates
+
+        check_covariates(trial, args.adjust, "--adjust")
+        check_covariates(trial, args.strata, "--strata")
     with warnings.catch_warnings():  # non-convergence is reported in response_gee_fit.csv
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = analyse_response(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from pathlib import Path
 
-from ..output import atomic_write
+from ..output import atomic_write, check_output_file
 
 __all__ = ["run", "calibration_text"]
 
@@ -33,7 +35,16 @@ def run(args) -> int:
     import pandas as pd
 
     from ..data.synthetic import simulate_trial, write_trial_csv
+    from ..exceptions import IptOutcomesError
 
+    check_output_file(args.out)  # before the simulation, not after it
+    if args.calibration:
+        check_output_file(args.calibration)
+        if Path(args.calibration).absolute() == Path(args.out).absolute():
+            raise IptOutcomesError(
+                f"--calibration {args.calibration} is the same file as --out {args.out}: "
+                "give each its own name"
+            )
     t0 = time.perf_counter()
     trial = simulate_trial(
         args.seed,
@@ -41,14 +52,17 @@ def run(args) -> int:
         visits=args.visits,
         include_modelled_arm=not args.no_modelled_arm,
     )
-    with atomic_write(args.out) as fh:
+    # both files or neither: the inner one is renamed into place only if the outer one succeeds
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(atomic_write(args.out))
+        cal = stack.enter_context(atomic_write(args.calibration)) if args.calibration else None
         write_trial_csv(trial.data, fh)
-    if args.calibration:
-        seed_row = pd.DataFrame([dict(quantity="seed", arm="all", visit=np.nan, target=str(trial.seed),
-                                      achieved=str(trial.seed), status="", kind="", source="ipt-outcomes simulate --seed")])  # fmt: skip
-        with atomic_write(args.calibration) as fh:
+        if cal is not None:
+            seed_row = pd.DataFrame([dict(quantity="seed", arm="all", visit=np.nan, target=str(trial.seed),
+                                          achieved=str(trial.seed), status="", kind="",
+                                          source="ipt-outcomes simulate --seed")])  # fmt: skip
             pd.concat([seed_row, trial.calibration], ignore_index=True).to_csv(
-                fh, index=False, lineterminator="\n"
+                cal, index=False, lineterminator="\n"
             )
     if not args.quiet:
         sys.stdout.write(calibration_text(trial))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..exceptions import DataValidationError
-from .common import load
+from .common import load, nothing_to_analyse
 
 __all__ = ["run", "validation_report"]
 
@@ -42,7 +42,12 @@ def validation_report(trial) -> str:
         lines.append(f"Modelled, not observed (per the design): {', '.join(modelled)}.")
     for p in trial.problems:
         lines.append(p.format(trial.source))
-    if trial.reference not in trial.arms:
+    if len(trial.arms) == 1:
+        lines.append(
+            f"warning: only one arm ({trial.arms[0]}) is in the data; the analyses compare arms "
+            "and need at least two"
+        )
+    elif trial.reference not in trial.arms:
         lines.append(
             f"warning: the reference arm {trial.reference!r} is not in the data (arms: "
             f"{', '.join(trial.arms)}); give --reference"
@@ -82,9 +87,35 @@ def run(args) -> int:
     except DataValidationError as err:
         print(str(err))
         return 1
-    why = trial.nothing_to_analyse()
+    why = nothing_to_analyse(trial)
     if why:
         print(f"{trial.source}: valid, but nothing to analyse: {why}")
         return 1
     sys.stdout.write(validation_report(trial))
+    note = _value_labels_note(args)
+    if note:
+        sys.stdout.write(note + "\n")
     return 0
+
+
+def _value_labels_note(args) -> str:
+    """SPSS/Stata value labels that were not used (the default keeps the codes)."""
+    if args.value_labels != "codes":
+        return ""
+    from ..data.readers import value_labels_of
+
+    labels = value_labels_of(args.file)
+    if not labels:
+        return ""
+    parts = []
+    for col, mapping in labels.items():
+        shown = ", ".join(
+            f"{k:g} = {v}" if isinstance(k, float) else f"{k} = {v}"
+            for k, v in list(mapping.items())[:4]
+        )
+        parts.append(f"{col} ({shown}{', ...' if len(mapping) > 4 else ''})")
+    return (
+        "note: the file's value labels are not used, the stored codes are: "
+        + "; ".join(parts)
+        + ". Give --value-labels labels to use the labels instead."
+    )

@@ -1,15 +1,17 @@
 """Read a score file of any supported format into a raw table, refusing unreadable files clearly.
 
 Formats by extension: ``.csv`` / ``.txt`` / ``.tsv`` (UTF-8 with or without BOM, LF or CRLF,
-comma, semicolon or tab separated), ``.xlsx``, ``.parquet``, ``.sas7bdat``, ``.sav``, ``.dta``.
+comma, semicolon, tab or | separated), ``.xlsx``, ``.parquet``, ``.sas7bdat``, ``.sav``, ``.dta``.
 Text files are read with every cell as text, so that nothing is silently coerced: turning cells
 into numbers is the validator's job, which can then say which cell was wrong.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ import pandas as pd
 
 from ..exceptions import InputFileError
 
-__all__ = ["RawTable", "read_table", "SUPPORTED_EXTENSIONS"]
+__all__ = ["RawTable", "read_table", "sheet_names", "value_labels_of", "SUPPORTED_EXTENSIONS"]
 
 TEXT_EXTENSIONS = (".csv", ".txt", ".tsv")
 SUPPORTED_EXTENSIONS = (*TEXT_EXTENSIONS, ".xlsx", ".parquet", ".sas7bdat", ".sav", ".dta")
@@ -127,11 +129,30 @@ def read_table(
     return table
 
 
+#: Byte-order marks of the Unicode encodings that spreadsheet programs write ("Unicode text").
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _wide_encoding(encoding: str) -> bool:
+    try:
+        return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    except LookupError:
+        return False
+
+
 def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
     data = p.read_bytes()
-    if b"\x00" in data[:65536]:
+    if encoding is None:  # UTF-16/32 with a byte-order mark is unambiguous: read it as such
+        encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if (encoding is None or not _wide_encoding(encoding)) and b"\x00" in data[:65536]:
         raise InputFileError(
             f"{name}: looks like a binary file (it contains NUL bytes), not CSV text"
+            " (if it is UTF-16 text, give --encoding utf-16)"
         )
     enc = encoding or "utf-8-sig"
     try:
@@ -143,9 +164,16 @@ def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
             f"0x{data[exc.start]:02x}); save it as UTF-8 or give --encoding, e.g. --encoding latin-1"
         ) from None
     except LookupError:
-        raise InputFileError(f"{name}: unknown encoding {encoding!r}") from None
+        raise InputFileError(
+            f"{name}: unknown encoding {encoding!r} (e.g. utf-8, latin-1, cp1252, utf-16)"
+        ) from None
     if text.startswith("\ufeff"):
         text = text[1:]
+    if "\x00" in text:
+        raise InputFileError(
+            f"{name}: the text has NUL characters: it is not {enc.replace('-sig', '')} text; "
+            "give the right --encoding"
+        )
     if not text.strip():
         raise InputFileError(f"{name}: the file is empty")
     first_line = text.splitlines()[0]
@@ -185,7 +213,7 @@ def _sniff_separator(header: str, ext: str) -> str:
     if ext == ".tsv":
         return "\t"
     counts = {}
-    for sep in (",", ";", "\t"):
+    for sep in (",", ";", "\t", "|"):
         try:
             counts[sep] = len(next(csv.reader([header], delimiter=sep))) - 1
         except (csv.Error, StopIteration):
@@ -233,16 +261,126 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
         ) from None
     with book:
         sheets = list(book.sheet_names)
+        if not sheets:
+            raise InputFileError(f"{name}: the workbook has no sheets")
         if sheet is not None and sheet not in sheets:
             raise InputFileError(
                 f"{name}: there is no sheet {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
             )
-        frame = pd.read_excel(
-            book, sheet_name=sheet if sheet is not None else sheets[0], dtype=object, header=0
+        chosen = sheet if sheet is not None else sheets[0]
+        try:
+            frame = pd.read_excel(book, sheet_name=chosen, dtype=object, header=None)
+        except Exception as exc:
+            raise InputFileError(
+                f"{name}: sheet {chosen!r} cannot be read ({_short(exc)})"
+            ) from None
+    where = name if len(sheets) == 1 else f"{name}, sheet {chosen!r}"
+    if frame.empty:
+        others = [s for s in sheets if s != chosen]
+        hint = (
+            f"; the other sheets are {', '.join(map(repr, others))}: choose one with --sheet NAME"
+            if others
+            else ""
         )
-    frame.columns = [str(c).strip() for c in frame.columns]
+        raise InputFileError(f"{where}: the sheet is empty{hint}")
+    header = ["" if pd.isna(h) else str(h).strip() for h in frame.iloc[0]]
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise InputFileError(f"{where}: column names appear more than once: {', '.join(dupes)}")
+    _refuse_formulas_without_values(p, where, chosen, header)
+    frame = frame.iloc[1:]
+    frame.columns = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
+    frame.index = range(len(frame))
     frame = frame.dropna(how="all")
     return RawTable(frame=frame, path=name, first_row=2)
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _refuse_formulas_without_values(p: Path, where: str, sheet: str, header: list[str]) -> None:
+    """Formula cells saved without their value (files written by programs that do not
+    calculate, e.g. scripts) would silently become missing scores: refuse them by cell."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(p) as z:
+            parts = [
+                n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")
+            ]
+            if not any(_FORMULA.search(z.read(n)) for n in parts):
+                return
+    except (zipfile.BadZipFile, OSError, KeyError):  # pandas read it, so this cannot happen
+        return
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    formulas = {}
+    book = openpyxl.load_workbook(p, read_only=True, data_only=False)
+    try:
+        for row in book[sheet].iter_rows():
+            for cell in row:
+                if getattr(cell, "data_type", None) == "f":
+                    formulas[(cell.row, cell.column)] = str(cell.value)
+    finally:
+        book.close()
+    if not formulas:
+        return
+    lost = []
+    book = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    try:
+        for row in book[sheet].iter_rows():
+            for cell in row:
+                key = (getattr(cell, "row", None), getattr(cell, "column", None))
+                # a formula whose text result is "" is saved as type "str": a real empty cell
+                if key in formulas and cell.value is None and cell.data_type != "str":
+                    lost.append(key)
+    finally:
+        book.close()
+    if not lost:
+        return
+    lines = []
+    for r, c in sorted(lost)[:10]:
+        col = header[c - 1] if c - 1 < len(header) and header[c - 1] else get_column_letter(c)
+        lines.append(
+            f"{where}, row {r}, column {col} (cell {get_column_letter(c)}{r}): formula "
+            f"{formulas[(r, c)]} has no saved value"
+        )
+    if len(lost) > 10:
+        lines.append(f"... and {len(lost) - 10} more formula cells without a saved value")
+    n = len(lost)
+    raise InputFileError(
+        f"{where}: {n} formula cell{'s' if n != 1 else ''} without a saved value (the file was "
+        "written by a program that does not calculate formulas); open and save it in Excel or "
+        "LibreOffice, or replace the formulas by their values\n" + "\n".join(lines)
+    )
+
+
+def sheet_names(path: str | Path) -> list[str]:
+    """The worksheets of an ``.xlsx`` file, in order ([] for other files or unreadable ones)."""
+    if Path(path).suffix.lower() != ".xlsx":
+        return []
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            return list(book.sheet_names)
+    except Exception:  # the reader itself says why a file cannot be read
+        return []
+
+
+def value_labels_of(path: str | Path) -> dict[str, dict]:
+    """The value labels of an SPSS (``.sav``) or Stata (``.dta``) file, by column:
+    ``{"arm": {1: "TAU", 2: "IPT"}}`` ({} for other files or unreadable ones)."""
+    ext = Path(path).suffix.lower()
+    if ext not in (".sav", ".dta"):
+        return {}
+    try:
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if ext == ".sav" else pyreadstat.read_dta
+        _, meta = reader(str(path), metadataonly=True)
+    except Exception:  # the reader itself says why a file cannot be read
+        return {}
+    return {str(k).strip(): dict(v) for k, v in (meta.variable_value_labels or {}).items() if v}
 
 
 def _short(exc: Exception) -> str:

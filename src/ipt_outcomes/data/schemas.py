@@ -14,12 +14,40 @@ names the file, row, subject and column. The instrument range depends on the tri
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.typing import Series
 
 from .design import Instrument
+
+
+@contextlib.contextmanager
+def _without(*modules: str):
+    """Import with optional packages hidden (only those not imported yet).
+
+    pandera loads its Dask typing and its hypothesis strategies whenever those packages are
+    installed (both are, for the power command's cluster option and for the tests); the contracts
+    here use neither, and loading them costs about a second of every command's start-up.
+    """
+    hidden = [m for m in modules if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # an import of it raises ImportError, which pandera handles
+    try:
+        yield
+    finally:
+        for m in hidden:
+            if sys.modules.get(m, 0) is None:
+                del sys.modules[m]
+
+
+with _without("dask.dataframe", "hypothesis"):
+    import pandera.backends.pandas.builtin_checks  # noqa: F401 - loaded lazily by validate()
+    import pandera.pandas as pa
+    from pandera.typing import Series, get_index_types, get_series_types
+
+    get_index_types(), get_series_types()  # their lazy optional imports, made now
 
 __all__ = ["ScoreTable", "DerivedScores", "score_table_schema", "derived_scores_schema"]
 

@@ -583,18 +583,24 @@ def _long_frame(arm, sid, base, scores, post, group, antidep, age, male, rng, p)
 
 def _summary_measure_p(data: pd.DataFrame) -> dict[str, float]:
     """p of each arm vs TAU: ANCOVA of the mean post-baseline score on baseline and arm."""
-    import statsmodels.api as sm  # imported here: the CLI should not pay for it on every call
+    from scipy import stats
 
     base = data[data["visit"] == 0].set_index("subject_id")["hamd17"].astype(float)
     post = data[(data["visit"] > 0) & data["hamd17"].notna()]
     per = post.groupby("subject_id").agg(arm=("arm", "first"), y=("hamd17", "mean"))
     per["baseline"] = base.reindex(per.index).to_numpy()
     arms = [a for a in per["arm"].unique() if a != REFERENCE_ARM]
-    X = pd.DataFrame({"const": 1.0, "baseline": per["baseline"]}, index=per.index)
-    for a in sorted(arms):
-        X[a] = (per["arm"] == a).astype(float)
-    fit = sm.OLS(per["y"].astype(float), X).fit()
-    return {a: float(fit.pvalues[a]) for a in arms}
+    arms = sorted(arms)
+    X = np.column_stack(
+        [np.ones(len(per)), per["baseline"].to_numpy(float)]
+        + [(per["arm"] == a).to_numpy(float) for a in arms]
+    )
+    y = per["y"].to_numpy(float)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dfr = len(y) - X.shape[1]
+    cov = np.linalg.inv(X.T @ X) * float(np.sum((y - X @ beta) ** 2)) / dfr
+    t = beta / np.sqrt(np.diag(cov))
+    return {a: float(2 * stats.t.sf(abs(t[2 + i]), dfr)) for i, a in enumerate(arms)}
 
 
 def _icc_anova(values: pd.Series, groups: pd.Series) -> float:
@@ -618,8 +624,6 @@ def _dropout_slope(data: pd.DataFrame) -> float:
     One record per patient and observed visit before the last scheduled one, up to the patient's
     last observed visit; the outcome is whether that visit was the last one observed.
     """
-    import statsmodels.api as sm
-
     wide = data.pivot(index="subject_id", columns="visit", values="hamd17").astype(float).to_numpy()
     seen = ~np.isnan(wide)
     n_v = wide.shape[1]
@@ -629,8 +633,15 @@ def _dropout_slope(data: pd.DataFrame) -> float:
     x = wide[:, :-1][use]
     y = (cols[None, :] == last_seen[:, None])[use].astype(float)
     x = (x - x.mean()) / x.std()
-    fit = sm.Logit(y, sm.add_constant(x)).fit(disp=0)
-    return float(fit.params[1])
+    X = np.column_stack([np.ones(len(x)), x])
+    b = np.zeros(2)
+    for _ in range(100):  # Newton-Raphson for the logistic regression (log-likelihood concave)
+        p = 1 / (1 + np.exp(-(X @ b)))
+        step = np.linalg.solve(X.T @ (X * (p * (1 - p))[:, None]), X.T @ (y - p))
+        b += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    return float(b[1])
 
 
 def _achieved(plan: _Plan, data: pd.DataFrame, T: _Targets) -> pd.DataFrame:

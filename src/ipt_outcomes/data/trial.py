@@ -229,10 +229,30 @@ def build_trial(validated: ValidatedScores) -> Trial:
     data = _baseline_rows(data, design.baseline_visit)
     if design.inferred or not design.schedule or not design.arms:
         design = _infer(design, data)
+    visits = pd.Index(pd.unique(data["visit"]))
+    codes = visits.get_indexer(data["visit"])
     data = data.assign(
-        time=data["visit"].map(design.time_of).astype(float),
-        visit_label=data["visit"].map(design.visit_label).astype(str),
+        time=np.array([design.time_of(v) for v in visits], dtype=float)[codes],
+        visit_label=pd.Categorical.from_codes(
+            codes, categories=[design.visit_label(v) for v in visits]
+        ).astype(str),
     )
+    problems = list(validated.problems)
+    base_time = design.time_of(design.baseline_visit)
+    pre = data["time"].to_numpy() < base_time
+    if pre.any():  # screening or run-in: before the baseline, so not part of any analysis
+        early = sorted(set(data.loc[pre, "visit"]))
+        problems.append(
+            Problem(
+                "visit_before_baseline",
+                f"visit{'s' if len(early) > 1 else ''} {', '.join(f'{v:g}' for v in early)} "
+                f"come{'' if len(early) > 1 else 's'} before the baseline visit "
+                f"{design.baseline_visit:g}: {int(pre.sum())} rows are not analysed (check the "
+                "baseline visit if this is not a screening or run-in visit)",
+                severity="warning",
+            )
+        )
+        data = data.loc[~pre]
     order = ["subject_id", "arm", "visit", "time", "visit_label", "score"]
     data = data[order + [c for c in data.columns if c not in order]]
     derived = derive_outcomes(
@@ -256,7 +276,7 @@ def build_trial(validated: ValidatedScores) -> Trial:
         key_visits=key,
         source=validated.source,
         columns=validated.columns,
-        problems=list(validated.problems),
+        problems=problems,
         excluded_subjects=validated.excluded_subjects,
         baseline_from_column=from_column,
         n_file_rows=len(validated.data),

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from ..exceptions import DataValidationError, IptOutcomesError
 from .design import ColumnMap, TrialDesign, default_design
 from .readers import RawTable
-from .schemas import score_table_schema
+from .schemas import pa, score_table_schema
 
 __all__ = ["Problem", "ValidatedScores", "validate_scores", "MISSING_TOKENS"]
 
@@ -103,7 +102,9 @@ def _arrow_floats(text: pd.Series, missing: pd.Series) -> pd.Series | None:
     import pyarrow.compute as pc
 
     try:
-        arr = pa.array(text.to_numpy(dtype=object), type=pa.string(), mask=missing.to_numpy())
+        arr = pa.array(text, type=pa.large_string())  # Arrow-backed text: no copy to objects
+        if missing.any():
+            arr = pc.if_else(pa.array(missing.to_numpy()), pa.scalar(None, arr.type), arr)
         out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         return None

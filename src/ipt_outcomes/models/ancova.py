@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..data.trial import Trial
 from .inference import CONTRAST_COLUMNS, t_summary
 
 __all__ = ["ancova_by_visit"]
+
+
+def _ols_hc3(X: np.ndarray, y: np.ndarray):
+    """OLS with the HC3 covariance (MacKinnon & White 1985): (X'X)^-1 X' diag(e^2 / (1 - h)^2)
+    X (X'X)^-1, h the leverages. Returns (beta, covariance, residual df)."""
+    q, r = np.linalg.qr(X)
+    beta = np.linalg.solve(r, q.T @ y)
+    e = y - X @ beta
+    h = np.sum(q * q, axis=1)
+    xtx_inv = np.linalg.inv(r.T @ r)
+    u = X * (e / (1 - h))[:, None]
+    cov = xtx_inv @ (u.T @ u) @ xtx_inv
+    return beta, cov, X.shape[0] - X.shape[1]
 
 
 def ancova_by_visit(
@@ -21,8 +35,6 @@ def ancova_by_visit(
         ``arm, reference, visit, estimate, se, df, t, p, ci_low, ci_high, n`` - the adjusted
         difference arm - reference, HC3 (MacKinnon & White 1985) SE, t on the residual df.
     """
-    import statsmodels.api as sm
-
     if reference is not None and reference != trial.reference:
         trial = trial.with_reference(reference)
     trial.require_analysable()
@@ -34,18 +46,19 @@ def ancova_by_visit(
     for v in visits:
         sub = d[(d["visit"] == v) & d["score"].notna()]
         others = [a for a in arms if a != reference and (sub["arm"] == a).any()]
-        X = pd.DataFrame({"const": 1.0, "baseline": sub["baseline"].astype(float)}, index=sub.index)
-        for a in others:
-            X[a] = (sub["arm"] == a).astype(float)
-        fit = sm.OLS(sub["score"].astype(float), X).fit(cov_type="HC3")
-        for a in others:
-            est, se = float(fit.params[a]), float(fit.bse[a])
+        X = np.column_stack(
+            [np.ones(len(sub)), sub["baseline"].to_numpy(float)]
+            + [(sub["arm"] == a).to_numpy(float) for a in others]
+        )
+        beta, cov, df_resid = _ols_hc3(X, sub["score"].to_numpy(float))
+        for j, a in enumerate(others, start=2):
+            est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
             rows.append(
                 dict(
                     arm=a,
                     reference=reference,
                     visit=v,
-                    **t_summary(est, se, fit.df_resid, alpha),
+                    **t_summary(est, se, df_resid, alpha),
                     n=len(sub),
                 )
             )

@@ -7,53 +7,46 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ..distributions import norm_ppf, norm_sf
 from ..exceptions import ConvergenceWarning
 
 __all__ = ["gee_response"]
 
 
 def _z(alpha: float) -> float:
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return float(norm_ppf(1 - alpha / 2))
 
 
 # ------------------------------------------------------------------------------------------
-# repeated-measures logistic GEE
+# the estimating equations, worked per visit pattern and per (arm, visit) cell
 # ------------------------------------------------------------------------------------------
+#
+# Every row of the model matrix is the design row of its (arm, visit) cell, so the sums over
+# subjects are accumulated per pair of cells (at most C^2 numbers, C = arms x visits) and only
+# then multiplied by the C x p cell design E: the work is O(n_obs T) whatever the number of
+# subjects, and no n_obs x p matrix is formed. Subjects sharing a visit pattern share the working
+# correlation matrix R, which is inverted once per pattern.
 
 
-def _moment_unstructured():
-    """statsmodels' Unstructured with the Liang-Zeger moment estimator that geepack uses.
+class _Clusters:
+    """Subjects grouped by visit pattern: cell indices (m, t), outcomes (m, t), pattern visits."""
 
-    alpha_jk = sum_i r_ij r_ik / (phi n_jk), phi = sum r^2 / N, r the Pearson residuals and
-    n_jk the number of subjects seen at both visits (statsmodels instead normalises by each
-    visit's own residual variance and subtracts degrees of freedom).
-    """
-    import statsmodels.api as sm
-
-    class MomentUnstructured(sm.cov_struct.Unstructured):
-        def update(self, params):
-            model = self.model
-            q = model.time.max() + 1
-            cross = np.zeros((q, q))
-            count = np.zeros((q, q))
-            ssr, nobs = 0.0, 0
-            for i in range(model.num_group):
-                expval, _ = model.cached_means[i]
-                r = (model.endog_li[i] - expval) / np.sqrt(model.family.variance(expval))
-                ix = model.time_li[i][:, 0]
-                cross[np.ix_(ix, ix)] += np.outer(r, r)
-                count[np.ix_(ix, ix)] += 1
-                ssr += float(r @ r)
-                nobs += len(r)
-            phi = ssr / (nobs - model.ddof_scale)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                corr = np.where(count > 0, cross / (phi * count), 0.0)
-            np.fill_diagonal(corr, 1.0)
-            self.dep_params = corr
-
-    return MomentUnstructured()
+    def __init__(self, cell: np.ndarray, y: np.ndarray, time: np.ndarray, subject: np.ndarray):
+        order = np.lexsort((time, subject))
+        cell, y, time, subject = cell[order], y[order], time[order], subject[order]
+        starts = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
+        # a subject's visit pattern as a bit mask of visit indices (visits are unique per subject)
+        mask = np.add.reduceat(np.left_shift(1, time.astype(np.int64)), starts)
+        self.groups = []
+        patterns, which = np.unique(mask, return_inverse=True)
+        for k, m in enumerate(patterns):
+            visits = np.flatnonzero([(int(m) >> j) & 1 for j in range(int(m).bit_length())])
+            first = starts[which == k]
+            rows = first[:, None] + np.arange(len(visits))[None, :]
+            self.groups.append((visits, cell[rows], y[rows]))
+        self.n_obs = len(y)
+        self.n_pairs = float(sum(len(c) * len(v) * (len(v) - 1) / 2 for v, c, _ in self.groups))
 
 
 def _gee_design(outcomes: pd.DataFrame, reference: str, arms, visits):
@@ -70,6 +63,99 @@ def _gee_design(outcomes: pd.DataFrame, reference: str, arms, visits):
         for v in visits[1:]:
             cols[f"arm[{a}]:visit[{v:g}]"] = ((arm == a) & (visit == v)).astype(float)
     return pd.DataFrame(cols, index=outcomes.index), others
+
+
+def _expit(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _moments(cl: _Clusters, eta_cell: np.ndarray, T: int, correlation: str):
+    """Pearson residuals' scale phi and the working correlation (plain moments, as geepack)."""
+    ssr = 0.0
+    cross = np.zeros((T, T))
+    count = np.zeros((T, T))
+    exch = 0.0
+    for visits, cell, y in cl.groups:
+        mu = np.clip(_expit(eta_cell[cell]), 1e-10, 1 - 1e-10)
+        r = (y - mu) / np.sqrt(mu * (1 - mu))
+        ssr += float(np.sum(r * r))
+        if correlation == "exchangeable":
+            exch += float(np.sum((r.sum(axis=1) ** 2 - np.sum(r * r, axis=1)) / 2))
+        elif correlation == "unstructured":
+            ix = np.ix_(visits, visits)
+            cross[ix] += r.T @ r
+            count[ix] += len(r)
+    phi = ssr / cl.n_obs
+    if correlation == "exchangeable":
+        return phi, exch / (phi * cl.n_pairs) if cl.n_pairs else 0.0
+    if correlation == "unstructured":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            corr = np.where(count > 0, cross / (phi * count), 0.0)
+        np.fill_diagonal(corr, 1.0)
+        return phi, corr
+    return phi, None
+
+
+def _working(visits: np.ndarray, correlation: str, dep) -> np.ndarray:
+    t = len(visits)
+    if correlation == "exchangeable":
+        return np.full((t, t), dep) + (1 - dep) * np.eye(t)
+    if correlation == "unstructured":
+        return dep[np.ix_(visits, visits)]
+    return np.eye(t)
+
+
+def _sums(cl: _Clusters, eta_cell, C: int, correlation: str, dep, meat: bool):
+    """Cell-level sums of the bread sum_i D'V^-1 D, the score and (optionally) the meat, all
+    times phi (phi cancels in the update and in the sandwich)."""
+    B = np.zeros(C * C)
+    U = np.zeros(C)
+    M = np.zeros(C * C) if meat else None
+    for visits, cell, y in cl.groups:
+        Rinv = np.linalg.inv(_working(visits, correlation, dep))
+        mu = np.clip(_expit(eta_cell[cell]), 1e-10, 1 - 1e-10)
+        s = np.sqrt(mu * (1 - mu))  # (m, t)
+        r = (y - mu) / s
+        w = s[:, :, None] * Rinv[None] * s[:, None, :]  # sqrt(a_j) Rinv_jk sqrt(a_k)
+        pair = (cell[:, :, None] * C + cell[:, None, :]).ravel()
+        B += np.bincount(pair, weights=w.ravel(), minlength=C * C)
+        g = s * (r @ Rinv)  # (m, t): sqrt(a_j) (Rinv r)_j - the subject's score in cells
+        U += np.bincount(cell.ravel(), weights=g.ravel(), minlength=C)
+        if meat:
+            M += np.bincount(pair, weights=(g[:, :, None] * g[:, None, :]).ravel(), minlength=C * C)
+    return B.reshape(C, C), U, (M.reshape(C, C) if meat else None)
+
+
+def _fit(cl: _Clusters, E: np.ndarray, T: int, correlation: str, maxiter: int, tol: float = 1e-10):
+    """Fisher scoring with the working correlation re-estimated at each step; returns
+    (beta, robust covariance, working correlation, converged)."""
+    C, p = E.shape
+    beta = np.zeros(p)
+    dep = (
+        0.0
+        if correlation == "exchangeable"
+        else (np.eye(T) if correlation == "unstructured" else None)
+    )
+    converged = False
+    for it in range(maxiter):
+        eta = E @ beta
+        if it > 0:
+            _phi, dep = _moments(cl, eta, T, correlation)
+        B, U, _ = _sums(cl, eta, C, correlation, dep, meat=False)
+        bread = E.T @ B @ E
+        step = np.linalg.solve(bread, E.T @ U)
+        beta = beta + step
+        if not np.all(np.isfinite(beta)):
+            break
+        if np.max(np.abs(step)) < tol * max(1.0, np.max(np.abs(beta))) and it > 0:
+            converged = True
+            break
+    eta = E @ beta
+    _phi, dep = _moments(cl, eta, T, correlation)
+    B, _U, M = _sums(cl, eta, C, correlation, dep, meat=True)
+    bread_inv = np.linalg.inv(E.T @ B @ E)
+    vcov = bread_inv @ (E.T @ M @ E) @ bread_inv
+    return beta, vcov, dep, converged
 
 
 def gee_response(
@@ -114,43 +200,38 @@ def gee_response(
     Notes
     -----
     Model: logit P(endpoint) = arm + visit + arm:visit (treatment coding, first visit and
-    reference arm as baselines), fitted by statsmodels GEE (Liang & Zeger 1986) with
-    the moment estimates of the working correlation that geepack uses (scale and correlation
-    without degrees-of-freedom corrections) and robust (sandwich) covariance. The odds ratio at visit
-    v is exp(b_arm + b_arm:v). Validated against R ``geepack::geeglm``.
+    reference arm as baselines), GEE (Liang & Zeger 1986) by Fisher scoring with the moment
+    estimates of the working correlation that geepack uses (scale phi = sum r^2 / N and the
+    correlation without degrees-of-freedom corrections; unstructured: alpha_jk = sum_i r_ij r_ik /
+    (phi n_jk), n_jk the subjects seen at both visits) and the robust (sandwich) covariance
+    B^-1 M B^-1. Sums are taken per visit pattern and per (arm, visit) cell, so large trials cost
+    O(n_obs T). The odds ratio at visit v is exp(b_arm + b_arm:v). Validated against R
+    ``geepack::geeglm`` and a hand-coded R GEE (``tests/reference/response``).
     """
-    import statsmodels.api as sm
-
     if correlation not in ("exchangeable", "unstructured", "independence"):
         raise ValueError(
             f"correlation must be exchangeable, unstructured or independence, got {correlation!r}"
         )
     arms = list(arms) if arms is not None else list(dict.fromkeys(outcomes["arm"]))
     visits = sorted(outcomes["visit"].unique())
-    data = outcomes.sort_values(["subject_id", "visit"], kind="stable").reset_index(drop=True)
+    data = outcomes
     arms = [a for a in arms if a in set(data["arm"])]
     if reference not in arms:
         raise ValueError(f"reference arm {reference!r} has no observations")
-    X, others = _gee_design(data, reference, arms, visits)
-    y = data[endpoint].astype(float).to_numpy()
+    cells = pd.MultiIndex.from_product([arms, visits], names=["arm", "visit"]).to_frame(index=False)
+    E_frame, others = _gee_design(cells, reference, arms, visits)
+    E = E_frame.to_numpy()
+    arm_code = pd.Categorical(data["arm"], categories=arms).codes
     time = pd.Categorical(data["visit"], categories=visits).codes
-    cov = {
-        "exchangeable": sm.cov_struct.Exchangeable,
-        "unstructured": _moment_unstructured,
-        "independence": sm.cov_struct.Independence,
-    }[correlation]()
-    groups = pd.factorize(data["subject_id"])[0]
-    model = sm.GEE(y, X, groups=groups, time=time, family=sm.families.Binomial(), cov_struct=cov)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        # ddof_scale=0: scale and correlation by plain moments, as geepack (and Liang & Zeger)
-        res = model.fit(maxiter=maxiter, ctol=1e-10, cov_type="robust", ddof_scale=0)
-    converged = bool(getattr(res, "converged", True)) and not any(
-        "not converge" in str(w.message).lower() or "iteration limit" in str(w.message).lower()
-        for w in caught
-    )
-    params = pd.Series(res.params, index=X.columns)
-    vcov = pd.DataFrame(res.cov_robust, index=X.columns, columns=X.columns)
+    cell = arm_code.astype(np.int64) * len(visits) + time
+    y = data[endpoint].astype(float).to_numpy()
+    subject = pd.factorize(data["subject_id"])[0]
+    cl = _Clusters(cell, y, time, subject)
+    with np.errstate(all="ignore"):
+        beta, robust, dep, converged = _fit(cl, E, len(visits), correlation, maxiter)
+    X = E_frame
+    params = pd.Series(beta, index=X.columns)
+    vcov = pd.DataFrame(robust, index=X.columns, columns=X.columns)
     z = _z(alpha)
     rows = []
     report = visits if report_visits is None else [v for v in visits if v in set(report_visits)]
@@ -187,10 +268,9 @@ def gee_response(
             else:
                 row.update(
                     odds_ratio=math.exp(est), ci_low=math.exp(est - z * se), ci_high=math.exp(est + z * se),
-                    z=est / se, p=float(2 * stats.norm.sf(abs(est / se))),
+                    z=est / se, p=float(2 * norm_sf(abs(est / se))),
                 )  # fmt: skip
             rows.append(row)
-    dep = res.model.cov_struct.dep_params
     if correlation == "exchangeable":
         working = f"{float(dep):.6g}"
     elif correlation == "unstructured":
@@ -207,8 +287,8 @@ def gee_response(
             stacklevel=2,
         )
     fit = dict(
-        correlation=correlation, n_subjects=int(data["subject_id"].nunique()), n_obs=len(data),
-        converged=converged, working_correlation=working,
+        correlation=correlation, n_subjects=int(subject.max() + 1) if len(subject) else 0, n_obs=len(data),
+        converged=bool(converged), working_correlation=working,
     )  # fmt: skip
     table = pd.DataFrame(
         rows,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg
+
+from ..distributions import t_ppf, t_sf
 
 __all__ = ["CONTRAST_COLUMNS", "t_summary", "profile_gls"]
 
@@ -27,8 +29,8 @@ CONTRAST_COLUMNS = [
 def t_summary(estimate: float, se: float, df: float, alpha: float = 0.05) -> dict:
     """``estimate, se, df, t, p, ci_low, ci_high`` for a t statistic on ``df`` degrees of freedom."""
     t = estimate / se
-    q = stats.t.ppf(1 - alpha / 2, df)
-    return dict(estimate=estimate, se=se, df=df, t=t, p=float(2 * stats.t.sf(abs(t), df)),
+    q = t_ppf(1 - alpha / 2, df)
+    return dict(estimate=estimate, se=se, df=df, t=t, p=float(2 * t_sf(abs(t), df)),
                 ci_low=estimate - q * se, ci_high=estimate + q * se)  # fmt: skip
 
 

@@ -1,13 +1,17 @@
 """Stage 2 of the report: figures, each one function returning a plotnine ``ggplot``.
 
-Figures are built from the generated tables only (the spaghetti plot from the score file, which
-carries no numbers). One house theme; arm colours from the Okabe-Ito palette, which stays
-distinguishable with the common colour-vision deficiencies. :func:`build_figures` saves each as
-PNG and SVG with fixed metadata so that the files are reproducible.
+Figures are built from the generated tables only (the individual trajectories from the score
+file, which carry no numbers of their own). One house theme; arm colours from the Okabe-Ito
+palette, which stays distinguishable with the common colour-vision deficiencies; a modelled arm
+is drawn dashed and hollow and its label says "(modelled)". Axis breaks are round numbers.
+:func:`build_figures` draws each figure once and saves it as PNG and SVG with fixed metadata,
+so that the files are reproducible.
 """
 
 from __future__ import annotations
 
+import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,25 +20,32 @@ import numpy as np
 import pandas as pd
 from plotnine import (
     aes,
-    coord_flip,
+    arrow,
     element_blank,
     element_text,
     facet_wrap,
     geom_col,
     geom_errorbar,
+    geom_errorbarh,
     geom_hline,
     geom_line,
     geom_point,
     geom_rect,
     geom_ribbon,
+    geom_segment,
     geom_text,
     geom_tile,
+    geom_vline,
     ggplot,
+    guide_legend,
+    guides,
     labs,
     position_dodge,
     scale_color_manual,
     scale_fill_gradient,
     scale_fill_manual,
+    scale_linetype_manual,
+    scale_shape_manual,
     scale_x_continuous,
     scale_y_continuous,
     theme,
@@ -46,6 +57,7 @@ __all__ = [
     "ARM_COLOURS",
     "arm_palette",
     "house_theme",
+    "nice_breaks",
     "consort_diagram",
     "rates_plot",
     "forest_plot",
@@ -57,11 +69,15 @@ __all__ = [
     "power_curve",
     "tipping_point_plot",
     "save_figure",
+    "save_figures",
     "build_figures",
+    "FIGURES",
 ]
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 ARM_COLOURS = {"TAU": "#555555", "IPT": "#0072B2", "PeGT": "#E69F00", "IPT+MED": "#009E73"}
+WIDTH, HEIGHT = 10.0, 5.6  # inches: the report's figures fill its text width
+DPI = 110
 
 
 def arm_palette(arms) -> dict[str, str]:
@@ -78,13 +94,49 @@ def arm_palette(arms) -> dict[str, str]:
 
 
 def house_theme():
-    return theme_minimal(base_size=11) + theme(
-        figure_size=(8, 4.5),
+    return theme_minimal(base_size=12) + theme(
+        figure_size=(WIDTH, HEIGHT),
         legend_position="bottom",
         panel_grid_minor=element_blank(),
-        plot_title=element_text(weight="bold", size=12),
-        strip_text=element_text(weight="bold"),
+        plot_title=element_text(weight="bold", size=13),
+        strip_text=element_text(weight="bold", size=11),
     )
+
+
+def nice_breaks(limits, n: int = 6) -> list[float]:
+    """Round axis breaks (steps of 1, 2, 5 or 10 times a power of ten) covering ``limits``.
+
+    Examples
+    --------
+    >>> nice_breaks((-7.3, 1.2))
+    [-8.0, -6.0, -4.0, -2.0, 0.0, 2.0]
+    >>> nice_breaks((0, 100))
+    [0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+    >>> nice_breaks((-6.4, 3.9))
+    [-8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0]
+    """
+    lo, hi = (float(x) for x in limits)
+    if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        return [lo] if np.isfinite(lo) else []
+    raw = (hi - lo) / max(n - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    # the round step giving the number of intervals closest to n - 1
+    step = min((m * mag for m in (1, 2, 5, 10)), key=lambda s: abs((hi - lo) / s - (n - 1)))
+    start = math.floor(lo / step) * step
+    out, x = [], start
+    while x <= hi + step * 1e-9 or (out and out[-1] < hi):
+        out.append(round(x, 10))
+        x += step
+    return [float(v) + 0.0 for v in out]
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def _facets(n: int) -> dict:
+    """Panels per row: all in one row up to three, else two rows (no empty panels at four)."""
+    return {"nrow": 1} if n <= 3 else {"ncol": math.ceil(n / 2)}
 
 
 @dataclass(frozen=True)
@@ -93,12 +145,16 @@ class FigureLabels:
 
     arms: tuple = ()  # arm codes in display order
     arm_label: dict = field(default_factory=dict)  # code -> label (modelled arms marked)
+    modelled: frozenset = frozenset()  # codes of modelled arms
+    reference: str = ""
     visit_time: dict = field(default_factory=dict)  # visit -> time
     visit_label: dict = field(default_factory=dict)  # visit -> label
+    key_visits: tuple = ()
     instrument: str = "score"
     unit: str = ""
     remission_max: float = 7.0
     response_percent: float = 50.0
+    confidence: str = "95"
 
     @classmethod
     def from_tables(cls, tables: dict) -> FigureLabels:
@@ -113,25 +169,30 @@ class FigureLabels:
             except (TypeError, ValueError):
                 return default
 
+        def flag(col):
+            return arms[col].astype(str) == "True"
+
+        unit = str(trial.get("visit_unit", ""))
         return cls(
             arms=tuple(arms["arm"].astype(str)),
             arm_label=dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True)),
-            visit_time=dict(
-                zip(visits["visit"].astype(float), visits["time"].astype(float), strict=True)
-            ),
-            visit_label=dict(
-                zip(visits["visit"].astype(float), visits["label"].astype(str), strict=True)
-            ),
+            modelled=frozenset(arms.loc[flag("modelled"), "arm"].astype(str)),
+            reference=str(arms.loc[flag("reference"), "arm"].iloc[0]) if flag("reference").any() else "",
+            visit_time=dict(zip(visits["visit"].astype(float), visits["time"].astype(float), strict=True)),
+            visit_label=dict(zip(visits["visit"].astype(float), visits["label"].astype(str), strict=True)),
+            key_visits=tuple(float(v) for v in visits.loc[visits["key"].astype(str) == "True", "visit"]),
             instrument=str(trial.get("instrument", "score")),
-            unit=str(
-                trial.get("visit_unit", "") if str(trial.get("visit_unit", "")) != "nan" else ""
-            ),
+            unit="" if unit == "nan" else unit,
             remission_max=num("remission_max", 7.0),
             response_percent=100 * num("response_improvement", 0.5),
-        )
+            confidence=str(trial.get("confidence_percent", "95")),
+        )  # fmt: skip
 
     def label(self, arm) -> str:
         return self.arm_label.get(str(arm), str(arm))
+
+    def vlabel(self, visit) -> str:
+        return self.visit_label.get(float(visit), f"{float(visit):g}")
 
     @property
     def labels_in_order(self) -> list[str]:
@@ -148,6 +209,10 @@ class FigureLabels:
             shown, categories=[x for x in self.labels_in_order if x in set(shown)]
         )
 
+    def source_column(self, codes) -> list[str]:
+        """``observed`` or ``modelled`` per arm code (drawn solid or dashed)."""
+        return ["modelled" if str(a) in self.modelled else "observed" for a in codes]
+
     def time(self, visits) -> list[float]:
         return [self.visit_time.get(float(v), float(v)) for v in visits]
 
@@ -161,128 +226,200 @@ class FigureLabels:
         return scale_x_continuous(breaks=times, labels=[f"{x:g}" for x in times])
 
 
-def _cat(series, order):
-    return pd.Categorical(series, categories=[o for o in order if o in set(series)])
+LINETYPES = {"observed": "solid", "modelled": "dashed"}
+SHAPES = {"observed": "o", "modelled": "D"}
+
+
+def _source_scales():
+    """Modelled arms dashed and diamond-shaped; no legend of its own (the label says it)."""
+    return [
+        scale_linetype_manual(values=LINETYPES, guide=None),
+        scale_shape_manual(values=SHAPES, guide=None),
+    ]
+
+
+def _arm_legend(lab: FigureLabels):
+    """Arm legend in two columns when the labels would not fit on one line."""
+    long = sum(len(x) + 4 for x in lab.labels_in_order) > 90
+    return guides(color=guide_legend(ncol=2 if long else len(lab.arms) or 1))
+
+
+# ------------------------------------------------------------------------------------------
+# participant flow
+# ------------------------------------------------------------------------------------------
 
 
 def consort_diagram(consort: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """CONSORT-style flow: one column per arm, one box per stage, drawn from the counts."""
+    """CONSORT flow diagram drawn from the counts: randomised, allocation, follow-up per visit
+    (assessed, missed, lost for good), analysed; boxes joined by arrows, one column per arm."""
     c = consort.copy()
-    arms = [a for a in lab.arms if a in set(c["arm"].astype(str))]
-    c["label"] = [
-        (
-            f"{s}\nn = {n:.0f}"
-            if np.isnan(v)
-            else f"{s}: {lab.visit_label.get(v, f'{v:g}')}\nn = {n:.0f}"
-        )
-        for s, v, n in zip(c["stage"], c["visit"].astype(float), c["n"], strict=True)
-    ]
-    c["col"] = [arms.index(a) for a in c["arm"].astype(str)]
-    c["row"] = c.groupby("arm").cumcount()
-    c["x"], c["y"] = c["col"] * 1.0, -c["row"] * 1.0
-    c["arm"] = lab.arm_column(c["arm"].astype(str))
-    return (
-        ggplot(c)
-        + geom_rect(
-            aes(xmin="x - 0.42", xmax="x + 0.42", ymin="y - 0.38", ymax="y + 0.38", fill="arm"),
-            alpha=0.18,
-            color="#333333",
-        )
-        + geom_text(aes("x", "y", label="label"), size=8)
-        + scale_fill_manual(values=lab.palette())
-        + scale_x_continuous(breaks=list(range(len(arms))), labels=[lab.label(a) for a in arms])
-        + labs(title="Participant flow by arm (from the data)", x="", y="", fill="")
-        + house_theme()
-        + theme(
-            axis_text_y=element_blank(),
-            panel_grid_major=element_blank(),
-            legend_position="none",
-            figure_size=(max(6, 2.2 * len(arms)), 1.0 + 0.75 * c["row"].max() + 1),
-        )  # fmt: skip
-    )
+    c["arm"] = c["arm"].astype(str)
+    arms = [a for a in lab.arms if a in set(c["arm"])]
+    k = len(arms)
+    boxes, lines, arrows = [], [], []
+    total = int(c.loc[c["stage"] == "Randomised", "n"].sum())
+    top = 0.0
+    boxes.append(dict(x=(k - 1) / 2, y=top, w=0.9, label=f"Randomised\nn = {total}",
+                      arm="", source="observed"))  # fmt: skip
+    bar = top - 0.62
+    lines.append(dict(x=(k - 1) / 2, y=top - 0.36, xend=(k - 1) / 2, yend=bar))
+    if k > 1:
+        lines.append(dict(x=0.0, y=bar, xend=float(k - 1), yend=bar))
+    n_rows = 0
+    for col, arm in enumerate(arms):
+        rows = c[c["arm"] == arm].sort_values("step")
+        src = "modelled" if arm in lab.modelled else "observed"
+        y = top - 1.25
+        arrows.append(dict(x=float(col), y=bar, xend=float(col), yend=y + 0.4))
+        rand = rows[rows["stage"] == "Randomised"].iloc[0]
+        base = rows[rows["stage"] == "Baseline assessed"]
+        text = f"Allocated to\n{_wrap(lab.label(arm), 26)}\nn = {rand['n']:.0f}"
+        if len(base):
+            text += f"\nBaseline assessed n = {base.iloc[0]['n']:.0f}"
+        boxes.append(dict(x=float(col), y=y, w=0.9, label=text, arm=arm, source=src))
+        for r in rows[rows["stage"] == "Assessed"].itertuples(index=False):
+            arrows.append(dict(x=float(col), y=y - 0.42, xend=float(col), yend=y - 0.78))
+            y -= 1.2
+            text = (f"{lab.vlabel(r.visit)}\nAssessed n = {r.n:.0f}\nNot assessed n = {r.missed:.0f}"
+                    f"\nLost for good n = {r.lost:.0f}")  # fmt: skip
+            boxes.append(dict(x=float(col), y=y, w=0.9, label=text, arm=arm, source=src))
+        fas = rows[rows["stage"].str.startswith("Analysed")]
+        if len(fas):
+            r = fas.iloc[0]
+            arrows.append(dict(x=float(col), y=y - 0.42, xend=float(col), yend=y - 0.78))
+            y -= 1.2
+            text = (f"Analysed (full analysis set)\nn = {r['n']:.0f}\nExcluded n = {r['missed']:.0f}\n"
+                    "(no baseline or no later score)")  # fmt: skip
+            boxes.append(dict(x=float(col), y=y, w=0.9, label=text, arm=arm, source=src))
+        n_rows = max(n_rows, round(-y / 1.2) + 1)
+    b = pd.DataFrame(boxes)
+    b["xmin"], b["xmax"] = b["x"] - b["w"] / 2, b["x"] + b["w"] / 2
+    b["ymin"], b["ymax"] = b["y"] - 0.4, b["y"] + 0.4
+    b["fill"] = [lab.label(a) if a else "all" for a in b["arm"]]
+    pal = {**lab.palette(), "all": "#FFFFFF"}
+    fig = (
+        ggplot()
+        + geom_segment(pd.DataFrame(lines), aes("x", "y", xend="xend", yend="yend"), color="#333333")
+        + geom_segment(pd.DataFrame(arrows), aes("x", "y", xend="xend", yend="yend"), color="#333333",
+                       arrow=arrow(length=0.08, type="closed"))
+        + geom_rect(b, aes(xmin="xmin", xmax="xmax", ymin="ymin", ymax="ymax", fill="fill",
+                           linetype="source"), alpha=0.16, color="#333333")
+        + geom_text(b, aes("x", "y", label="label"), size=9.5, lineheight=1.1)
+        + scale_fill_manual(values=pal, guide=None)
+        + scale_linetype_manual(values=LINETYPES, guide=None)
+        + scale_x_continuous(limits=(-0.5, k - 0.5))
+        + labs(x="", y="")
+        + theme_minimal(base_size=11)
+        + theme(axis_text=element_blank(), panel_grid=element_blank(),
+                figure_size=(max(6.0, 2.9 * k), 1.0 + 1.45 * n_rows))
+    )  # fmt: skip
+    return fig
+
+
+# ------------------------------------------------------------------------------------------
+# efficacy
+# ------------------------------------------------------------------------------------------
 
 
 def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """Response and remission rates by visit with Wilson 95% intervals."""
+    """Response and remission rates by visit with Wilson intervals."""
     a = response.rename(columns={"responders": "events"}).assign(
-        endpoint=f"Response (>= {lab.response_percent:g}% improvement)"
+        endpoint=f"Response (at least {lab.response_percent:g}% improvement)"
     )
     b = remission.rename(columns={"remitters": "events"}).assign(
-        endpoint=f"Remission ({lab.instrument} <= {lab.remission_max:g})"
+        endpoint=f"Remission ({lab.instrument} of {lab.remission_max:g} or less)"
     )
     d = pd.concat([a, b], ignore_index=True).dropna(subset=["rate"])
+    d["endpoint"] = pd.Categorical(d["endpoint"], categories=list(dict.fromkeys(d["endpoint"])))
     d["time"] = lab.time(d["visit"])
+    d["source"] = lab.source_column(d["arm"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
-    dodge = position_dodge(width=0.3)
+    dodge = position_dodge(width=0.35)
     return (
-        ggplot(d, aes("time", "rate * 100", color="arm"))
+        ggplot(d, aes("time", "rate * 100", color="arm", linetype="source", shape="source"))
         + geom_line(position=dodge)
-        + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=0.3, position=dodge)
-        + geom_point(position=dodge, size=2)
+        + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=0.3, position=dodge,
+                        linetype="solid")
+        + geom_point(position=dodge, size=2.4, fill="white")
         + facet_wrap("~endpoint")
         + scale_color_manual(values=lab.palette())
+        + _source_scales()
         + lab.time_axis(d["visit"])
-        + scale_y_continuous(limits=(0, 100))
-        + labs(
-            title="Response and remission, observed cases, with Wilson 95% intervals",
-            x=lab.time_title,
-            y="Percent of patients assessed",
-            color="",
-        )  # fmt: skip
+        + scale_y_continuous(limits=(0, 100), breaks=[0, 20, 40, 60, 80, 100])
+        + _arm_legend(lab)
+        + labs(x=lab.time_title,
+               y="Percent of participants assessed", color="")
         + house_theme()
-    )
+    )  # fmt: skip
 
 
-def forest_plot(comparisons: pd.DataFrame, lab: FigureLabels, key_visits) -> ggplot:
-    """Risk difference in response vs the reference at the key visits (Newcombe intervals)."""
-    d = comparisons[comparisons["visit"].isin(key_visits)].dropna(subset=["risk_difference"]).copy()
-    d["label"] = [
-        f"{lab.label(a)} vs {lab.label(r)}, {lab.visit_label.get(float(v), f'{v:g}')}"
-        for a, r, v in zip(d["arm"], d["reference"], d["visit"], strict=True)
+def forest_plot(
+    comparisons: pd.DataFrame, adjusted: pd.DataFrame | None, lab: FigureLabels, key_visits
+) -> ggplot:
+    """Risk difference in response against the reference at the key visits: baseline-adjusted
+    (g-computation) and unadjusted (Newcombe) side by side, in percentage points."""
+    u = comparisons[comparisons["visit"].isin(key_visits)].dropna(subset=["risk_difference"])
+    rows = [u.assign(method="Unadjusted", estimate=u["risk_difference"], low=u["rd_ci_low"],
+                     high=u["rd_ci_high"])]  # fmt: skip
+    if adjusted is not None and len(adjusted):
+        a = adjusted[
+            (adjusted["contrast"] == "risk_difference") & adjusted["visit"].isin(key_visits)
+        ]
+        rows.append(a.assign(method="Baseline-adjusted", low=a["ci_low"], high=a["ci_high"]))
+    d = pd.concat([r[["arm", "visit", "method", "estimate", "low", "high"]] for r in rows],
+                  ignore_index=True).dropna(subset=["estimate"])  # fmt: skip
+    d["row"] = [
+        f"{lab.label(a)}, {lab.vlabel(v)}" for a, v in zip(d["arm"], d["visit"], strict=True)
     ]
-    d["label"] = pd.Categorical(
-        d["label"], categories=list(reversed(list(dict.fromkeys(d["label"]))))
-    )
-    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    order = list(dict.fromkeys(
+        f"{lab.label(a)}, {lab.vlabel(v)}" for v in key_visits for a in lab.arms
+        if ((d["arm"] == a) & (d["visit"] == v)).any()
+    ))  # fmt: skip
+    d["y"] = [len(order) - order.index(r) for r in d["row"]]
+    d["y"] = d["y"] + np.where(d["method"] == "Unadjusted", -0.15, 0.15)
+    for col in ("estimate", "low", "high"):
+        d[col] = 100 * d[col].astype(float)
+    lim = (min(d["low"].min(), 0), max(d["high"].max(), 0))
     return (
-        ggplot(d, aes("label", "risk_difference * 100", color="arm"))
-        + geom_hline(yintercept=0, linetype="dashed", color="#777777")
-        + geom_errorbar(aes(ymin="rd_ci_low * 100", ymax="rd_ci_high * 100"), width=0.25)
-        + geom_point(size=2.5)
-        + coord_flip()
-        + scale_color_manual(values=lab.palette())
-        + labs(
-            title="Response: risk difference vs reference (percentage points, 95% CI)",
-            x="",
-            y="Risk difference (percentage points)",
-            color="",
-        )
+        ggplot(d, aes(x="estimate", y="y", color="method"))
+        + geom_vline(xintercept=0, linetype="dashed", color="#777777")
+        + geom_errorbarh(aes(xmin="low", xmax="high"), height=0.18)
+        + geom_point(size=2.8)
+        + scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
+                             limits=(0.5, len(order) + 0.5))
+        + scale_x_continuous(breaks=nice_breaks(lim))
+        + scale_color_manual(values={"Baseline-adjusted": "#0072B2", "Unadjusted": "#D55E00"})
+        + labs(x=f"Risk difference against {lab.label(lab.reference)}, percentage points "
+                 f"({lab.confidence}% interval); right of zero favours the arm", y="",
+               color="")
         + house_theme()
-    )
+        + theme(figure_size=(WIDTH, max(3.5, 1.2 + 0.55 * len(order))))
+    )  # fmt: skip
 
 
 def mmrm_plot(lsmeans: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """MMRM LS-mean change from baseline by arm and visit with 95% intervals."""
+    """MMRM LS-mean change from baseline by arm and visit with confidence intervals."""
     d = lsmeans.copy()
     d["time"] = lab.time(d["visit"])
+    d["source"] = lab.source_column(d["arm"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
-    dodge = position_dodge(width=0.3)
+    dodge = position_dodge(width=0.35)
+    lim = (min(d["ci_low"].min(), 0), max(d["ci_high"].max(), 0))
     return (
-        ggplot(d, aes("time", "estimate", color="arm"))
+        ggplot(d, aes("time", "estimate", color="arm", linetype="source", shape="source"))
         + geom_hline(yintercept=0, color="#999999")
         + geom_line(position=dodge)
-        + geom_errorbar(aes(ymin="ci_low", ymax="ci_high"), width=0.3, position=dodge)
-        + geom_point(position=dodge, size=2)
+        + geom_errorbar(aes(ymin="ci_low", ymax="ci_high"), width=0.3, position=dodge,
+                        linetype="solid")
+        + geom_point(position=dodge, size=2.4, fill="white")
         + scale_color_manual(values=lab.palette())
+        + _source_scales()
         + lab.time_axis(d["visit"])
-        + labs(
-            title=f"MMRM: LS-mean change in {lab.instrument} from baseline (95% CI)",
-            x=lab.time_title,
-            y="Change from baseline",
-            color="",
-        )
+        + scale_y_continuous(breaks=nice_breaks(lim))
+        + _arm_legend(lab)
+        + labs(x=lab.time_title, y=f"Change in {lab.instrument} (points)", color="")
         + house_theme()
-    )
+    )  # fmt: skip
 
 
 def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels) -> ggplot:
@@ -291,105 +428,97 @@ def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels) -> ggplot:
     d["time"] = lab.time(d["visit"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
     n_arms = d["arm"].nunique()
+    rows = 1 if n_arms <= 3 else 2
     return (
         ggplot(d, aes("time", "score", group="subject_id", color="arm"))
         + geom_line(alpha=0.35)
         + geom_point(alpha=0.35, size=0.6)
-        + facet_wrap("~arm", nrow=1)
+        + facet_wrap("~arm", **_facets(n_arms))
         + scale_color_manual(values=lab.palette())
         + lab.time_axis(d["visit"])
-        + labs(
-            title=f"Individual {lab.instrument} trajectories (observed scores)",
-            x=lab.time_title,
-            y=lab.instrument,
-        )
+        + scale_y_continuous(breaks=nice_breaks((d["score"].min(), d["score"].max())))
+        + labs(x=lab.time_title, y=lab.instrument)
         + house_theme()
-        + theme(legend_position="none", figure_size=(max(8, 2.3 * n_arms), 3.8))
-    )
+        + theme(legend_position="none", figure_size=(WIDTH, 3.6 * rows + 0.8))
+    )  # fmt: skip
 
 
 def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """Percent change from baseline per patient at the last key visit, sorted."""
+    """Percent change from baseline per participant at the last key visit, sorted."""
     d = waterfall.copy()
     d["rank"] = d.groupby("arm").cumcount()
     d["arm"] = lab.arm_column(d["arm"].astype(str))
-    d["Responder"] = np.where(d["responder"], "responder", "non-responder")
-    when = lab.visit_label.get(float(d["visit"].iloc[0]), "") if len(d) else ""
+    d["Responder"] = np.where(d["responder"].astype(str) == "True", "responder", "non-responder")
+    when = lab.vlabel(d["visit"].iloc[0]) if len(d) else ""
+    n_arms = d["arm"].nunique()
+    rows = 1 if n_arms <= 3 else 2
+    lim = (min(d["percent_change"].min(), -100), max(d["percent_change"].max(), 0))
     return (
         ggplot(d, aes("rank", "percent_change", fill="Responder"))
         + geom_col(width=0.9)
         + geom_hline(yintercept=-lab.response_percent, linetype="dashed", color="#333333")
-        + facet_wrap("~arm", nrow=1, scales="free_x")
+        + facet_wrap("~arm", scales="free_x", **_facets(n_arms))
         + scale_fill_manual(values={"responder": "#0072B2", "non-responder": "#BBBBBB"})
-        + labs(
-            title=f"Percent change in {lab.instrument}, {when} (dashed: response threshold)",
-            x="Patients, sorted",
-            y="Change from baseline (%)",
-            fill="",
-        )  # fmt: skip
+        + scale_y_continuous(breaks=nice_breaks(lim))
+        + labs(x=f"Participants, sorted by change at {when}", y="Change from baseline (%)", fill="")
         + house_theme()
-        + theme(axis_text_x=element_blank(), figure_size=(max(8, 2.3 * d["arm"].nunique()), 3.8))
-    )
+        + theme(axis_text_x=element_blank(), panel_grid_major_x=element_blank(),
+                figure_size=(WIDTH, 3.4 * rows + 1.0))
+    )  # fmt: skip
 
 
 def missingness_plot(missingness: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """Percent of patients without a score, by arm and visit."""
+    """Percent of participants without a score, by arm and visit."""
     d = missingness.copy()
     order = sorted(d["visit"].astype(float).unique(), key=lambda v: lab.time([v])[0])
-    names = [lab.visit_label.get(v, f"{v:g}") for v in order]
-    d["visit_label"] = pd.Categorical(
-        [lab.visit_label.get(float(v), f"{v:g}") for v in d["visit"]], categories=names
-    )
-    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    names = [lab.vlabel(v) for v in order]
+    d["visit_label"] = pd.Categorical([lab.vlabel(v) for v in d["visit"]], categories=names)
+    d["arm"] = pd.Categorical([lab.label(a) for a in d["arm"].astype(str)],
+                              categories=list(reversed(lab.labels_in_order)))  # fmt: skip
     d["label"] = [f"{p:.0f}%" for p in d["percent_missing"]]
     return (
         ggplot(d, aes("visit_label", "arm", fill="percent_missing"))
         + geom_tile(color="white")
-        + geom_text(aes(label="label"), size=9)
-        + scale_fill_gradient(low="#F7F7F7", high="#D55E00", limits=(0, 100))
-        + labs(
-            title=f"Missing {lab.instrument} scores by arm and visit", x="", y="", fill="% missing"
-        )
+        + geom_text(aes(label="label"), size=11)
+        + scale_fill_gradient(low="#F7F7F7", high="#D55E00", limits=(0, 100), guide=None)
+        + labs(x="", y="")
         + house_theme()
-        + theme(figure_size=(7, 1.2 + 0.5 * d["arm"].nunique()))
-    )
-
-
-RULE_NAMES = {
-    "observed": "Observed cases",
-    "nri": "Non-responder imputation",
-    "locf": "Last observation carried forward",
-    "mmrm": "MMRM (all observed data)",
-}
+        + theme(figure_size=(WIDTH, 1.4 + 0.6 * d["arm"].nunique()), panel_grid=element_blank())
+    )  # fmt: skip
 
 
 def sensitivity_plot(sensitivity: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """The last key visit's comparisons under each missing-data rule (and the MMRM)."""
+    """The last key visit's comparisons under each missing-data rule (and the MMRM): one panel
+    per measure showing only its own analyses (no empty categories), arms side by side."""
     d = sensitivity.copy()
+    arms = [a for a in lab.arms if a in set(d["arm"].astype(str))]
+    rules = list(dict.fromkeys(d["rule_label"]))
+    block = {r: len(rules) - i for i, r in enumerate(rules)}
+    width = 0.6 / max(len(arms), 1)
+    offset = {a: (len(arms) - 1) / 2 * width - i * width for i, a in enumerate(arms)}
+    d["y"] = [block[r] + offset[str(a)] for r, a in zip(d["rule_label"], d["arm"], strict=True)]
+    scale = np.where(d["measure"] == "response", 100.0, 1.0)
+    for col in ("estimate", "ci_low", "ci_high"):
+        d[col] = d[col].astype(float) * scale
+    d["source"] = lab.source_column(d["arm"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
-    d["rule"] = pd.Categorical(
-        [RULE_NAMES.get(r, r) for r in d["rule"]],
-        categories=[v for k, v in RULE_NAMES.items() if k in set(sensitivity["rule"])],
-    )
+    n_panels = d["measure_label"].nunique()
     return (
-        ggplot(d, aes("rule", "estimate", color="arm"))
-        + geom_hline(yintercept=0, linetype="dashed", color="#777777")
-        + geom_errorbar(
-            aes(ymin="ci_low", ymax="ci_high"), width=0.2, position=position_dodge(width=0.5)
-        )
-        + geom_point(size=2.5, position=position_dodge(width=0.5))
-        + facet_wrap("~measure", scales="free")
-        + coord_flip()
+        ggplot(d, aes(x="estimate", y="y", color="arm", shape="source"))
+        + geom_vline(xintercept=0, linetype="dashed", color="#777777")
+        + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.6 * width)
+        + geom_point(size=2.8, fill="white")
+        + facet_wrap("~measure_label", ncol=1, scales="free")
+        + scale_y_continuous(breaks=[block[r] for r in rules], labels=[_wrap(r, 32) for r in rules])
+        + scale_x_continuous(breaks=nice_breaks)
         + scale_color_manual(values=lab.palette())
-        + labs(
-            title="Does the conclusion depend on the missing-data rule?",
-            x="",
-            y="Estimate vs reference (95% CI)",
-            color="",
-        )
+        + scale_shape_manual(values=SHAPES, guide=None)
+        + _arm_legend(lab)
+        + labs(x=f"Estimate against {lab.label(lab.reference)} ({lab.confidence}% interval)",
+               y="", color="")
         + house_theme()
-        + theme(figure_size=(9, 4))
-    )
+        + theme(figure_size=(WIDTH, 1.6 + 1.1 * len(rules) + 0.4 * n_panels))
+    )  # fmt: skip
 
 
 def power_curve(power: pd.DataFrame, target: float | None = None, title: str = "Power") -> ggplot:
@@ -421,64 +550,99 @@ def power_curve(power: pd.DataFrame, target: float | None = None, title: str = "
     )
 
 
-def tipping_point_plot(tipping: pd.DataFrame, alpha: float = 0.05) -> ggplot:
-    """Delta-adjusted MI: the PeGT - TAU estimate and its interval against the shift delta
-    added to imputed values in the experimental arm; the tipping point is where p crosses
-    alpha (the interval reaches zero)."""
+def tipping_point_plot(
+    tipping: pd.DataFrame, alpha: float = 0.05, lab: FigureLabels | None = None
+) -> ggplot:
+    """Delta-adjusted MI: each arm's difference from the reference and its interval against the
+    shift delta added to its imputed values; the tipping point is where p crosses alpha (the
+    interval reaches zero). One panel per arm when the table has several."""
     d = tipping.assign(
         significant=np.where(tipping["p"] < alpha, f"p < {alpha:g}", f"p >= {alpha:g}")
     )
-    return (
+    fig = (
         ggplot(d, aes("delta", "estimate"))
         + geom_hline(yintercept=0, color="#777777")
         + geom_errorbar(aes(ymin="ci_low", ymax="ci_high", color="significant"), width=0.15)
         + geom_point(aes(color="significant"), size=2.5)
         + scale_color_manual(values={f"p < {alpha:g}": "#0072B2", f"p >= {alpha:g}": "#D55E00"})
         + labs(
-            x="delta: points added to imputed scores in the experimental arm (worse)",
+            x="delta: points added to the compared arm's imputed scores (worse)",
             y="difference in change (95% CI)",
             color="",
-            title="Tipping-point analysis (delta-adjusted multiple imputation)",
         )  # fmt: skip
         + house_theme()
     )
+    if "arm" in d and d["arm"].nunique() > 1:
+        d["arm"] = lab.arm_column(d["arm"].astype(str)) if lab is not None else d["arm"]
+        fig = fig + facet_wrap("~arm") + theme(figure_size=(10, 4.5))
+        fig.data = d
+    return fig
 
 
-def save_figure(fig: ggplot, path, dpi: int = 100) -> Path:
-    """Save ``fig`` to ``path`` (PNG or SVG) whole or not at all, with fixed metadata."""
-    matplotlib.use("Agg")
-    matplotlib.rcParams["svg.hashsalt"] = "ipt-outcomes"  # stable SVG ids
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save(figure, path: Path, dpi: int) -> Path:
     ext = path.suffix.lstrip(".")
     meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
     tmp = path.with_name(f".{path.stem}.tmp.{ext}")
-    fig.save(tmp, dpi=dpi, verbose=False, metadata=meta)
+    figure.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
     tmp.replace(path)
     return path
 
 
+def save_figures(fig: ggplot, stem, formats=("png", "svg"), dpi: int = DPI) -> list[Path]:
+    """Draw ``fig`` once and save it as ``stem.png``, ``stem.svg``, ... (whole or not at all)."""
+    import matplotlib.pyplot as plt
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "ipt-outcomes"  # stable SVG ids
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    figure = fig.draw()
+    try:
+        return [_save(figure, stem.with_name(f"{stem.name}.{ext}"), dpi) for ext in formats]
+    finally:
+        plt.close(figure)
+
+
+def save_figure(fig: ggplot, path, dpi: int = 100) -> Path:
+    """Save ``fig`` to ``path`` (PNG or SVG) whole or not at all, with fixed metadata."""
+    path = Path(path)
+    return save_figures(fig, path.with_suffix(""), (path.suffix.lstrip("."),), dpi)[0]
+
+
+def _key(tables) -> list[float]:
+    v = tables["visits"]
+    return [float(x) for x in v.loc[v["key"].astype(str) == "True", "visit"]]
+
+
+#: name -> function of (tables, scores, labels) drawing that figure (see report.tlf)
+FIGURES = {
+    "consort": lambda t, s, lab: consort_diagram(t["consort"], lab),
+    "missingness": lambda t, s, lab: missingness_plot(t["missingness"], lab),
+    "mmrm": lambda t, s, lab: mmrm_plot(t["mmrm_lsmeans"], lab),
+    "rates": lambda t, s, lab: rates_plot(t["response_rates"], t["remission_rates"], lab),
+    "forest": lambda t, s, lab: forest_plot(
+        t["response_comparisons"], t.get("response_adjusted"), lab, _key(t)
+    ),
+    "spaghetti": lambda t, s, lab: spaghetti_plot(s, lab),
+    "waterfall": lambda t, s, lab: waterfall_plot(t["waterfall"], lab),
+    "sensitivity": lambda t, s, lab: sensitivity_plot(t["sensitivity"], lab),
+    "tipping_point": lambda t, s, lab: tipping_point_plot(t["tipping_point"], 0.05, lab),
+}
+
+
 def build_figures(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir) -> list[Path]:
-    """Draw every figure of the report and save it as PNG (100 dpi) and SVG into ``out_dir``.
+    """Draw every figure the TLF catalogue lists and save it as PNG and SVG into ``out_dir``.
 
     ``tables`` are the report's tables (as written); ``scores`` the trial's long scores (for the
     individual trajectories, which carry no numbers of their own).
     """
+    from .tlf import spec
+
     lab = FigureLabels.from_tables(tables)
-    key = [float(v) for v in tables["visits"].loc[tables["visits"]["key"].astype(bool), "visit"]]
-    figs = {
-        "consort": consort_diagram(tables["consort"], lab),
-        "rates": rates_plot(tables["response_rates"], tables["remission_rates"], lab),
-        "forest": forest_plot(tables["response_comparisons"], lab, key),
-        "mmrm": mmrm_plot(tables["mmrm_lsmeans"], lab),
-        "spaghetti": spaghetti_plot(scores, lab),
-        "waterfall": waterfall_plot(tables["waterfall"], lab),
-        "missingness": missingness_plot(tables["missingness"], lab),
-        "sensitivity": sensitivity_plot(tables["sensitivity"], lab),
-    }
+    tlf = tables["tlf"]
+    names = [spec(n).figure for n in tlf.loc[tlf["kind"] == "Figure", "name"]]
     out_dir = Path(out_dir)
-    return [
-        save_figure(fig, out_dir / f"{name}.{ext}")
-        for name, fig in figs.items()
-        for ext in ("png", "svg")
-    ]
+    written = []
+    for name in names:
+        written += save_figures(FIGURES[name](tables, scores, lab), out_dir / name)
+    return written

@@ -116,7 +116,7 @@ def pvalue_table(n_ref: int, n_arm: int, test: str = "chisq") -> np.ndarray:
     return _pvalue_table(int(n_ref), int(n_arm), test).copy()
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=8)  # tables grow as n^2: keep a few
 def _pvalue_table(n_ref: int, n_arm: int, test: str) -> np.ndarray:
     N = n_ref + n_arm
     x = np.arange(n_ref + 1)[:, None]
@@ -681,7 +681,8 @@ def run_chunks(
         from concurrent.futures import as_completed
 
         if executor is not None:
-            futs = {executor.submit(func, t): i for i, t in enumerate(tasks)}
+            with _interrupts_held():
+                futs = {executor.submit(func, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futs):
                 out[futs[fut]] = fut.result()
                 bar.update()
@@ -693,7 +694,8 @@ def run_chunks(
                 bar.update()
             return out
         with process_pool(n_workers) as pool:
-            futs = {pool.submit(func, t): i for i, t in enumerate(tasks)}
+            with _interrupts_held():
+                futs = {pool.submit(func, t): i for i, t in enumerate(tasks)}
             for fut in as_completed(futs):
                 out[futs[fut]] = fut.result()
                 bar.update()
@@ -708,17 +710,65 @@ _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 @contextlib.contextmanager
 def process_pool(workers: int | None = None):
     """A pool of ``workers`` local processes (default one per core), started with spawn and one
-    BLAS thread each; use as ``with process_pool() as pool: ...(executor=pool)``."""
+    BLAS thread each; use as ``with process_pool() as pool: ...(executor=pool)``.
+
+    Workers ignore Ctrl-C: the main process handles it (and SIGTERM), and on any interruption or
+    error the queued chunks are cancelled and the workers stopped at once, so that nothing is
+    waited for and no worker prints a traceback.
+    """
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    with (
-        _single_threaded_children(),
-        ProcessPoolExecutor(
-            workers or os.cpu_count() or 1, mp_context=mp.get_context("spawn")
-        ) as pool,
-    ):
-        yield pool
+    with _single_threaded_children():  # workers start at the first submit, inside this block
+        pool = ProcessPoolExecutor(
+            workers or os.cpu_count() or 1,
+            mp_context=mp.get_context("spawn"),
+            initializer=_worker_ignores_interrupts,
+        )
+        try:
+            yield pool
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _worker_ignores_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Block SIGINT and SIGTERM in this thread while worker processes may be started (they start
+    at submit): a child inherits the blocked mask, so a terminal's Ctrl-C, which reaches the whole
+    process group, never hits a worker still importing. The parent gets the signal when the
+    block ends and stops the workers itself."""
+    import signal
+
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (AttributeError, OSError, ValueError):  # pragma: no cover - not on this platform
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop(pool) -> None:
+    """Cancel what is queued and end the worker processes without waiting for their chunks."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout=5)
 
 
 @contextlib.contextmanager

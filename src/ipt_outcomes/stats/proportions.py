@@ -160,34 +160,31 @@ def nnt_interval(rd: float, low: float, high: float) -> tuple[float, float, floa
 
     Returns ``(nnt, nnt_ci_low, nnt_ci_high, text)`` where ``nnt = 1 / rd`` (positive = NNTB),
     the limits are ``1 / high`` and ``1 / low`` (inverted risk-difference limits), and ``text``
-    words it as Altman (1998) does: when the risk-difference interval includes 0 the NNT
-    interval runs from NNTH ``1/|low|`` through infinity to NNTB ``1/high``.
+    words it as Altman (1998) does, each number rounded up to a whole patient by
+    :func:`ipt_outcomes.format.format_nnt`: when the risk-difference interval includes 0 the
+    NNT interval runs from NNTH ``1/|low|`` through infinity to NNTB ``1/high``.
 
     Examples
     --------
     >>> nnt_interval(0.2, 0.05, 0.35)[3]
-    'NNTB 5.0 (95% CI NNTB 2.9 to NNTB 20.0)'
+    'NNTB 5 (95% CI NNTB 3 to NNTB 20)'
     >>> nnt_interval(0.1, -0.1, 0.3)[3]
-    'NNTB 10.0 (95% CI NNTH 10.0 to infinity to NNTB 3.3)'
+    'NNTB 10 (95% CI NNTH 10 to infinity to NNTB 4)'
     """
+    from ..format import format_nnt
 
     def inv(x):
         return math.inf if x == 0 else 1.0 / x
-
-    def word(x):
-        if math.isinf(x):
-            return "infinity"
-        return f"NNTB {x:.1f}" if x > 0 else f"NNTH {abs(x):.1f}"
 
     nnt = inv(rd)
     lo_nnt, hi_nnt = inv(high), inv(low)
     if low > 0 or high < 0:  # interval excludes no effect: both limits on one side
         a, b = sorted([lo_nnt, hi_nnt], key=abs)
-        text = f"{word(nnt)} (95% CI {word(a)} to {word(b)})"
+        text = f"{format_nnt(nnt)} (95% CI {format_nnt(a)} to {format_nnt(b)})"
     else:
-        harm = word(inv(low)) if low < 0 else "infinity"
-        benefit = word(inv(high)) if high > 0 else "infinity"
-        text = f"{word(nnt)} (95% CI {harm} to infinity to {benefit})"
+        harm = format_nnt(inv(low)) if low < 0 else "infinity"
+        benefit = format_nnt(inv(high)) if high > 0 else "infinity"
+        text = f"{format_nnt(nnt)} (95% CI {harm} to infinity to {benefit})"
     if math.isinf(nnt):
         text = "not defined: risk difference 0 " + text[text.index("(") :]
     return nnt, lo_nnt, hi_nnt, text

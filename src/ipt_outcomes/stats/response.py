@@ -500,6 +500,11 @@ def analyse_response(
     visits = list(trial.post_visits)
     key = list(trial.key_visits) if trial.design.key_visits else visits
     notes = []
+    if not (outcomes["arm"] == reference).any():
+        notes.append(
+            f"the reference arm {reference!r} has no post-baseline scores under the rule "
+            f"{missing!r}: there is nothing to compare with"
+        )
     if not trial.design.key_visits:
         notes.append(
             "the design names no key visits: Holm adjustment is over every post-baseline visit"

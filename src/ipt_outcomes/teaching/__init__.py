@@ -1,11 +1,16 @@
-"""Teaching kit: worksheets (student and key from one definition) and RoB 2 assessments."""
+"""Teaching kit: worksheets (student and key from one definition), numbers quoted from the
+report, the baseline-adjustment simulation and RoB 2 assessments."""
 
+from .adjustment import adjustment_scenario, simulate_adjustment, summarise_adjustment
 from .worksheets import (
     ROB2_DOMAINS,
     ROB2_LEVELS,
+    ReportNumbers,
     Task,
     Worksheet,
+    frame,
     load_rob2,
+    render_index,
     render_worksheet,
     rob2_overall,
     rob2_traffic_light,
@@ -14,7 +19,13 @@ from .worksheets import (
 __all__ = [
     "Task",
     "Worksheet",
+    "ReportNumbers",
+    "frame",
     "render_worksheet",
+    "render_index",
+    "adjustment_scenario",
+    "simulate_adjustment",
+    "summarise_adjustment",
     "ROB2_DOMAINS",
     "ROB2_LEVELS",
     "load_rob2",

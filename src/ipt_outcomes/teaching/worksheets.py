@@ -3,9 +3,14 @@
 A :class:`Worksheet` is a list of :class:`Task` s. What a task *gives* (question, data table,
 figure) appears in both versions; what it *asks for* (answer text, answer table, answer figure)
 appears only in the key, while the student version has an empty answer box in its place. Both
-versions are rendered by :func:`render_worksheet` from the same object, so they cannot drift
-apart. The worksheets themselves (``analyses/teaching/``) compute every number with the toolkit;
-none is typed.
+versions are rendered by :func:`render_worksheet` from the same object and one jinja2 template
+(``templates/worksheet.html.j2``, autoescaping on), so they cannot drift apart.
+
+The worksheets themselves (``analyses/teaching/``) compute nothing the report already computed:
+a number they share with the report is quoted from the report's tables by
+:class:`ReportNumbers`, rendered by the report's own formatter and tagged with its source
+(table, row, column), exactly as in the report, so that a test can check that the two agree.
+Text may be a plain string (escaped) or :class:`markupsafe.Markup` holding such quotes.
 
 Also here: risk-of-bias assessment with the Cochrane RoB 2 tool (Sterne et al., BMJ
 2019;366:l4898), read from a small TOML file (:func:`load_rob2`), with the tool's overall
@@ -15,20 +20,24 @@ judgement (:func:`rob2_overall`) and a traffic-light figure (:func:`rob2_traffic
 from __future__ import annotations
 
 import base64
-import html
 import io
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup, escape
 
 from ..exceptions import DesignError
+from ..format import format_frame
 
 __all__ = [
     "Task",
     "Worksheet",
+    "ReportNumbers",
+    "frame",
     "render_worksheet",
+    "render_index",
     "ROB2_DOMAINS",
     "ROB2_LEVELS",
     "load_rob2",
@@ -37,6 +46,7 @@ __all__ = [
 ]
 
 VERSIONS = ("student", "key")
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @dataclass
@@ -44,7 +54,7 @@ class Task:
     """One question of a worksheet.
 
     ``question``, ``table`` and ``figure`` are given to students; ``answer``, ``answer_table``
-    and ``answer_figure`` are the instructor's key.
+    and ``answer_figure`` are the instructor's key. Paragraphs are separated by a blank line.
     """
 
     question: str
@@ -63,66 +73,138 @@ class Worksheet:
     goal: str
     tasks: list[Task]
     sources: list[str] = field(default_factory=list)
+    data_note: str = ""  # where the data come from (synthetic, ...), shown under the goal
 
     @property
     def stem(self) -> str:
         return f"{self.number:02d}_{self.slug}"
 
 
-_CSS = """
-body{font-family:Georgia,'Times New Roman',serif;max-width:50em;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.6em 0;font-size:.85em;font-family:Helvetica,Arial,sans-serif}
-th,td{border:1px solid #ccc;padding:.2em .5em;text-align:right}th{background:#f0f0f0}td.t,th.t{text-align:left}
-img{max-width:100%;height:auto;display:block;margin:.6em 0}
-.goal{font-style:italic}.answer{background:#eef7f2;border-left:4px solid #009e73;padding:.4em .8em;margin:.6em 0}
-.box{border:1px dashed #999;min-height:6em;margin:.6em 0;padding:.4em;color:#999}
-.badge{font-family:Helvetica,Arial,sans-serif;font-size:.8em;padding:.1em .5em;border-radius:.3em;background:#555;color:#fff}
-@media print{body{max-width:none;margin:0}.task{page-break-inside:avoid}}
-"""
+class ReportNumbers:
+    """Numbers quoted from the report's tables, shown exactly as the report shows them.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        The report's tables as it reads them (``reports/tables``, see
+        :func:`ipt_outcomes.report.html.read_tables`).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = {"rates": pd.DataFrame({"arm": ["A"], "visit": [3.0], "rate": [0.421]})}
+    >>> n = ReportNumbers(t)
+    >>> n.text("rates", "rate", "pct", arm="A", visit=3)
+    '42.1%'
+    >>> str(n.q("rates", "rate", "pct", arm="A", visit=3))
+    '<span class="v" data-src="rates" data-row="0" data-col="rate" data-fmt="pct">42.1%</span>'
+    """
+
+    def __init__(self, tables: dict):
+        self.tables = tables
+
+    def row(self, src: str, **match) -> int:
+        """The first row of ``src`` matching every ``column=value`` (numbers compared as numbers)."""
+        df = self.tables[src]
+        mask = pd.Series(True, index=df.index)
+        for k, val in match.items():
+            numeric = isinstance(val, int | float) and not isinstance(val, bool)
+            mask &= df[k].astype(float) == float(val) if numeric else df[k].astype(str) == str(val)
+        hit = df.index[mask]
+        if not len(hit):
+            raise KeyError(f"no row of {src} with {match}")
+        return int(hit[0])
+
+    def value(self, src: str, col: str, **match):
+        v = self.tables[src].iloc[self.row(src, **match)][col]
+        return v.item() if hasattr(v, "item") else v
+
+    def text(self, src: str, col: str, kind: str, **match) -> str:
+        from ..report.views import render
+
+        return render(self.tables, src, self.row(src, **match), col, kind)
+
+    def q(self, src: str, col: str, kind: str, **match) -> Markup:
+        """The value as the report shows it, tagged with its source as in the report."""
+        row = self.row(src, **match)
+        return Markup(
+            '<span class="v" data-src="{}" data-row="{}" data-col="{}" data-fmt="{}">{}</span>'
+        ).format(src, row, col, kind, self.text(src, col, kind, **match))
+
+    def tlf(self, name: str) -> Markup:
+        """A TLF's label ("Table 14.2.6"), tagged."""
+        return self.q("tlf", "label", "text", name=name)
 
 
-def _cell(v) -> tuple[str, str]:
-    if isinstance(v, bool):
-        return "t", "yes" if v else "no"
-    if isinstance(v, int):
-        return "", str(v)
-    if isinstance(v, float):
-        if pd.isna(v):
-            return "", ""
-        return "", f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}"
-    return "t", html.escape(str(v))
+def frame(columns) -> pd.DataFrame:
+    """A table for a task from ``{column: values}`` or a list of row dicts; a column holding
+    quotes from the report (:class:`~markupsafe.Markup`) keeps them as they are.
+
+    Examples
+    --------
+    >>> t = frame([{"x": Markup("<b>1</b>"), "y": 2.5}])
+    >>> type(t["x"].iloc[0]).__name__, float(t["y"].iloc[0])
+    ('Markup', 2.5)
+    """
+    if isinstance(columns, list):
+        columns = {k: [r[k] for r in columns] for k in columns[0]} if columns else {}
+    out = {}
+    for k, values in columns.items():
+        values = list(values)
+        quoted = any(isinstance(v, Markup) for v in values)
+        out[k] = pd.Series(values, dtype=object) if quoted else values
+    return pd.DataFrame(out)
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    head = "".join(
-        f'<th class="{"t" if not pd.api.types.is_numeric_dtype(df[c]) else ""}">{html.escape(str(c))}</th>'
-        for c in df.columns
-    )
+def _paragraphs(text) -> list[Markup]:
+    text = text if isinstance(text, Markup) else escape(str(text))
+    return [p.strip() for p in text.strip().split("\n\n") if p.strip()]
+
+
+@dataclass
+class _Cell:
+    text: str
+    left: bool = False
+
+
+def _table(df: pd.DataFrame) -> dict:
+    """Header and rows of a table, every number formatted by the one formatter; a cell that
+    is already :class:`~markupsafe.Markup` (a quote from the report) is kept as it is."""
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+               for c in df.columns]  # fmt: skip
+    # p-values and counts by the formatter's column rules, other numbers as written (auto)
+    plain = {c: "auto" for c, num in zip(df.columns, numeric, strict=True)
+             if num and not str(c).lower().startswith("p")}  # fmt: skip
+    shown = format_frame(df, kinds=plain)
+    header = [_Cell(str(c), not num) for c, num in zip(df.columns, numeric, strict=True)]
     rows = []
-    for rec in df.itertuples(index=False):
-        cells = []
-        for v in rec:
-            cls, text = _cell(v.item() if hasattr(v, "item") else v)
-            cells.append(f'<td class="{cls}">{text}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    for raw, rec in zip(df.itertuples(index=False), shown.itertuples(index=False), strict=True):
+        rows.append([_Cell(r, False) if isinstance(r, Markup) else _Cell(v, not num)
+                     for r, v, num in zip(raw, rec, numeric, strict=True)])  # fmt: skip
+    return {"header": header, "rows": rows}
 
 
-def _figure_html(fig, alt: str) -> str:
+def _figure(fig) -> str:
     import matplotlib
+    import matplotlib.pyplot as plt
 
     matplotlib.use("Agg")
     buf = io.BytesIO()
-    fig.save(buf, format="png", dpi=90, verbose=False, metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    drawn = fig.draw()
+    try:
+        drawn.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    finally:
+        plt.close(drawn)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _paragraphs(text: str) -> str:
-    return "".join(
-        f"<p>{html.escape(p.strip())}</p>" for p in text.strip().split("\n\n") if p.strip()
-    )
+def _environment():
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+        lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+    )  # fmt: skip
 
 
 def render_worksheet(ws: Worksheet, version: str) -> str:
@@ -137,39 +219,32 @@ def render_worksheet(ws: Worksheet, version: str) -> str:
     if version not in VERSIONS:
         raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
     key = version == "key"
-    label = "Instructor key" if key else "Student version"
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(f'Worksheet {ws.number}: {ws.title} ({label})')}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f'<p><span class="badge">{label}</span></p>',
-        f"<h1>Worksheet {ws.number}: {html.escape(ws.title)}</h1>",
-        f'<p class="goal">{html.escape(ws.goal)}</p>',
-    ]
-    for i, task in enumerate(ws.tasks, start=1):
-        parts.append(f'<div class="task"><h2>Task {i}</h2>{_paragraphs(task.question)}')
-        if task.table is not None:
-            parts.append(_table_html(task.table))
-        if task.figure is not None:
-            parts.append(_figure_html(task.figure, f"Figure for task {i}"))
-        if key:
-            parts.append('<div class="answer"><strong>Answer.</strong>')
-            parts.append(_paragraphs(task.answer))
-            if task.answer_table is not None:
-                parts.append(_table_html(task.answer_table))
-            if task.answer_figure is not None:
-                parts.append(_figure_html(task.answer_figure, f"Answer figure for task {i}"))
-            parts.append("</div>")
-        else:
-            parts.append('<div class="box">Your answer:</div>')
-        parts.append("</div>")
-    if ws.sources:
-        parts.append("<h2>Sources</h2><ul>")
-        parts.extend(f"<li>{html.escape(s)}</li>" for s in dict.fromkeys(ws.sources))
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    tasks = []
+    for task in ws.tasks:
+        tasks.append(
+            dict(
+                question=_paragraphs(task.question),
+                table=_table(task.table) if task.table is not None else None,
+                figure=_figure(task.figure) if task.figure is not None else None,
+                answer=_paragraphs(task.answer) if key else [],
+                answer_table=_table(task.answer_table)
+                if key and task.answer_table is not None
+                else None,
+                answer_figure=_figure(task.answer_figure)
+                if key and task.answer_figure is not None
+                else None,
+            )
+        )
+    page = _environment().get_template("worksheet.html.j2")
+    ws_view = dict(number=ws.number, title=ws.title, goal=ws.goal, data_note=ws.data_note,
+                   sources=list(dict.fromkeys(ws.sources)))  # fmt: skip
+    return page.render(ws=ws_view, tasks=tasks, key=key,
+                       label="Instructor key" if key else "Student version")  # fmt: skip
+
+
+def render_index(worksheets, note: str = "") -> str:
+    """The index page linking each worksheet's two versions."""
+    return _environment().get_template("index.html.j2").render(worksheets=worksheets, note=note)
 
 
 # ------------------------------------------------------------------------------------------

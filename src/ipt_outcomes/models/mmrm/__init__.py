@@ -10,11 +10,25 @@ arm). One module per concept:
 * :mod:`.kenward_roger`, :mod:`.satterthwaite` - degrees of freedom and F tests;
 * :mod:`.fit` - optimisation, fallback, :func:`fit_mmrm`;
 * :mod:`.results` - :class:`MMRMResults` (LS means, contrasts, F tests, fit table).
+* :mod:`.refit`, :mod:`.lbfgsb` - many refits to reweighted subjects at once (jackknife,
+  bootstrap), to the optimum or as R mmrm's optimiser stops.
+
+The names below are imported when first used, so that a module needing only the covariance
+structures or the refits does not load the inference machinery (and scipy.stats) with them.
 """
 
-from .covariance import COVARIANCE_STRUCTURES, CovarianceStructure
-from .fit import DF_METHODS, FALLBACK_ORDER, MMRMFitError, fit_mmrm, mmrm_data
-from .results import MMRMResults
+import importlib
+
+_EXPORTS = {
+    "COVARIANCE_STRUCTURES": "covariance",
+    "CovarianceStructure": "covariance",
+    "DF_METHODS": "fit",
+    "FALLBACK_ORDER": "fit",
+    "MMRMFitError": "fit",
+    "fit_mmrm": "fit",
+    "mmrm_data": "fit",
+    "MMRMResults": "results",
+}
 
 __all__ = [
     "COVARIANCE_STRUCTURES",
@@ -26,3 +40,16 @@ __all__ = [
     "fit_mmrm",
     "mmrm_data",
 ]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted([*__all__, *globals()])

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize
+from scipy import linalg
 
 from ...constants import DF_METHODS
 from ...exceptions import ConvergenceWarning, IptOutcomesError
@@ -64,6 +64,9 @@ def mmrm_data(trial, covariates=()) -> pd.DataFrame:
             f"covariate {bad[0]!r} is already in the model (arm, visit and baseline are); "
             "name another column"
         )
+    twice = sorted({c for c in covariates if list(covariates).count(c) > 1})
+    if twice:
+        raise IptOutcomesError(f"covariate {twice[0]!r} is named more than once")
     missing = [c for c in covariates if c not in d.columns]
     if missing:
         raise IptOutcomesError(f"covariate column(s) not in the data: {', '.join(missing)}")
@@ -101,12 +104,14 @@ def _newton(model: Model, theta, val, g, pieces, n_eval: int, max_iter: int = 20
     return theta, val, g, pieces, n_eval
 
 
-def _optimise(model: Model, theta0: np.ndarray, newton_first: bool = False):
-    """L-BFGS-B with the analytic gradient, then Newton steps on the analytic Hessian.
+def _optimise(model: Model, theta0: np.ndarray, newton_first: bool = True):
+    """Newton steps on the analytic Hessian (with step halving), and L-BFGS-B with the analytic
+    gradient followed by Newton steps when those do not reach a stationary point with a positive
+    definite Hessian.
 
-    With ``newton_first`` (a warm start near the optimum, as in simulations from a known
-    covariance) Newton steps are tried first and L-BFGS-B only if they do not reach a
-    stationary point with a positive definite Hessian.
+    From the empirical starting covariance Newton usually converges in a handful of steps
+    (quadratically near the optimum); the fallback keeps hard problems (a variance near its
+    boundary, a poor start) as safe as before. ``newton_first=False`` goes to L-BFGS-B at once.
     """
     if newton_first:
         val, g, pieces = model.evaluate(theta0)
@@ -115,6 +120,8 @@ def _optimise(model: Model, theta0: np.ndarray, newton_first: bool = False):
             H = hessian(model, theta, pieces)
             if _converged(val, g, H)[0]:
                 return theta, val, g, H, n_eval
+
+    from scipy import optimize
 
     def fun(th):
         val, g, _ = model.evaluate(th)
@@ -200,6 +207,9 @@ def fit_mmrm(
     """
     from ...data.trial import Trial
 
+    covariates = list(covariates)
+    if len(set(covariates)) != len(covariates):
+        raise ValueError(f"covariates must not repeat a column, got {covariates!r}")
     if isinstance(data, Trial):
         trial = data
         trial.require_analysable()
@@ -226,13 +236,14 @@ def fit_mmrm(
     arms = [a for a in arms if a in present]
     if reference not in arms:
         raise MMRMFitError(
-            f"reference arm {reference!r} has no analysed observations (arms: {', '.join(map(str, arms))})"
+            f"reference arm {reference!r} has no post-baseline scores of subjects with a baseline "
+            f"(arms with some: {', '.join(map(str, arms)) or 'none'})"
         )
     if len(arms) < 2:
         raise MMRMFitError("the MMRM needs at least two arms with observations")
     design = build_design(data, reference, arms, covariates)
     X = design.matrix(data)
-    _check_estimable(X, design, data)
+    rank = _check_estimable(X, design, data)
     y = data["change"].to_numpy(float)
     subj = pd.factorize(data["subject_id"])[0]
     vis = np.searchsorted(design.visits, data["visit"].to_numpy())
@@ -279,7 +290,7 @@ def fit_mmrm(
         theta0 = np.concatenate([structure.start(base_cov) for _ in groups])
         try:
             with np.errstate(all="ignore"):
-                theta, val, g, H, n_eval = _optimise(model, theta0, newton_first=warm)
+                theta, val, g, H, n_eval = _optimise(model, theta0)
         except (linalg.LinAlgError, ValueError, FloatingPointError) as exc:
             log.append(f"{name}: failed ({exc})")
             continue
@@ -309,7 +320,7 @@ def fit_mmrm(
         )
     names = design.names
     n_sub = int(data["subject_id"].nunique())
-    bw = (n_sub - 0, len(data) - n_sub - np.linalg.matrix_rank(X) + 0)
+    bw = (n_sub, len(data) - n_sub - rank)
     visit_labels = [f"{v:g}" for v in design.visits]
     return MMRMResults(
         beta=pd.Series(pieces["beta"], index=names),
@@ -351,10 +362,11 @@ def _converged(val, g, H) -> tuple[bool, str]:
     return True, ""
 
 
-def _check_estimable(X, design, data):
+def _check_estimable(X, design, data) -> int:
+    """The rank of X, or an error naming the fixed effects that cannot all be estimated."""
     rank = np.linalg.matrix_rank(X)
     if rank == X.shape[1]:
-        return
+        return rank
     # name every column involved in a linear dependence (the null space of X'X)
     XtX = X.T @ X
     w, v = np.linalg.eigh(XtX / max(np.abs(XtX).max(), 1e-300))

@@ -10,8 +10,9 @@ denominator df.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg
 
+from ...distributions import f_sf
 from .likelihood import dsigma_patterns
 
 __all__ = ["kr_adjusted_vcov", "kr_f_test"]
@@ -29,12 +30,13 @@ def kr_adjusted_vcov(model, theta, pieces, P, W) -> np.ndarray:
         t = len(pat.idx)
         Wg = W[h0 : h0 + k, h0 : h0 + k]
         U = np.tensordot(Wg, dS, axes=([0], [0]))  # U_j = sum_h W_hj dSigma_h
-        B = np.einsum(
-            "ab,jbc,cd,jde,ef->af", Wk, U, Wk, dS, Wk, optimize=True
-        )  # sum_hj W_hj W A_h W A_j W
+        S = np.sum(U @ Wk @ dS, axis=0)  # sum_j U_j W A_j
+        B = Wk @ S @ Wk  # sum_hj W_hj W A_h W A_j W
         inner += (B.reshape(t * t) @ pat.C).reshape(p, p)
-    PP = np.einsum("hab,bc->hac", P, Phi)
-    inner -= np.einsum("hj,hab,jbc->ac", W, PP, P)
+    n = len(P)
+    PP = P @ Phi  # P_h Phi
+    Q = np.tensordot(W, P, axes=([1], [0]))  # Q_h = sum_j W_hj P_j
+    inner -= PP.transpose(1, 0, 2).reshape(p, n * p) @ Q.reshape(n * p, p)
     return Phi + 2 * Phi @ inner @ Phi
 
 
@@ -45,10 +47,12 @@ def kr_f_test(L, beta, Phi, Phi_A, P, W) -> dict:
     F = float(Lb @ linalg.solve(L @ Phi_A @ L.T, Lb)) / c
     M = L.T @ linalg.solve(L @ Phi @ L.T, L)
     MPhi = M @ Phi
-    Fh = np.einsum("ab,hbc,cd->had", MPhi, P, Phi)  # M Phi P_h Phi
-    tr = np.einsum("haa->h", Fh)
+    Fh = MPhi @ P @ Phi  # M Phi P_h Phi, one p x p matrix per covariance parameter
+    n, p = len(Fh), Fh.shape[1]
+    tr = np.trace(Fh, axis1=1, axis2=2)
     A1 = float(tr @ W @ tr)
-    A2 = float(np.einsum("hj,hab,jba->", W, Fh, Fh))
+    G = Fh.reshape(n, p * p) @ Fh.transpose(0, 2, 1).reshape(n, p * p).T  # tr(F_h F_j)
+    A2 = float(np.sum(W * G))
     B = (A1 + 6 * A2) / (2 * c)
     g = ((c + 1) * A1 - (c + 4) * A2) / ((c + 2) * A2)
     den = 3 * c + 2 * (1 - g)
@@ -59,4 +63,4 @@ def kr_f_test(L, beta, Phi, Phi_A, P, W) -> dict:
     m = 4 + (c + 2) / (c * rho - 1)
     lam = m / (e_star * (m - 2))
     Fs = F * lam
-    return dict(num_df=c, den_df=m, f=Fs, p=float(stats.f.sf(Fs, c, m)))
+    return dict(num_df=c, den_df=m, f=Fs, p=float(f_sf(Fs, c, m)))

@@ -81,6 +81,19 @@ class Model:
         self.k = structure.n_theta
         self.patterns = _patterns(X, y, subject, visit_idx, group_idx, self.T)
 
+    @classmethod
+    def from_patterns(cls, patterns, n_obs, p, structure, n_groups, reml):
+        """A model from pattern sums already formed (see :mod:`.refit`: reweighted subjects)."""
+        self = cls.__new__(cls)
+        self.N, self.p = n_obs, p
+        self.T = structure.n_visits
+        self.structure = structure
+        self.n_groups = n_groups
+        self.reml = reml
+        self.k = structure.n_theta
+        self.patterns = patterns
+        return self
+
     def split(self, theta):
         return [theta[g * self.k : (g + 1) * self.k] for g in range(self.n_groups)]
 
@@ -194,7 +207,8 @@ def hessian(model: Model, theta: np.ndarray, pieces=None) -> np.ndarray:
     H -= 2 * Z @ Phi @ Z.T
     if model.reml:
         PP = (Pm.reshape(n, p, p) @ Phi).reshape(n, p * p)  # P_h Phi
-        H -= np.einsum("hab,jba->hj", PP.reshape(n, p, p), PP.reshape(n, p, p))
+        PP = PP.reshape(n, p, p)
+        H -= PP.reshape(n, p * p) @ PP.transpose(0, 2, 1).reshape(n, p * p).T  # tr(PP_h PP_j)
     return (H + H.T) / 2
 
 

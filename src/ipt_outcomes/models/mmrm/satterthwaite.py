@@ -10,7 +10,8 @@ L Phi L') and the row dfs are combined as Fai & Cornelius (1996).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from ...distributions import f_sf
 
 __all__ = ["contrast_df", "f_test"]
 
@@ -44,4 +45,4 @@ def f_test(L: np.ndarray, beta: np.ndarray, Phi: np.ndarray, df_of) -> dict:
     else:
         E = float(np.sum(dfs / (dfs - 2)))
         den = 2 * E / (E - rank)
-    return dict(num_df=rank, den_df=den, f=F, p=float(stats.f.sf(F, rank, den)))
+    return dict(num_df=rank, den_df=den, f=F, p=float(f_sf(F, rank, den)))

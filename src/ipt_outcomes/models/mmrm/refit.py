@@ -1,0 +1,470 @@
+"""Many fits of one MMRM to reweighted subjects: the jackknife, the bootstrap, posterior draws.
+
+A leave-one-subject-out or bootstrap sample changes only how much each subject counts, so the
+per-subject pieces of the pattern sums (:mod:`.likelihood`) are kept once and each refit forms
+the weighted sums ``sum_i w_i X_i (x) X_i``, ``sum_i w_i X_i (x) y_i`` and ``sum_i w_i y_i y_i'``
+(a subject drawn twice by the bootstrap counts twice, as two copies of it would). Each refit
+starts from the fit to all subjects and takes Newton steps on the analytic Hessian, which
+converge in a few iterations; only if they fail is the full optimiser (L-BFGS-B, then Newton)
+run. The optimum is the one a fit from scratch to the same subjects finds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .covariance import CovarianceStructure
+
+__all__ = ["Refitter", "Refit", "mmrm_start"]
+
+
+@dataclass
+class Refit:
+    """One refit: covariance parameters, fixed effects, covariance matrices, -2 log-likelihood."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    sigmas: list
+    neg2_loglik: float
+    converged: bool
+    n_evaluations: int
+
+
+class Refitter:
+    """Refit an MMRM to the same subjects with other weights.
+
+    Parameters
+    ----------
+    X : ndarray (n_obs, p)
+        Model matrix of the observed rows.
+    y : ndarray (n_obs,)
+    subject : ndarray (n_obs,) of int
+        Subject index of each row, ``0 .. n_subjects - 1``.
+    visit_idx, group_idx : ndarray (n_obs,) of int
+        Visit index (``0 .. T - 1``) and covariance group of each row.
+    structure : CovarianceStructure
+    n_groups : int
+    reml : bool
+    n_subjects : int, optional
+        Subjects weighted (default ``subject.max() + 1``); subjects without rows may be included.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipt_outcomes.models.mmrm.covariance import CovarianceStructure
+    >>> rng = np.random.default_rng(1)
+    >>> n, T = 30, 2
+    >>> subject = np.repeat(np.arange(n), T)
+    >>> visit = np.tile(np.arange(T), n)
+    >>> X = np.eye(T)[visit]
+    >>> y = rng.normal(size=n * T) + visit
+    >>> r = Refitter(X, y, subject, visit, np.zeros(n * T, int), CovarianceStructure("us", T), 1, True)
+    >>> full = r.fit(np.ones(n), r.start())
+    >>> loo = r.fit(np.r_[0.0, np.ones(n - 1)], full.theta)
+    >>> bool(loo.converged), np.allclose(loo.beta, y.reshape(n, T)[1:].mean(axis=0))
+    (True, True)
+    """
+
+    def __init__(self, X, y, subject, visit_idx, group_idx, structure: CovarianceStructure,
+                 n_groups: int, reml: bool, n_subjects: int | None = None):  # fmt: skip
+        X = np.asarray(X, float)
+        y = np.asarray(y, float)
+        subject = np.asarray(subject, int)
+        visit_idx = np.asarray(visit_idx, int)
+        group_idx = np.asarray(group_idx, int)
+        self.p = X.shape[1]
+        self.structure = structure
+        self.n_groups = n_groups
+        self.reml = reml
+        self.n_subjects = int(subject.max()) + 1 if n_subjects is None else int(n_subjects)
+        self._X, self._y = X, y
+        self._subject, self._visit, self._group = subject, visit_idx, group_idx
+        order = np.lexsort((visit_idx, subject))
+        X, y, subject, visit_idx, group_idx = (
+            X[order], y[order], subject[order], visit_idx[order], group_idx[order]
+        )  # fmt: skip
+        starts = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
+        ends = np.r_[starts[1:], len(subject)]
+        keys: dict[tuple, list[int]] = {}
+        for s, e in zip(starts, ends, strict=True):
+            keys.setdefault((int(group_idx[s]), tuple(visit_idx[s:e].tolist())), []).append(s)
+        self._blocks = []
+        for (g, idx), first in keys.items():
+            t = len(idx)
+            rows = np.asarray(first)[:, None] + np.arange(t)[None, :]
+            A = X[rows].reshape(len(first), t * self.p)
+            self._blocks.append((g, np.asarray(idx), subject[np.asarray(first)], A, y[rows]))
+        self.n_rows = np.bincount(self._subject, minlength=self.n_subjects)
+
+    def model(self, weights):
+        """The :class:`~.likelihood.Model` of the subjects weighted by ``weights``."""
+        from .likelihood import Model, _Pattern
+
+        w_all = np.asarray(weights, float)
+        p = self.p
+        patterns = []
+        for g, idx, subj, A, ys in self._blocks:
+            w = w_all[subj]
+            keep = w != 0
+            if not keep.any():
+                continue
+            if not keep.all():
+                A, ys, w = A[keep], ys[keep], w[keep]
+            t = len(idx)
+            Aw = A * w[:, None]
+            C = (Aw.T @ A).reshape(t, p, t, p).transpose(0, 2, 1, 3)
+            D = (Aw.T @ ys).reshape(t, p, t).transpose(0, 2, 1)
+            patterns.append(
+                _Pattern(
+                    group=g,
+                    idx=idx,
+                    m=float(w.sum()),
+                    C=np.ascontiguousarray(C.reshape(t * t, p * p)),
+                    D=np.ascontiguousarray(D.reshape(t * t, p)),
+                    Y=(ys * w[:, None]).T @ ys,
+                )
+            )
+        n_obs = float(w_all @ self.n_rows)
+        return Model.from_patterns(patterns, n_obs, p, self.structure, self.n_groups, self.reml)
+
+    def start(self, weights=None) -> np.ndarray:
+        """Starting values from the covariance of OLS residuals (as :func:`.fit.fit_mmrm`)."""
+        w = np.ones(self.n_subjects) if weights is None else np.asarray(weights, float)
+        wr = w[self._subject]
+        sw = np.sqrt(wr)
+        beta = np.linalg.lstsq(self._X * sw[:, None], self._y * sw, rcond=None)[0]
+        T = self.structure.n_visits
+        R = np.full((self.n_subjects, T), np.nan)
+        R[self._subject, self._visit] = self._y - self._X @ beta
+        R = R[w > 0]
+        emp = np.zeros((T, T))
+        for a in range(T):
+            for b in range(a, T):
+                ok = ~np.isnan(R[:, a]) & ~np.isnan(R[:, b])
+                c = float(np.cov(R[ok, a], R[ok, b])[0, 1]) if ok.sum() > 1 else 0.0
+                emp[a, b] = emp[b, a] = c if np.isfinite(c) else 0.0
+        d = np.diag(emp).copy()
+        d[~(d > 0)] = float(np.nanvar(self._y)) or 1.0
+        np.fill_diagonal(emp, d)
+        return np.concatenate([self.structure.start(emp) for _ in range(self.n_groups)])
+
+    def fit_many(self, weights, theta0=None, hessian0=None, optimizer: str = "newton") -> list[Refit]:  # fmt: skip
+        """Refits for each row of ``weights`` (B x n_subjects), iterated together with
+        vectorised likelihoods.
+
+        ``optimizer="newton"``: from ``theta0`` (the fit to all subjects; ``hessian0`` its
+        Hessian of -2 l), to the optimum (as :meth:`fit`, much faster for many samples).
+        ``optimizer="lbfgsb"``: each fit as R mmrm makes it (L-BFGS-B from mmrm's starting
+        values, stopped by R's relative-reduction rule; :mod:`.lbfgsb`), which R packages
+        built on mmrm (rbmi) report.
+        """
+        if optimizer == "lbfgsb":
+            return _fit_many_lbfgsb(self, weights)
+        if optimizer != "newton":
+            raise ValueError(f"optimizer must be 'newton' or 'lbfgsb', got {optimizer!r}")
+        return _fit_many(self, weights, theta0, hessian0)
+
+    def fit(self, weights, theta0) -> Refit:
+        """REML (or ML) fit to the weighted subjects from ``theta0``: Newton steps first, then
+        the full optimiser from ``theta0`` and from the empirical start if they do not converge."""
+        from .fit import _converged, _optimise
+
+        model = self.model(weights)
+        best = None
+        for start, newton_first in ((theta0, True), (theta0, False), (None, False)):
+            th0 = self.start(weights) if start is None else np.asarray(start, float)
+            try:
+                with np.errstate(all="ignore"):
+                    theta, val, g, H, n_eval = _optimise(model, th0, newton_first=newton_first)
+            except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+                continue
+            ok = g is not None and H is not None and _converged(val, g, H)[0]
+            if ok or best is None:
+                best = (theta, val, ok, n_eval)
+            if ok:
+                break
+        if best is None:
+            return Refit(np.asarray(theta0, float), np.full(self.p, np.nan), [], np.inf, False, 0)
+        theta, val, ok, n_eval = best
+        _, _, pieces = model.evaluate(theta, grad=False)
+        if pieces is None:
+            return Refit(theta, np.full(self.p, np.nan), [], np.inf, False, n_eval)
+        return Refit(theta, pieces["beta"], pieces["sig"], float(val), bool(ok), int(n_eval))
+
+
+# ------------------------------------------------------------------------------------------
+# many refits at once: a batch of weight vectors, iterated together from one start
+# ------------------------------------------------------------------------------------------
+
+
+def _us_sigma_batch(theta: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sigma and dSigma/dtheta of the unstructured parameterisation for a batch of thetas:
+    shapes (B, T, T) and (B, k, T, T)."""
+    B, k = theta.shape
+    L = np.zeros((B, T, T))
+    d = np.arange(T)
+    L[:, d, d] = np.exp(theta[:, :T])
+    rows, cols = np.tril_indices(T, -1)
+    L[:, rows, cols] = theta[:, T:]
+    dL = np.zeros((B, k, T, T))
+    dL[:, d, d, d] = L[:, d, d]
+    dL[:, np.arange(T, k), rows, cols] = 1.0
+    out = dL @ L[:, None].transpose(0, 1, 3, 2)
+    return L @ L.transpose(0, 2, 1), out + out.transpose(0, 1, 3, 2)
+
+
+class _Batch:
+    """Pattern sums for a batch of weight vectors: each pattern's C (B, t*t, p*p), D (B, t*t, p),
+    Y (B, t, t) and subject count m (B,)."""
+
+    def __init__(self, refitter: Refitter, W: np.ndarray):
+        p = refitter.p
+        self.pats = []
+        for g, idx, subj, A, ys in refitter._blocks:
+            w = W[:, subj]  # (B, m)
+            if not w.any():
+                continue
+            t, m, tp = len(idx), len(subj), A.shape[1]
+            if m * tp * tp <= 4_000_000:  # one matrix product over subjects' outer products
+                C = (w @ (A[:, :, None] * A[:, None, :]).reshape(m, tp * tp)).reshape(-1, tp, tp)
+            else:
+                C = np.stack([(A * wb[:, None]).T @ A for wb in w])
+            D = w @ (A[:, :, None] * ys[:, None, :]).reshape(m, tp * t)
+            C = C.reshape(-1, t, p, t, p).transpose(0, 1, 3, 2, 4).reshape(-1, t * t, p * p)
+            D = D.reshape(-1, t, p, t).transpose(0, 1, 3, 2).reshape(-1, t * t, p)
+            Y = (w @ (ys[:, :, None] * ys[:, None, :]).reshape(m, t * t)).reshape(-1, t, t)
+            self.pats.append((g, idx, np.ix_(idx, idx), w.sum(axis=1), C, D, Y))
+        self.n_obs = W @ refitter.n_rows
+        self.n_members = len(W)
+
+    def take(self, rows) -> _Batch:
+        """The batch of the members ``rows`` only."""
+        out = _Batch.__new__(_Batch)
+        out.pats = [(g, idx, ix, m[rows], C[rows], D[rows], Y[rows])
+                    for g, idx, ix, m, C, D, Y in self.pats]  # fmt: skip
+        out.n_obs = self.n_obs[rows]
+        out.n_members = len(rows)
+        return out
+
+
+def _sigmas_batch(refitter: Refitter, theta: np.ndarray):
+    T, G = refitter.structure.n_visits, refitter.n_groups
+    k = refitter.structure.n_theta
+    nb = len(theta)
+    sig = np.empty((nb, G, T, T))
+    dsig = np.empty((nb, G, k, T, T))
+    for g in range(G):
+        th = theta[:, g * k : (g + 1) * k]
+        if refitter.structure.name == "us":
+            sig[:, g], dsig[:, g] = _us_sigma_batch(th, T)
+        else:
+            for b in range(nb):
+                sig[b, g] = refitter.structure.sigma(th[b])
+                dsig[b, g] = refitter.structure.dsigma(th[b])
+    return sig, dsig
+
+
+def _evaluate_batch(refitter: Refitter, batch: _Batch, theta: np.ndarray, members):
+    """-2 log-likelihood, its gradient, beta and Sigma for the members ``members`` at ``theta``
+    (raises LinAlgError if any member's covariance or X'V^-1 X is singular)."""
+    p, T, G = refitter.p, refitter.structure.n_visits, refitter.n_groups
+    nb = len(members)
+    sig, dsig = _sigmas_batch(refitter, theta)
+    every = nb == batch.n_members
+    pats = [
+        (g, idx, ix, m, C, D, Y) if every else (g, idx, ix, m[members], C[members], D[members], Y[members])
+        for g, idx, ix, m, C, D, Y in batch.pats
+    ]  # fmt: skip
+    XtWX = np.zeros((nb, p * p))
+    XtWy = np.zeros((nb, p))
+    yWy = np.zeros(nb)
+    logdet = np.zeros(nb)
+    Ws = []
+    for g, _idx, ix, m, C, D, Y in pats:
+        S = sig[:, g][(slice(None), *ix)]
+        c = np.linalg.cholesky(S)
+        logdet += m * 2.0 * np.log(np.diagonal(c, axis1=1, axis2=2)).sum(axis=1)
+        W = np.linalg.inv(S)
+        Ws.append(W)
+        w = W.reshape(nb, -1)[:, None, :]
+        XtWX += (w @ C)[:, 0]
+        XtWy += (w @ D)[:, 0]
+        yWy += (W * Y).sum(axis=(1, 2))
+    XtWX = XtWX.reshape(nb, p, p)
+    cx = np.linalg.cholesky(XtWX)
+    beta = np.linalg.solve(XtWX, XtWy[..., None])[..., 0]
+    n_obs = batch.n_obs if every else batch.n_obs[members]
+    value = logdet + yWy - (beta * XtWy).sum(axis=1)
+    if refitter.reml:
+        value = value + (n_obs - p) * math.log(2 * math.pi)
+        value = value + 2.0 * np.log(np.diagonal(cx, axis1=1, axis2=2)).sum(axis=1)
+    else:
+        value = value + n_obs * math.log(2 * math.pi)
+    bb = beta[:, :, None] * beta[:, None, :]
+    if refitter.reml:
+        bb = bb + np.linalg.inv(XtWX)
+    bb = bb.reshape(nb, p * p, 1)
+    Gm = np.zeros((nb, G, T, T))
+    for (g, idx, ix, m, C, D, Y), W in zip(pats, Ws, strict=True):
+        t = len(idx)
+        Db = (D @ beta[..., None]).reshape(nb, t, t)
+        S = Y - Db - Db.transpose(0, 2, 1) + (C @ bb).reshape(nb, t, t)
+        Gk = m[:, None, None] * W - W @ S @ W
+        Gm[:, g][(slice(None), *ix)] += Gk
+    grad = np.einsum("bghij,bgij->bgh", dsig, Gm).reshape(nb, -1)
+    return value, grad, beta, sig
+
+
+def _evaluate_safe(refitter, batch, theta, members):
+    """:func:`_evaluate_batch`, member by member if the batch has a singular member (whose
+    value is then inf)."""
+    try:
+        with np.errstate(all="ignore"):
+            return _evaluate_batch(refitter, batch, theta, members)
+    except np.linalg.LinAlgError:
+        pass
+    nb, k = theta.shape
+    T, G = refitter.structure.n_visits, refitter.n_groups
+    value = np.full(nb, np.inf)
+    grad = np.zeros((nb, k))
+    beta = np.full((nb, refitter.p), np.nan)
+    sig = np.full((nb, G, T, T), np.nan)
+    for j, i in enumerate(members):
+        try:
+            with np.errstate(all="ignore"):
+                v, g, b, s = _evaluate_batch(refitter, batch, theta[j : j + 1], np.array([i]))
+        except np.linalg.LinAlgError:
+            continue
+        value[j], grad[j], beta[j], sig[j] = v[0], g[0], b[0], s[0]
+    return value, grad, beta, sig
+
+
+# --- R mmrm's parameterisation of the unstructured covariance and its starting values ------
+
+
+def mmrm_start(structure: CovarianceStructure, n_groups: int) -> np.ndarray:
+    """R mmrm's ``std_start``: the identity covariance (0.5 for the AR(1) correlation)."""
+    T = structure.n_visits
+    start = np.zeros(structure.n_theta)
+    if structure.name == "ar1":
+        start[1] = 0.5
+    elif structure.name == "ar1h":
+        start[T] = 0.5
+    return np.tile(start, n_groups)
+
+
+def _from_mmrm(refitter: Refitter, theta_r: np.ndarray) -> np.ndarray:
+    """Our parameters from R mmrm's. mmrm's unstructured Cholesky factor has
+    ``L[i, j] = exp(theta_i) * theta_k`` below the diagonal (ours: ``theta_k``); the other
+    structures are parameterised alike."""
+    if refitter.structure.name != "us":
+        return theta_r
+    T, k = refitter.structure.n_visits, refitter.structure.n_theta
+    rows, _ = np.tril_indices(T, -1)
+    out = theta_r.copy()
+    for g in range(refitter.n_groups):
+        blk = theta_r[..., g * k : (g + 1) * k]
+        out[..., g * k + T : (g + 1) * k] = np.exp(blk[..., rows]) * blk[..., T:]
+    return out
+
+
+def _gradient_to_mmrm(refitter: Refitter, theta_r, grad):
+    if refitter.structure.name != "us":
+        return grad
+    T, k = refitter.structure.n_visits, refitter.structure.n_theta
+    rows, _ = np.tril_indices(T, -1)
+    out = grad.copy()
+    for g in range(refitter.n_groups):
+        sl = slice(g * k, (g + 1) * k)
+        blk, gb = theta_r[..., sl], grad[..., sl]
+        e = np.exp(blk[..., rows])
+        out[..., g * k + T : (g + 1) * k] = gb[..., T:] * e
+        extra = gb[..., T:] * e * blk[..., T:]
+        for j, r in enumerate(rows):
+            out[..., g * k + r] += extra[..., j]
+    return out
+
+
+def _fit_many_lbfgsb(refitter: Refitter, W) -> list[Refit]:
+    """Every weight vector fitted as R mmrm fits it (see :mod:`.lbfgsb`): L-BFGS-B from mmrm's
+    starting values on half the -2 log-likelihood in mmrm's parameters."""
+    from .lbfgsb import minimize_batch
+
+    W = np.asarray(W, float)
+    batch = _Batch(refitter, W)
+    start = np.tile(mmrm_start(refitter.structure, refitter.n_groups), (len(W), 1))
+    current = {"ids": np.arange(len(W)), "batch": batch}
+
+    def evaluate(members, X):
+        ids = current["ids"]
+        if len(members) < len(ids) // 2:  # keep the pattern sums of the running problems only
+            rows = np.searchsorted(ids, members)
+            current["ids"], current["batch"] = members.copy(), current["batch"].take(rows)
+            ids = current["ids"]
+        rows = np.searchsorted(ids, members)
+        value, grad, _, _ = _evaluate_safe(
+            refitter, current["batch"], _from_mmrm(refitter, X), rows
+        )
+        return value / 2, _gradient_to_mmrm(refitter, X, grad) / 2
+
+    X, _, converged = minimize_batch(evaluate, start)
+    theta = _from_mmrm(refitter, X)
+    value, _, beta, sig = _evaluate_safe(refitter, batch, theta, np.arange(len(W)))
+    out = []
+    for i in range(len(W)):
+        ok = bool(converged[i]) and np.isfinite(value[i])
+        out.append(Refit(theta[i], beta[i], list(sig[i]), float(value[i]), ok, 0))
+    return out
+
+
+def _fit_many(refitter: Refitter, W, theta0, H0=None, max_iter: int = 60, tol: float = 1e-10):
+    """Fixed-point iteration theta <- theta - H0^-1 g(theta) for every weight vector at once.
+
+    ``H0`` is the Hessian of -2 l at ``theta0`` for all subjects (a sample's Hessian differs
+    from it by O(1/n) for a jackknife sample, so the iteration contracts by about that factor
+    per step). A member stops when its step is below ``tol`` (and is then left alone, so its
+    result does not depend on the rest of the batch); members that do not settle are refitted
+    one by one with full Newton steps.
+    """
+    from scipy import linalg
+
+    from .likelihood import hessian
+
+    W = np.asarray(W, float)
+    nb = len(W)
+    theta0 = np.asarray(theta0, float)
+    if H0 is None:
+        H0 = hessian(refitter.model(np.ones(refitter.n_subjects)), theta0)
+    H0inv = linalg.inv(H0)
+    batch = _Batch(refitter, W)
+    theta = np.tile(theta0, (nb, 1))
+    beta = np.full((nb, refitter.p), np.nan)
+    sig = np.full((nb, refitter.n_groups, refitter.structure.n_visits,
+                   refitter.structure.n_visits), np.nan)  # fmt: skip
+    active = np.arange(nb)
+    done = np.zeros(nb, bool)
+    with np.errstate(all="ignore"):
+        for _ in range(max_iter):
+            if not len(active):
+                break
+            try:
+                _, g, b, s = _evaluate_batch(refitter, batch, theta[active], active)
+            except np.linalg.LinAlgError:
+                break
+            step = g @ H0inv
+            ok = np.all(np.isfinite(step), axis=1)
+            theta[active[ok]] -= step[ok]
+            small = ok & (np.max(np.abs(step), axis=1) < tol)
+            beta[active[small]], sig[active[small]] = b[small], s[small]
+            done[active[small]] = True
+            active = active[ok & ~small]
+    out = []
+    for i in range(nb):
+        if done[i]:
+            out.append(Refit(theta[i], beta[i], list(sig[i]), np.nan, True, 0))
+        else:
+            out.append(refitter.fit(W[i], theta0))
+    return out

@@ -1,0 +1,85 @@
+"""The whole report as PDF: the HTML printed by headless Chromium.
+
+The page's print styles (``templates/report.css``) set A4 landscape pages and start each table,
+figure and listing on a new page. Chromium runs headless, without sandbox, GPU, network
+services or a user profile (a temporary one is removed afterwards); the HTML is self-contained,
+so nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..exceptions import IptOutcomesError
+
+__all__ = ["find_chromium", "print_pdf", "CHROMIUM_NAMES"]
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--no-pdf-header-footer",
+    "--run-all-compositor-stages-before-draw",
+)
+
+
+def find_chromium() -> str | None:
+    """Path of the Chromium to print with: ``$IPT_CHROMIUM``, else the first on the PATH."""
+    env = os.environ.get("IPT_CHROMIUM")
+    if env:
+        return env
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout: float = 180) -> Path:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium (whole or not at all).
+
+    Raises
+    ------
+    IptOutcomesError
+        Chromium is not installed, fails or times out.
+    """
+    chromium = chromium or find_chromium()
+    if not chromium:
+        raise IptOutcomesError(
+            "--formats pdf needs Chromium to print the report (Debian: apt-get install "
+            "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
+        )
+    html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
+    tmp = pdf_path.with_name(f".{pdf_path.stem}.tmp.pdf").resolve()
+    with tempfile.TemporaryDirectory(prefix="ipt-outcomes-chromium-") as profile:
+        cmd = [chromium, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}",
+               html_path.as_uri()]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            tmp.unlink(missing_ok=True)
+            raise IptOutcomesError(f"Chromium could not print the report to PDF: {exc}") from None
+    if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+        tmp.unlink(missing_ok=True)
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise IptOutcomesError(
+            f"Chromium could not print the report to PDF (exit {proc.returncode}): {last[0]}"
+        )
+    tmp.replace(pdf_path)
+    return pdf_path

@@ -1,0 +1,247 @@
+"""The one writer (ipt_outcomes.output): whole or nothing, never over an input, usual modes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ipt_outcomes.output import (
+    OutputError,
+    OutputFolder,
+    atomic_write,
+    check_output_file,
+    committed,
+    reset_committed,
+)
+
+TABLE = pd.DataFrame({"arm": ["TAU"], "visit": [3.0], "n": [1]})
+
+
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    try:
+        yield 0o027
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def shared_tmp():
+    """A temporary folder that other users may enter (pytest's tmp_path is the owner's only)."""
+    path = Path(tempfile.mkdtemp(prefix="ipt-outcomes-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        for p in path.rglob("*"):
+            if p.is_dir():
+                p.chmod(0o755)
+        shutil.rmtree(path)
+
+
+# --- OutputFolder ---------------------------------------------------------------------------
+
+
+def test_outputs_appear_only_when_the_block_succeeds(tmp_path):
+    out = tmp_path / "a" / "b"
+    with OutputFolder(out) as folder:
+        folder.write_table("t", TABLE)
+        folder.path("figures/f.txt").write_text("x")
+        assert not out.exists()  # staged, not yet in place
+        (stage,) = tmp_path.glob(".ipt-outcomes-*")  # in the nearest existing ancestor
+        assert folder.stage == stage
+    assert _tree(out) == ["figures", "figures/f.txt", "t.csv"]
+    assert _tree(tmp_path) == ["a", "a/b", "a/b/figures", "a/b/figures/f.txt", "a/b/t.csv"]
+
+
+@pytest.mark.parametrize("stop", [RuntimeError("a bug"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_command_leaves_nothing(tmp_path, stop):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(type(stop)), OutputFolder(tmp_path / "out") as folder:
+        folder.write_table("t", TABLE)
+        raise stop
+    assert _tree(tmp_path) == ["keep.txt"]
+
+
+def test_an_existing_output_folder_keeps_its_files_when_the_command_fails(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "t.csv").write_text("old")
+    with pytest.raises(ValueError), OutputFolder(out) as folder:
+        folder.write_table("t", TABLE)
+        raise ValueError("failed")
+    assert _tree(out) == ["t.csv"] and (out / "t.csv").read_text() == "old"
+
+
+def test_an_output_that_would_replace_an_input_is_refused_when_named(tmp_path):
+    """Issue 19 case 1: the input sits in --out under an output table's name."""
+    out = tmp_path / "s"
+    out.mkdir()
+    data = out / "response_rates.csv"
+    data.write_text("subject_id,arm,visit,hamd17\n")
+    refused = pytest.raises(OutputError, match="would overwrite the input file")
+    with refused, OutputFolder(out, inputs=[data]) as folder:
+        folder.write_table("response_rates", TABLE)
+        pytest.fail("the refusal must come when the output is named")  # pragma: no cover
+    assert data.read_text() == "subject_id,arm,visit,hamd17\n"
+    assert _tree(tmp_path) == ["s", "s/response_rates.csv"]
+
+
+def test_a_file_written_straight_into_the_stage_over_an_input_is_refused_at_commit(tmp_path):
+    """Outputs written into ``folder.stage`` directly (figures) are checked before any move."""
+    out = tmp_path / "D"
+    (out / "tables").mkdir(parents=True)
+    data = out / "tables" / "trial.csv"
+    data.write_text("input")
+    refused = pytest.raises(OutputError, match="would overwrite the input file")
+    with refused, OutputFolder(out, inputs=[data]) as folder:
+        folder.write_table("a", TABLE)
+        (folder.stage / "tables").mkdir()
+        (folder.stage / "tables" / "trial.csv").write_text("output")
+    assert data.read_text() == "input"
+    assert _tree(out) == ["tables", "tables/trial.csv"]  # not even a.csv was moved
+
+
+@pytest.mark.parametrize(
+    ("make", "target", "message"),
+    [
+        (lambda d: (d / "f").write_text("x"), "f", "is a file, not a folder"),
+        (lambda d: (d / "f").write_text("x"), "f/sub", "f is a file, not a folder"),
+        (lambda d: (d / "out" / "t.csv").mkdir(parents=True), "out", "a folder is in the way"),
+    ],
+    ids=["out-is-a-file", "out-under-a-file", "folder-in-the-way"],
+)
+def test_unusable_output_folders_are_refused_with_a_message(tmp_path, make, target, message):
+    make(tmp_path)
+    before = _tree(tmp_path)
+    with pytest.raises(OutputError, match=message), OutputFolder(tmp_path / target) as folder:
+        folder.write_table("t", TABLE)
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="Linux /proc")
+def test_a_folder_that_cannot_be_created_is_refused_before_any_work():
+    refused = pytest.raises(OutputError, match="cannot write in /proc")
+    with refused, OutputFolder("/proc/ipt-outcomes-test/out"):
+        pytest.fail("refused on entry")  # pragma: no cover
+
+
+def test_os_access_says_what_the_real_user_may_do(tmp_path):
+    """Why the checks use os.access: it answers for the real user, and root may write in a
+    0555 folder (so a root run writes there, as any root program would)."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    assert os.access(ro, os.W_OK) == is_root
+
+
+def test_a_read_only_folder_is_refused_by_its_permissions(tmp_path, monkeypatch):
+    """Permission checks use os.access (the real user's rights; see the next test for root)."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, m: False if Path(p) == ro else real(p, m))
+    with pytest.raises(OutputError, match="permission denied"), OutputFolder(ro / "out"):
+        pass  # pragma: no cover
+    with pytest.raises(OutputError, match="permission denied"), atomic_write(ro / "x.csv"):
+        pass  # pragma: no cover
+    assert list(ro.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="as root: run the command as nobody (root may write in read-only folders)",
+)
+def test_a_read_only_folder_is_refused_for_a_real_unprivileged_user(shared_tmp):
+    """Root passes every permission check (os.access says yes to a 0555 folder), so this runs
+    the command line as the unprivileged user nobody, for whom 0555 really is read-only."""
+    ro = shared_tmp / "ro"
+    ro.mkdir(mode=0o555)
+    ro.chmod(0o555)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    for cmd, message in (
+        (["grim", "--percent", "61", "--n", "27", "--out", str(ro / "x")], "permission denied"),
+        (["simulate", "--seed", "1", "--quiet", "--out", str(ro / "t.csv")], "permission denied"),
+    ):
+        proc = subprocess.run([*nobody, sys.executable, "-m", "ipt_outcomes.cli", *cmd],
+                              capture_output=True, text=True, cwd="/", timeout=300)  # fmt: skip
+        if "Permission denied" in proc.stderr and "python" in proc.stderr.lower():
+            pytest.skip("nobody cannot run this Python")  # pragma: no cover
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr and "internal error" not in proc.stderr
+        assert list(ro.iterdir()) == []
+
+
+def test_outputs_get_the_usual_modes(tmp_path, umask_027):
+    """Issue 19 case 7: every output file 0666 & ~umask, every new folder 0777 & ~umask (never
+    the 0600 / 0700 of a temporary file or folder)."""
+    with OutputFolder(tmp_path / "out") as folder:
+        folder.write_table("t", TABLE)
+        with folder.path("provenance.csv").open("w") as fh:
+            fh.write("key,value\n")
+        (folder.stage / "figures").mkdir()
+        (folder.stage / "figures" / "f.png").write_bytes(b"png")
+    with atomic_write(tmp_path / "new" / "trial.csv") as fh:
+        fh.write("x\n")
+    for p in [*(tmp_path / "out").rglob("*"), *(tmp_path / "new").rglob("*")]:
+        expected = 0o750 if p.is_dir() else 0o640
+        assert stat.S_IMODE(p.stat().st_mode) == expected, p
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o750
+
+
+def test_committed_lists_what_was_moved_into_place(tmp_path):
+    reset_committed()
+    with OutputFolder(tmp_path / "out") as folder:
+        folder.write_table("t", TABLE)
+        assert committed() == []
+    assert committed() == [tmp_path / "out" / "t.csv"]
+    reset_committed()
+
+
+# --- atomic_write ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["newdir/", "existing"], ids=["trailing-slash", "a-folder"])
+def test_a_file_output_naming_a_folder_is_refused(tmp_path, name):
+    (tmp_path / "existing").mkdir()
+    refused = pytest.raises(OutputError, match="names a folder; give the name of the file")
+    with refused, atomic_write(f"{tmp_path}/{name}"):
+        pass  # pragma: no cover
+    assert _tree(tmp_path) == ["existing"]
+
+
+def test_atomic_write_keeps_an_old_file_and_makes_no_folder_on_failure(tmp_path):
+    old = tmp_path / "t.csv"
+    old.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(old) as fh:
+        fh.write("half")
+        raise RuntimeError
+    with pytest.raises(KeyboardInterrupt), atomic_write(tmp_path / "a" / "b" / "t.csv") as fh:
+        fh.write("half")
+        raise KeyboardInterrupt
+    assert _tree(tmp_path) == ["t.csv"] and old.read_text() == "old"
+
+
+def test_atomic_write_refuses_an_input_and_a_path_under_a_file(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("input")
+    with pytest.raises(OutputError, match="would overwrite the input file"):
+        check_output_file(tmp_path / "." / "data.csv", inputs=[data])
+    with pytest.raises(OutputError, match="is a file, not a folder"):
+        check_output_file(data / "x.toml")
+    assert data.read_text() == "input"
