@@ -11,6 +11,7 @@ so that the files are reproducible.
 from __future__ import annotations
 
 import math
+import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -642,7 +643,25 @@ def build_figures(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir
     tlf = tables["tlf"]
     names = [spec(n).figure for n in tlf.loc[tlf["kind"] == "Figure", "name"]]
     out_dir = Path(out_dir)
-    written = []
-    for name in names:
-        written += save_figures(FIGURES[name](tables, scores, lab), out_dir / name)
-    return written
+
+    def draw(some):
+        for name in some:
+            save_figures(FIGURES[name](tables, scores, lab), out_dir / name)
+
+    # Figures are independent: with two or more cores a forked child draws every other one
+    # (fork shares what is already loaded, so the child starts at once; the files are the same
+    # whichever process draws them).
+    if len(names) > 1 and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
+        import multiprocessing as mp
+
+        child = mp.get_context("fork").Process(target=draw, args=(names[1::2],), daemon=True)
+        child.start()
+        try:
+            draw(names[0::2])
+        finally:
+            child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"drawing figures {names[1::2]} failed (exit {child.exitcode})")
+    else:
+        draw(names)
+    return [out_dir / f"{name}.{ext}" for name in names for ext in ("png", "svg")]
