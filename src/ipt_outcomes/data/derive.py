@@ -74,6 +74,7 @@ def derive_outcomes(
     baseline_visit: float = 0.0,
     instrument: Instrument | None = None,
     source: str = "data",
+    validated: bool = False,
 ) -> pd.DataFrame:
     """Post-baseline rows with baseline, change, percent improvement and flags.
 
@@ -90,6 +91,9 @@ def derive_outcomes(
         Thresholds (response 0.50, remission <= 7 by default) and range.
     source : str
         Named in error messages.
+    validated : bool
+        The rows come from a table that passed the score-table contract (as in a
+        :class:`~ipt_outcomes.data.trial.Trial`): its row-set checks are not repeated.
 
     Returns
     -------
@@ -127,7 +131,9 @@ def derive_outcomes(
     instrument = instrument or Instrument()
     base = baseline_scores(data, baseline_visit)
     post = data.loc[data["visit"] != baseline_visit].copy()
-    post["baseline"] = post["subject_id"].map(base).astype(float)
+    where = base.index.get_indexer(post["subject_id"])  # -1: no baseline
+    values = np.append(base.to_numpy(float), np.nan)  # index -1 picks the NaN
+    post["baseline"] = values[where]
     post = post.loc[post["baseline"].notna()]
     zero = post.loc[post["baseline"] == 0]
     if len(zero):
@@ -154,4 +160,4 @@ def derive_outcomes(
     remit[~observed] = pd.NA
     post["responder"] = resp
     post["remitter"] = remit
-    return derived_scores_schema(instrument).validate(post)
+    return derived_scores_schema(instrument, from_validated_scores=validated).validate(post)

@@ -193,9 +193,30 @@ def score_table_schema(instrument: Instrument | None = None) -> pa.DataFrameSche
     return schema
 
 
-def derived_scores_schema(instrument: Instrument | None = None) -> pa.DataFrameSchema:
-    """The :class:`DerivedScores` schema with the instrument's range."""
+#: Row-set checks of the score table that hold for any subset of its rows: the derived stage,
+#: made from a table that passed them, does not pay for them twice (they are group-wise passes
+#: over every row, the costliest checks on a large trial).
+_CHECKED_ON_SCORES = {"one_row_per_subject_visit", "one_arm_per_subject",
+                      "baseline_constant_within_subject"}  # fmt: skip
+
+
+def derived_scores_schema(
+    instrument: Instrument | None = None, *, from_validated_scores: bool = False
+) -> pa.DataFrameSchema:
+    """The :class:`DerivedScores` schema with the instrument's range.
+
+    With ``from_validated_scores`` (how :func:`~ipt_outcomes.data.derive.derive_outcomes` is
+    used: on rows of a table that passed :class:`ScoreTable`), the inherited row-set checks
+    that every subset of such a table passes are left out; the derived stage's own checks and
+    every column check stay.
+    """
     inst = instrument or Instrument()
     schema = DerivedScores.to_schema()
+    if from_validated_scores:
+        import copy
+
+        keep = [c for c in schema.checks if str(c.name).lstrip("_") not in _CHECKED_ON_SCORES]
+        schema = copy.copy(schema)
+        schema.checks = keep
     schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
     return _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")

@@ -260,6 +260,7 @@ def build_trial(validated: ValidatedScores) -> Trial:
         baseline_visit=design.baseline_visit,
         instrument=design.instrument,
         source=validated.source,
+        validated=True,
     )
     arms = tuple(design.arm_order(data["arm"].unique()))
     post = sorted(

@@ -215,7 +215,8 @@ def gee_response(
     arms = list(arms) if arms is not None else list(dict.fromkeys(outcomes["arm"]))
     visits = sorted(outcomes["visit"].unique())
     data = outcomes
-    arms = [a for a in arms if a in set(data["arm"])]
+    present = set(pd.unique(data["arm"]))
+    arms = [a for a in arms if a in present]
     if reference not in arms:
         raise ValueError(f"reference arm {reference!r} has no observations")
     cells = pd.MultiIndex.from_product([arms, visits], names=["arm", "visit"]).to_frame(index=False)

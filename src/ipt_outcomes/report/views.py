@@ -57,25 +57,39 @@ class TableView:
             self.row_class = [""] * len(self.rows)
 
 
+_LOOKUPS: dict[int, tuple] = {}
+
+
+def _lookup(frame: pd.DataFrame, key: str, value: str, as_float: bool) -> dict:
+    """``{key value: value}`` of a small table, cached for as long as the table lives."""
+    import weakref
+
+    hit = _LOOKUPS.get(id(frame))
+    if hit is not None and hit[0]() is frame:
+        return hit[1]
+    keys = frame[key].astype(float) if as_float else frame[key].astype(str)
+    table = dict(zip(keys, frame[value].astype(str), strict=True))
+    _LOOKUPS[id(frame)] = (weakref.ref(frame), table)
+    return table
+
+
 def render(tables: dict, src: str, row: int, col: str, kind: str) -> str:
     """The text shown for ``tables[src].iloc[row][col]``: a number by :func:`fmt`, an arm code
     as its label (kind ``arm``), a visit as its label (kind ``vlabel``) or a model term with arm
     labels (kind ``term``). The report test uses the same function to check every value."""
-    value = tables[src].iloc[row][col]
+    frame = tables[src]
+    value = frame.iat[row, frame.columns.get_loc(col)]
     if kind == "arm":
-        arms = tables["arms"]
-        hit = arms.loc[arms["arm"].astype(str) == str(value), "label"]
-        return str(hit.iloc[0]) if len(hit) else str(value)
+        return _lookup(tables["arms"], "arm", "label", False).get(str(value), str(value))
     if kind == "vlabel":
-        visits = tables["visits"]
         try:
-            hit = visits.loc[visits["visit"].astype(float) == float(value), "label"]
+            v = float(value)
         except (TypeError, ValueError):
             return ""
-        return str(hit.iloc[0]) if len(hit) else fmt(value, "visit")
+        label = _lookup(tables["visits"], "visit", "label", True).get(v)
+        return label if label is not None else fmt(value, "visit")
     if kind == "term":
-        arms = tables["arms"]
-        labels = dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True))
+        labels = _lookup(tables["arms"], "arm", "label", False)
         text = re.sub(r"arm\[([^\]]*)\]", lambda m: labels.get(m.group(1), m.group(1)), str(value))
         return text.replace(":", " x ").replace("(Intercept)", "Intercept")
     return fmt(value, kind)

@@ -153,8 +153,9 @@ def _with_subject_columns(out: pd.DataFrame, trial: Trial) -> pd.DataFrame:
     if not extra:
         return out
     first = s.drop_duplicates("subject_id").set_index("subject_id")[extra]
+    where = first.index.get_indexer(out["subject_id"])  # every analysed subject is in scores
     for c in extra:
-        out[c] = out["subject_id"].map(first[c]).to_numpy()
+        out[c] = first[c].to_numpy()[where]
     return out
 
 
