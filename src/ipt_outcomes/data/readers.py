@@ -182,20 +182,22 @@ def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputFileError(f"{name}: column names appear more than once: {', '.join(dupes)}")
+    frame = _arrow_cells(text, sep, next(csv.reader([first_line], delimiter=sep)))
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(
-                io.StringIO(text),
-                sep=sep,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                skip_blank_lines=False,
-                index_col=False,
-                engine="c",
-                on_bad_lines="error",
-            )
+        if frame is None:  # the row-by-row parser, which also says what is wrong with a file
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(
+                    io.StringIO(text),
+                    sep=sep,
+                    dtype=str,
+                    keep_default_na=False,
+                    na_filter=False,
+                    skip_blank_lines=False,
+                    index_col=False,
+                    engine="c",
+                    on_bad_lines="error",
+                )
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
         raise InputFileError(
             f"{name}: the rows do not line up with the header: some rows have more fields than "
@@ -207,6 +209,31 @@ def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
     blank = (frame == "").all(axis=1) if frame.shape[1] else pd.Series(True, index=frame.index)
     frame = frame.loc[~blank]
     return RawTable(frame=frame, path=name, first_row=2, decimal="," if sep == ";" else ".")
+
+
+def _arrow_cells(text: str, sep: str, header: list[str]) -> pd.DataFrame | None:
+    """Every cell as text, parsed by Arrow on all cores: the same table as the row-by-row parser
+    gives, or None when the file is not a plain rectangle (a blank line, a ragged row), for which
+    the row-by-row parser finds what is wrong."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=header),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, newlines_in_values=True, ignore_empty_lines=False
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return table.to_pandas()
 
 
 def _sniff_separator(header: str, ext: str) -> str:

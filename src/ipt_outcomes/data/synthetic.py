@@ -105,17 +105,15 @@ class _Targets:
 
     def __init__(self, table: pd.DataFrame):
         self.table = table
+        self._records = table.to_dict("records")  # looked up hundreds of times per trial
 
     def row(self, quantity: str, arm: str | None = None, visit: float | None = None):
-        t = self.table[self.table["quantity"] == quantity]
+        t = [r for r in self._records if r["quantity"] == quantity]
         if visit is not None:
-            t = t[np.isclose(t["visit"].astype(float), visit)]
+            t = [r for r in t if math.isclose(float(r["visit"]), visit, rel_tol=1e-5, abs_tol=1e-8)]
         if arm is not None:
-            exact = t[t["arm"] == arm]
-            t = exact if len(exact) else t[t["arm"] == "all"]
-        if len(t) == 0:
-            return None
-        return t.iloc[0]
+            t = [r for r in t if r["arm"] == arm] or [r for r in t if r["arm"] == "all"]
+        return t[0] if t else None
 
     def value(self, quantity, arm=None, visit=None, default=None) -> float | None:
         r = self.row(quantity, arm, visit)
@@ -585,17 +583,21 @@ def _summary_measure_p(data: pd.DataFrame) -> dict[str, float]:
     """p of each arm vs TAU: ANCOVA of the mean post-baseline score on baseline and arm."""
     from scipy import stats
 
-    base = data[data["visit"] == 0].set_index("subject_id")["hamd17"].astype(float)
-    post = data[(data["visit"] > 0) & data["hamd17"].notna()]
-    per = post.groupby("subject_id").agg(arm=("arm", "first"), y=("hamd17", "mean"))
-    per["baseline"] = base.reindex(per.index).to_numpy()
-    arms = [a for a in per["arm"].unique() if a != REFERENCE_ARM]
-    arms = sorted(arms)
+    # plain arrays (this runs once per draw): subjects in sorted order, as a groupby would give
+    sid = data["subject_id"].to_numpy(dtype=object)
+    visit = data["visit"].to_numpy(dtype=float)
+    score = data["hamd17"].to_numpy(dtype=float, na_value=np.nan)
+    arm = data["arm"].to_numpy(dtype=object)
+    base = dict(zip(sid[visit == 0], score[visit == 0], strict=True))
+    post = np.flatnonzero((visit > 0) & ~np.isnan(score))
+    subjects, first, inv = np.unique(sid[post], return_index=True, return_inverse=True)
+    y = np.bincount(inv, weights=score[post]) / np.bincount(inv)  # mean post-baseline score
+    arm_of = arm[post[first]]
+    arms = sorted(a for a in set(arm_of) if a != REFERENCE_ARM)
     X = np.column_stack(
-        [np.ones(len(per)), per["baseline"].to_numpy(float)]
-        + [(per["arm"] == a).to_numpy(float) for a in arms]
+        [np.ones(len(subjects)), np.array([base.get(s, np.nan) for s in subjects])]
+        + [(arm_of == a).astype(float) for a in arms]
     )
-    y = per["y"].to_numpy(float)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     dfr = len(y) - X.shape[1]
     cov = np.linalg.inv(X.T @ X) * float(np.sum((y - X @ beta) ** 2)) / dfr

@@ -19,18 +19,22 @@ def _z(alpha: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------
-# the estimating equations, worked per visit pattern and per (arm, visit) cell
+# the estimating equations, worked per (visit pattern, arm) group from sufficient statistics
 # ------------------------------------------------------------------------------------------
 #
-# Every row of the model matrix is the design row of its (arm, visit) cell, so the sums over
-# subjects are accumulated per pair of cells (at most C^2 numbers, C = arms x visits) and only
-# then multiplied by the C x p cell design E: the work is O(n_obs T) whatever the number of
-# subjects, and no n_obs x p matrix is formed. Subjects sharing a visit pattern share the working
-# correlation matrix R, which is inverted once per pattern.
+# Every row of the model matrix is the design row of its (arm, visit) cell, so subjects of one
+# arm who share a visit pattern share their cells, their fitted means and their working
+# correlation: within such a group only the outcomes differ, and every sum the estimating
+# equations need (score, bread, meat, the moment estimates of the working correlation) is a
+# function of the group's count n, outcome sums sum_i y_i and cross-products sum_i y_i y_i'.
+# These are taken once; each Fisher-scoring step then costs O(groups T^3), whatever the number
+# of subjects. Sums are accumulated per pair of cells (at most C^2 numbers, C = arms x visits)
+# and only then multiplied by the C x p cell design E.
 
 
 class _Clusters:
-    """Subjects grouped by visit pattern: cell indices (m, t), outcomes (m, t), pattern visits."""
+    """Subjects grouped by visit pattern and arm: for each group its visits (t,), cells (t,),
+    count n, outcome sums (t,) and cross-products (t, t)."""
 
     def __init__(self, cell: np.ndarray, y: np.ndarray, time: np.ndarray, subject: np.ndarray):
         order = np.lexsort((time, subject))
@@ -38,31 +42,28 @@ class _Clusters:
         starts = np.flatnonzero(np.r_[True, subject[1:] != subject[:-1]])
         # a subject's visit pattern as a bit mask of visit indices (visits are unique per subject)
         mask = np.add.reduceat(np.left_shift(1, time.astype(np.int64)), starts)
+        first_cell = cell[starts]
         self.groups = []
-        patterns, which = np.unique(mask, return_inverse=True)
-        for k, m in enumerate(patterns):
+        keys = np.stack([mask, first_cell - time[starts]], axis=1)  # (pattern, arm's cell offset)
+        patterns, which = np.unique(keys, axis=0, return_inverse=True)
+        which = np.asarray(which).ravel()
+        for k, (m, _offset) in enumerate(patterns):
             visits = np.flatnonzero([(int(m) >> j) & 1 for j in range(int(m).bit_length())])
             first = starts[which == k]
             rows = first[:, None] + np.arange(len(visits))[None, :]
-            self.groups.append((visits, cell[rows], y[rows]))
+            Y = y[rows]
+            self.groups.append((visits, cell[rows[0]], len(first), Y.sum(axis=0), Y.T @ Y))
         self.n_obs = len(y)
-        self.n_pairs = float(sum(len(c) * len(v) * (len(v) - 1) / 2 for v, c, _ in self.groups))
+        self.n_pairs = float(sum(n * len(v) * (len(v) - 1) / 2 for v, _c, n, _s, _q in self.groups))
 
 
-def _gee_design(outcomes: pd.DataFrame, reference: str, arms, visits):
-    """Treatment-coded design for endpoint ~ arm * visit (columns named, no formula parsing)."""
-    arm = pd.Categorical(outcomes["arm"], categories=arms)
-    visit = pd.Categorical(outcomes["visit"], categories=visits)
-    others = [a for a in arms if a != reference]
-    cols = {"(Intercept)": np.ones(len(outcomes))}
-    for a in others:
-        cols[f"arm[{a}]"] = (arm == a).astype(float)
-    for v in visits[1:]:
-        cols[f"visit[{v:g}]"] = (visit == v).astype(float)
-    for a in others:
-        for v in visits[1:]:
-            cols[f"arm[{a}]:visit[{v:g}]"] = ((arm == a) & (visit == v)).astype(float)
-    return pd.DataFrame(cols, index=outcomes.index), others
+def _group_moments(eta_cell: np.ndarray, cells, n, sy, syy):
+    """Fitted SD s (t,), the sum of residual outer products sum_i r_i r_i' (t, t) and the sum
+    of residuals sum_i r_i (t,), Pearson residuals r = (y - mu) / s."""
+    mu = np.clip(_expit(eta_cell[cells]), 1e-10, 1 - 1e-10)
+    s = np.sqrt(mu * (1 - mu))
+    q = syy - np.outer(sy, mu) - np.outer(mu, sy) + n * np.outer(mu, mu)
+    return s, q / np.outer(s, s), (sy - n * mu) / s
 
 
 def _expit(x):
@@ -75,16 +76,15 @@ def _moments(cl: _Clusters, eta_cell: np.ndarray, T: int, correlation: str):
     cross = np.zeros((T, T))
     count = np.zeros((T, T))
     exch = 0.0
-    for visits, cell, y in cl.groups:
-        mu = np.clip(_expit(eta_cell[cell]), 1e-10, 1 - 1e-10)
-        r = (y - mu) / np.sqrt(mu * (1 - mu))
-        ssr += float(np.sum(r * r))
+    for visits, cells, n, sy, syy in cl.groups:
+        _s, rr, _r = _group_moments(eta_cell, cells, n, sy, syy)
+        ssr += float(np.trace(rr))
         if correlation == "exchangeable":
-            exch += float(np.sum((r.sum(axis=1) ** 2 - np.sum(r * r, axis=1)) / 2))
+            exch += float((rr.sum() - np.trace(rr)) / 2)
         elif correlation == "unstructured":
             ix = np.ix_(visits, visits)
-            cross[ix] += r.T @ r
-            count[ix] += len(r)
+            cross[ix] += rr
+            count[ix] += n
     phi = ssr / cl.n_obs
     if correlation == "exchangeable":
         return phi, exch / (phi * cl.n_pairs) if cl.n_pairs else 0.0
@@ -108,22 +108,34 @@ def _working(visits: np.ndarray, correlation: str, dep) -> np.ndarray:
 def _sums(cl: _Clusters, eta_cell, C: int, correlation: str, dep, meat: bool):
     """Cell-level sums of the bread sum_i D'V^-1 D, the score and (optionally) the meat, all
     times phi (phi cancels in the update and in the sandwich)."""
-    B = np.zeros(C * C)
+    B = np.zeros((C, C))
     U = np.zeros(C)
-    M = np.zeros(C * C) if meat else None
-    for visits, cell, y in cl.groups:
+    M = np.zeros((C, C)) if meat else None
+    for visits, cells, n, sy, syy in cl.groups:
         Rinv = np.linalg.inv(_working(visits, correlation, dep))
-        mu = np.clip(_expit(eta_cell[cell]), 1e-10, 1 - 1e-10)
-        s = np.sqrt(mu * (1 - mu))  # (m, t)
-        r = (y - mu) / s
-        w = s[:, :, None] * Rinv[None] * s[:, None, :]  # sqrt(a_j) Rinv_jk sqrt(a_k)
-        pair = (cell[:, :, None] * C + cell[:, None, :]).ravel()
-        B += np.bincount(pair, weights=w.ravel(), minlength=C * C)
-        g = s * (r @ Rinv)  # (m, t): sqrt(a_j) (Rinv r)_j - the subject's score in cells
-        U += np.bincount(cell.ravel(), weights=g.ravel(), minlength=C)
+        s, rr, r_sum = _group_moments(eta_cell, cells, n, sy, syy)
+        ix = np.ix_(cells, cells)
+        B[ix] += n * (s[:, None] * Rinv * s[None, :])  # sqrt(a_j) Rinv_jk sqrt(a_k), n times
+        U[cells] += s * (Rinv @ r_sum)  # sum_i sqrt(a_j) (Rinv r_i)_j
         if meat:
-            M += np.bincount(pair, weights=(g[:, :, None] * g[:, None, :]).ravel(), minlength=C * C)
-    return B.reshape(C, C), U, (M.reshape(C, C) if meat else None)
+            M[ix] += s[:, None] * (Rinv @ rr @ Rinv) * s[None, :]  # sum_i g_i g_i'
+    return B, U, M
+
+
+def _gee_design(outcomes: pd.DataFrame, reference: str, arms, visits):
+    """Treatment-coded design for endpoint ~ arm * visit (columns named, no formula parsing)."""
+    arm = pd.Categorical(outcomes["arm"], categories=arms)
+    visit = pd.Categorical(outcomes["visit"], categories=visits)
+    others = [a for a in arms if a != reference]
+    cols = {"(Intercept)": np.ones(len(outcomes))}
+    for a in others:
+        cols[f"arm[{a}]"] = (arm == a).astype(float)
+    for v in visits[1:]:
+        cols[f"visit[{v:g}]"] = (visit == v).astype(float)
+    for a in others:
+        for v in visits[1:]:
+            cols[f"arm[{a}]:visit[{v:g}]"] = ((arm == a) & (visit == v)).astype(float)
+    return pd.DataFrame(cols, index=outcomes.index), others
 
 
 def _fit(cl: _Clusters, E: np.ndarray, T: int, correlation: str, maxiter: int, tol: float = 1e-10):

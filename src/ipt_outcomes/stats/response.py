@@ -397,14 +397,18 @@ def chi_square_by_visit(
         the visit are left out; no continuity correction (R ``chisq.test(correct = FALSE)``).
     """
     arms, visits = _arms_visits(outcomes, arms, visits)
+    # every (visit, arm, event) count in one pass: the 2 x arms table of each visit is a slice
+    a = pd.Categorical(outcomes["arm"], categories=arms).codes.astype(np.int64)
+    t = pd.Categorical(outcomes["visit"], categories=visits).codes.astype(np.int64)
+    e = outcomes[endpoint].astype(bool).to_numpy()
+    keep = (a >= 0) & (t >= 0)
+    key = (t[keep] * len(arms) + a[keep]) * 2 + (~e[keep]).astype(np.int64)
+    counts = np.bincount(key, minlength=len(visits) * len(arms) * 2)
+    counts = counts.reshape(len(visits), len(arms), 2)  # columns: event, no event
     rows = []
-    for v in visits:
-        sub = outcomes[(outcomes["visit"] == v) & outcomes["arm"].isin(arms)]
-        tab = pd.crosstab(sub["arm"], sub[endpoint].astype(bool)).reindex(
-            columns=[True, False], fill_value=0
-        )
-        tab = tab[tab.sum(axis=1) > 0]
-        n = int(tab.to_numpy().sum())
+    for k, v in enumerate(visits):
+        tab = counts[k][counts[k].sum(axis=1) > 0]
+        n = int(tab.sum())
         if len(tab) < 2 or (tab.sum(axis=0) == 0).any():
             why = (
                 "fewer than two arms observed"
@@ -413,7 +417,7 @@ def chi_square_by_visit(
             )
             rows.append((v, np.nan, np.nan, np.nan, n, len(tab), np.nan, f"not defined: {why}"))
             continue
-        res = stats.chi2_contingency(tab.to_numpy(), correction=False)
+        res = stats.chi2_contingency(tab, correction=False)
         min_exp = float(res.expected_freq.min())
         note = (
             "some expected counts below 5: the chi-square approximation is rough"

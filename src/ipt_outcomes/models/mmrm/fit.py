@@ -205,21 +205,22 @@ def fit_mmrm(
     their means over the analysed rows and weight the levels of text covariates equally, as
     emmeans and SAS do.
     """
-    from ...data.trial import Trial
-
     covariates = list(covariates)
     if len(set(covariates)) != len(covariates):
         raise ValueError(f"covariates must not repeat a column, got {covariates!r}")
-    if isinstance(data, Trial):
+    if isinstance(data, pd.DataFrame):
+        if reference is None:
+            raise ValueError("reference is required when data is a DataFrame")
+    else:
+        from ...data.trial import Trial  # here: a frame's caller need not load the data layer
+
+        if not isinstance(data, Trial):
+            raise TypeError(f"data must be a Trial or a DataFrame, got {type(data).__name__}")
         trial = data
         trial.require_analysable()
         reference = reference or trial.reference
         arms = list(arms) if arms is not None else list(trial.arms)
         data = mmrm_data(trial, covariates)
-    elif reference is None:
-        raise ValueError("reference is required when data is a DataFrame")
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a Trial or a DataFrame, got {type(data).__name__}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if df not in DF_METHODS:
