@@ -33,13 +33,14 @@ data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
 TEMPLATES := $(shell find src/ipt_outcomes -path '*/templates/*' -type f)
 CHROMIUM  := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
 comma     := ,
-# HTML and an RTF of every table; the PDF too where Chromium is installed (it prints the HTML)
-REPORT_FORMATS ?= html,rtf$(if $(CHROMIUM),$(comma)pdf)
+# HTML by default (as `ipt-outcomes report`); for a submission also RTF tables, SVG figures and
+# the PDF (Chromium prints the HTML): make report REPORT_FORMATS=html,rtf,svg,pdf
+REPORT_FORMATS ?= html
 
 reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES)
 	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports --formats $(REPORT_FORMATS)
 
-report: reports/report.html ## build the report: reports/tables/*.csv -> figures/* -> report.html, rtf/*.rtf (and report.pdf with Chromium)
+report: reports/report.html ## build the report: reports/tables/*.csv -> figures/*.png -> report.html (REPORT_FORMATS=html,rtf,svg,pdf for more)
 
 TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml analyses/teaching/*.md)
 

@@ -355,3 +355,35 @@ def test_score_files_by_visit_match_beeca(dataset, rule):
         # every visit the project reports has a reference row, and nothing more
         assert sorted(py["visit"].unique()) == sorted(ref["visit"].unique()), what
     assert n_ok + n_failed == len(ref_all)
+
+
+# ------------------------------------------------------------------------------------------
+# an arm that separates the outcome, the others not (separated_arm.R)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variance", ["ge", "ye"])
+def test_one_separating_arm_leaves_the_other_comparisons_as_beeca_gives_them(variance):
+    """Arm C has no responders: beeca's glm stops with C's coefficient near -30 and B vs A is
+    what it is at the supremum of the likelihood; the project fits the model without C (the same
+    estimates) and averages the predictions over all subjects, as beeca does. C vs A: no number,
+    a note (beeca prints a boundary value there)."""
+    data = ref_csv("separated_arm.csv")
+    ref = ref_csv("separated_arm_effects.csv")
+    ref = ref[ref["variance"] == variance]
+    assert (ref["coef_armC"] < -25).all()  # the reference is at the boundary, as described
+    py = marginal_effects(
+        data, outcome="y", arm="arm", covariates=["age", "region", "site"], reference="A",
+        variance=variance, strata=["site"] if variance == "ye" else (),
+    )  # fmt: skip
+    b = ref[ref["arm"] == "B"].assign(contrast=lambda f: f["contrast"].map(CONTRAST))
+    m = b.merge(py, on=["arm", "contrast"], suffixes=("_r", ""), validate="one_to_one")
+    assert len(m) == 3
+    close(m["estimate"], m["estimate_r"], f"{variance}: estimate")
+    close(m["se"], m["se_r"], f"{variance}: se")
+    close(m["risk"], m["risk_arm"], f"{variance}: risk")
+    close(m["risk_reference"], m["risk_reference_r"], f"{variance}: risk of A")
+    assert m["note"].str.contains("working model fitted without arm C").all()
+    c = py[py["arm"] == "C"]
+    assert len(c) == 3 and c[["estimate", "se", "ci_low", "ci_high", "p"]].isna().all().all()
+    assert c["note"].str.contains("separation: no events in arm C").all()

@@ -52,7 +52,7 @@ def report_dir(trial_file, tmp_path_factory):
     from ipt_outcomes.cli import main
 
     out = tmp_path_factory.mktemp("report")
-    formats = "html,rtf,pdf" if CHROMIUM[0] else "html,rtf"
+    formats = "html,rtf,svg,pdf" if CHROMIUM[0] else "html,rtf,svg"
     args = ["report", "--data", str(trial_file), "--design", str(DESIGN), "--out", str(out),
             "--formats", formats]  # fmt: skip
     assert main(args) == 0
@@ -395,6 +395,8 @@ def test_data_derived_strings_are_escaped_in_html_and_rtf(tmp_path):
         shown = rtf_text(rtf.read_text(encoding="ascii"))
         if "alert" in shown:
             assert evil in shown
+    figures = {p.suffix for p in (out / "figures").iterdir()}
+    assert figures == {".png"}  # SVG only when asked (--formats ...,svg)
 
 
 # ------------------------------------------------------------------------------------------

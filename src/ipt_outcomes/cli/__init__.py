@@ -343,9 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--data", metavar="FILE", help="score file (default: the project's synthetic trial)"
     )
-    p.add_argument("--formats", type=_formats, default=["html"], metavar="html,rtf,pdf",
-                   help="report formats (default html, always written): rtf = every table also as "
-                        "RTF (rtf/), pdf = the whole report printed by headless Chromium")  # fmt: skip
+    p.add_argument("--formats", type=_formats, default=["html"], metavar="html,rtf,pdf,svg",
+                   help="report formats (default html with PNG figures, always written): rtf = "
+                        "every table also as RTF (rtf/), pdf = the whole report printed by headless "
+                        "Chromium, svg = every figure also as SVG (vector, for manuscripts)")  # fmt: skip
     add_out(p, "reports")
     add_data_options(p)
     p.set_defaults(handler=(_cmd("report"), "run"))

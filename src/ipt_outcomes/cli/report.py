@@ -116,7 +116,7 @@ def run(args) -> int:
         out.write_tables(tables, "tables")
         tables_dir, figures_dir = out.stage / "tables", out.stage / "figures"
         written = read_tables(tables_dir)  # figures and HTML read what the tables stage wrote
-        build_figures(written, trial.scores, figures_dir)
+        build_figures(written, trial.scores, figures_dir, svg="svg" in formats)
         inputs = {"data": data, "design": args.design, "published figures": pub_path}
         prov = provenance(inputs, _seed_of(data), t0)
         prov_path = out.path("provenance.csv")

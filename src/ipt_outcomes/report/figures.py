@@ -11,7 +11,6 @@ so that the files are reproducible.
 from __future__ import annotations
 
 import math
-import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,8 @@ from plotnine import (
     theme,
     theme_minimal,
 )
+
+from .background import Background
 
 __all__ = [
     "FigureLabels",
@@ -631,11 +632,14 @@ FIGURES = {
 }
 
 
-def build_figures(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir) -> list[Path]:
-    """Draw every figure the TLF catalogue lists and save it as PNG and SVG into ``out_dir``.
+def build_figures(
+    tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir, *, svg: bool = False
+) -> list[Path]:
+    """Draw every figure the TLF catalogue lists and save it as PNG (and SVG) into ``out_dir``.
 
     ``tables`` are the report's tables (as written); ``scores`` the trial's long scores (for the
-    individual trajectories, which carry no numbers of their own).
+    individual trajectories, which carry no numbers of their own); ``svg`` also saves each
+    figure as SVG (vector; drawing it costs about as much again as the PNG).
     """
     from .tlf import spec
 
@@ -643,25 +647,15 @@ def build_figures(tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir
     tlf = tables["tlf"]
     names = [spec(n).figure for n in tlf.loc[tlf["kind"] == "Figure", "name"]]
     out_dir = Path(out_dir)
+    formats = ("png", "svg") if svg else ("png",)
 
     def draw(some):
         for name in some:
-            save_figures(FIGURES[name](tables, scores, lab), out_dir / name)
+            save_figures(FIGURES[name](tables, scores, lab), out_dir / name, formats)
 
-    # Figures are independent: with two or more cores a forked child draws every other one
-    # (fork shares what is already loaded, so the child starts at once; the files are the same
-    # whichever process draws them).
-    if len(names) > 1 and (os.cpu_count() or 1) > 1 and hasattr(os, "fork"):
-        import multiprocessing as mp
-
-        child = mp.get_context("fork").Process(target=draw, args=(names[1::2],), daemon=True)
-        child.start()
-        try:
-            draw(names[0::2])
-        finally:
-            child.join()
-        if child.exitcode != 0:
-            raise RuntimeError(f"drawing figures {names[1::2]} failed (exit {child.exitcode})")
-    else:
-        draw(names)
-    return [out_dir / f"{name}.{ext}" for name in names for ext in ("png", "svg")]
+    # Figures are independent: a child process draws every other one (the files are the same
+    # whichever process draws them)
+    other = Background(draw, names[1::2])
+    draw(names[0::2])
+    other.result()
+    return [out_dir / f"{name}.{ext}" for name in names for ext in formats]

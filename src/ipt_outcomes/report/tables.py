@@ -28,6 +28,7 @@ from ..exceptions import ConvergenceWarning, IptOutcomesError
 from ..format import format_p
 from ..stats.granularity import consistent_counts, round_half_up_percent
 from ..stats.response import analyse_response, binary_outcomes, compare_with_reference
+from .background import Background
 
 __all__ = ["build_tables", "load_published", "TABLE_NAMES", "RULE_LABELS", "ALPHA"]
 
@@ -425,8 +426,8 @@ def _adjustment_effect(adjusted, plain, unadjusted, key) -> pd.DataFrame:
         un, pl = u.loc[(arm, visit)], p0.loc[(arm, visit)]
         change = 100 * (r["se"] / pl["se"] - 1) if pl["se"] > 0 else np.nan
         if not np.isfinite(change):
-            direction = ""
-        elif round(change, 1) == 0:
+            continue  # not estimable with or without baseline: Table 14.2.x's footnote says why
+        if round(change, 1) == 0:
             direction = "unchanged"
         else:
             direction = "smaller" if change < 0 else "larger"
@@ -576,6 +577,12 @@ def build_tables(trial: Trial, *, published: pd.DataFrame | None = None) -> dict
     )
     fit_t["df_label"] = fit_t["df_method"].map(DF_LABELS).fillna(fit_t["df_method"])
     t["mmrm_fit"] = fit_t
+    # the reference-based imputation (the costliest table) in a child process meanwhile
+    primary = t["mmrm_contrasts"]
+    primary = primary[primary["fit"] == "observed arms"] if obs is not None else primary
+    estimands = Background(
+        _estimands, obs if obs is not None else trial, primary.drop(columns=["fit"])
+    )
     fas = set(mmrm_data(trial)["subject_id"])
 
     t["response_adjusted"] = _both(lambda tr: adjusted_response(tr, "observed"), obs, mod)
@@ -611,9 +618,7 @@ def build_tables(trial: Trial, *, published: pd.DataFrame | None = None) -> dict
     t["waterfall"] = _waterfall(trial.derived, last)
     t["sensitivity"] = _sensitivity(trial, t["mmrm_contrasts"], last)
     t["dropouts"] = _dropouts(trial)
-    primary = t["mmrm_contrasts"]
-    primary = primary[primary["fit"] == "observed arms"] if obs is not None else primary
-    t.update(_estimands(obs if obs is not None else trial, primary.drop(columns=["fit"])))
+    t.update(estimands.result())
 
     family = t["multiplicity"]
     extra = {

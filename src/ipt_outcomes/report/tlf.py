@@ -14,6 +14,7 @@ to :mod:`~.views` and a spec here naming the section (see :data:`~.sections.SECT
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,6 +65,38 @@ class Labels:
             f"{self.modelled_arms}: modelled, not observed (rows marked). Its data are assumptions "
             "from the literature; it is analysed with the reference arm alone, never with the "
             "observed arms, and is not tested."
+        )
+
+    @property
+    def adjusted_not_estimable(self) -> str:
+        """Which key-visit adjusted effects are empty and why (arms and visits by label)."""
+        a = self.t.get("response_adjusted")
+        if a is None or not len(a):
+            return ""
+        arms, visits = self.t["arms"], self.t["visits"]
+        key = set(visits.loc[visits["key"].astype(str) == "True", "visit"].astype(float))
+        empty = a[(a["contrast"] == "risk_difference") & a["visit"].astype(float).isin(key)
+                  & a["estimate"].isna()]  # fmt: skip
+        if not len(empty):
+            return ""
+        arm_label = dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True))
+        visit_label = dict(zip(visits["visit"].astype(float), visits["label"], strict=True))
+
+        def labelled(note: str) -> str:
+            for code in sorted(arm_label, key=len, reverse=True):
+                note = re.sub(
+                    rf"\barm {re.escape(code)}(?=[;,:)]|$)", f"arm {arm_label[code]}", note
+                )
+            return note
+
+        parts = [
+            f"{arm_label.get(str(r.arm), str(r.arm))} at {visit_label.get(float(r.visit), r.visit)}"
+            f" ({labelled(str(r.note))})"
+            for r in empty.itertuples(index=False)
+        ]
+        return (
+            "Baseline-adjusted effect not estimable for " + "; ".join(parts) + "; the unadjusted "
+            "effects are shown."
         )
 
     @property
@@ -221,7 +254,8 @@ SPECS: tuple[Spec, ...] = (
                     "with the log interval, odds ratio with Woolf's interval, Fisher's exact test; "
                     "NNT = one over the risk difference, rounded up and worded NNTB/NNTH (Altman "
                     "1998). Risk differences in percentage points (pp).",
-                    L.holm_note, _obs_cases(L), _ci(L), L.modelled_note],
+                    L.adjusted_not_estimable, L.holm_note, _obs_cases(L), _ci(L),
+                    L.modelled_note],
          "ipt_outcomes.stats.adjusted.adjusted_response, stats.response.compare_with_reference",
          requires=("response_comparisons",), view="response_primary"),
     Spec("forest", "Figure", "14.2", "efficacy",
@@ -230,7 +264,7 @@ SPECS: tuple[Spec, ...] = (
          lambda L: "Observed cases at each key visit",
          lambda L: [f"Points and bars: risk difference and {L.conf}% interval in percentage points "
                     "(adjusted: g-computation with Ge's variance; unadjusted: Newcombe).",
-                    _obs_cases(L), L.modelled_note],
+                    L.adjusted_not_estimable, _obs_cases(L), L.modelled_note],
          "ipt_outcomes.stats.adjusted, report.figures.forest_plot",
          requires=("response_comparisons",), figure="forest"),
     Spec("multiplicity", "Table", "14.2", "efficacy",

@@ -343,6 +343,12 @@ class MarginalRisks:
     note : str
         Empty when the risks are estimable; otherwise what happened (separation, no
         convergence, ...), and then ``risk`` and ``cov`` are NaN.
+    arm_notes : dict
+        Arms whose own risk is not estimable (no events, or every subject with the event: the
+        arm separates the outcome), with why; their ``risk`` and ``cov`` entries are NaN while
+        the other arms' are estimated.
+    model_note : str
+        How the working model was fitted when some arms separate (which arms it leaves out).
     """
 
     arms: tuple
@@ -358,6 +364,8 @@ class MarginalRisks:
     iterations: int
     coef: pd.Series = field(repr=False)
     note: str = ""
+    arm_notes: dict = field(default_factory=dict)
+    model_note: str = ""
 
     @property
     def estimable(self) -> bool:
@@ -528,8 +536,35 @@ def _marginal_risks(data, outcome, arm, covariates, variance, strata) -> Margina
         problems.append(f"no events in arm {', '.join(none)}")
     if every:
         problems.append(f"every subject has the event in arm {', '.join(every)}")
-    if problems:
+    # An arm without events (or with nothing but events) separates the outcome: its intercept
+    # has no finite maximum, and at the supremum its subjects' likelihood is 1 whatever the
+    # other coefficients are. The other coefficients' estimates (and their sandwich) are then
+    # those of the model fitted without that arm, which is what glm approaches as it stops on
+    # a large coefficient; the other arms' marginal risks are still averaged over everyone.
+    separated = {a for a in arms if events[a] in (0, n_arm[a])}
+    kept = [a for a in arms if a not in separated]
+    if len(kept) < 2:
         return fail(f"separation: {'; '.join(problems)}; the adjusted effects are not estimable")
+    arm_notes = {
+        a: f"separation: {'no events' if events[a] == 0 else 'every subject has the event'} in "
+        f"arm {a}; its adjusted effects are not estimable"
+        for a in separated
+    }
+    all_frame, all_y, all_arms = frame, y, arm_values
+    if separated:
+        in_fit = np.isin(arm_values, np.array(kept, dtype=object))
+        frame, y = all_frame.loc[in_fit].reset_index(drop=True), y[in_fit]
+        design = _Design.from_frame(frame, arm, covariates)
+        unseen = [
+            cov
+            for cov, levels in design.levels.items()
+            if not set(all_frame[cov].unique()) <= set(levels)
+        ]
+        if unseen:
+            return fail(
+                f"separation: {'; '.join(problems)}, and a level of {', '.join(unseen)} occurs "
+                "only in that arm; the adjusted effects are not estimable"
+            )
 
     X = design.matrix(frame, arm)
     if np.linalg.matrix_rank(X) < X.shape[1]:
@@ -553,22 +588,26 @@ def _marginal_risks(data, outcome, arm, covariates, variance, strata) -> Margina
             fit.iterations,
         )
 
-    Xk = [design.matrix(frame, arm, set_arm=a) for a in arms]
+    # predictions for everyone analysed (separating arms' subjects too) under each kept arm
+    Xk = [design.matrix(all_frame, arm, set_arm=a) for a in kept]
     preds = [_expit(Xa @ fit.beta) for Xa in Xk]
-    risk = np.array([p.mean() for p in preds])
-    position = {a: k for k, a in enumerate(arms)}
-    arm_idx = np.array([position[a] for a in arm_values])
+    risk_kept = np.array([p.mean() for p in preds])
+    position = {a: k for k, a in enumerate(kept)}
+    arm_idx = np.array([position.get(a, -1) for a in all_arms])
     note = ""
     if variance in ("ge", "model"):
-        cov = _ge_cov(X, y, fit.mu, preds, Xk, model_based=variance == "model")
+        cov_kept = _ge_cov(X, y, fit.mu, preds, Xk, model_based=variance == "model")
     else:
         codes = None
+        # fitted means of everyone: a separating arm's at its limit, its own outcome
+        mu_all = all_y.astype(float).copy()
+        mu_all[arm_idx >= 0] = fit.mu
         if strata:
-            codes = frame.groupby(list(strata), sort=True, observed=True).ngroup().to_numpy()
+            codes = all_frame.groupby(list(strata), sort=True, observed=True).ngroup().to_numpy()
             empty = [
                 z
                 for z in np.unique(codes)
-                if any(np.sum((codes == z) & (arm_idx == k)) == 0 for k in range(len(arms)))
+                if any(np.sum((codes == z) & (arm_idx == k)) == 0 for k in range(len(kept)))
             ]
             if empty:
                 return fail(
@@ -576,14 +615,25 @@ def _marginal_risks(data, outcome, arm, covariates, variance, strata) -> Margina
                     "stratified variance is not defined",
                     fit.iterations,
                 )
-        cov = _ye_cov(y, fit.mu, preds, arm_idx, codes)
-    if not (np.all(np.isfinite(cov)) and np.all(np.diag(cov) >= 0)):
+        cov_kept = _ye_cov(all_y, mu_all, preds, arm_idx, codes)
+    if not (np.all(np.isfinite(cov_kept)) and np.all(np.diag(cov_kept) >= 0)):
         return fail("the variance of the marginal risks is not estimable", fit.iterations)
     coef = pd.Series(_original_scale(fit.beta, design), index=design.names())
+    idx = [arms.index(a) for a in kept]
+    risk = np.full(len(arms), np.nan)
+    risk[idx] = risk_kept
+    cov = np.full((len(arms), len(arms)), np.nan)
+    cov[np.ix_(idx, idx)] = (cov_kept + cov_kept.T) / 2
+    model_note = (
+        f"working model fitted without arm {', '.join(map(str, sorted(separated, key=str)))} "
+        f"({'; '.join(problems)}: separation); risks averaged over all {n} subjects"
+        if separated
+        else ""
+    )
     return MarginalRisks(
         arms=arms,
         risk=risk,
-        cov=(cov + cov.T) / 2,
+        cov=cov,
         variance=variance,
         strata=strata,
         n=n,
@@ -594,6 +644,8 @@ def _marginal_risks(data, outcome, arm, covariates, variance, strata) -> Margina
         iterations=fit.iterations,
         coef=coef,
         note=note,
+        arm_notes=arm_notes,
+        model_note=model_note,
     )
 
 
@@ -673,7 +725,9 @@ def _effect_rows(mr, reference, arms, alpha, variance, covariates, strata, note_
         if missing:
             note = f"no analysed subjects in arm {', '.join(missing)}"
         else:
-            note = mr.note
+            note = mr.note or "; ".join(
+                mr.arm_notes[x] for x in (reference, a) if x in mr.arm_notes
+            )
         if note:
             rows = [{"contrast": c} for c in CONTRASTS]
             risk = risk_ref = math.nan
@@ -681,7 +735,7 @@ def _effect_rows(mr, reference, arms, alpha, variance, covariates, strata, note_
             rows = _contrast_rows(mr, a, reference, alpha)
             risk = float(mr.risk[mr.arms.index(a)])
             risk_ref = float(mr.risk[mr.arms.index(reference)])
-            note = note_extra
+            note = "; ".join(x for x in (mr.model_note, note_extra) if x)
         for row in rows:
             out.append({**base, **row, "risk": risk, "risk_reference": risk_ref, "note": note})
     frame = pd.DataFrame(out, columns=COLUMNS + EXTRA_COLUMNS)
@@ -762,10 +816,14 @@ def marginal_effects(
         - ``covariates``, ``strata``: the model's covariates and strata, joined by ``+``;
         - ``note``: empty, or why the numbers are missing, or which rows were excluded.
 
-        When the working model is not estimable (an arm with no or only events, complete or
-        quasi-complete separation, no convergence, a rank-deficient design, an empty
-        arm x stratum cell with Ye's stratified variance) the numbers are empty (NaN) and
-        ``note`` says what happened; nothing is raised.
+        When the working model is not estimable (complete or quasi-complete separation, no
+        convergence, a rank-deficient design, an empty arm x stratum cell with Ye's stratified
+        variance) the numbers are empty (NaN) and ``note`` says what happened; nothing is
+        raised. An arm with no events (or nothing but events) separates the outcome by itself:
+        its comparisons are empty with a note, and the other arms' are estimated from the
+        working model fitted without it (its subjects' likelihood is 1 at the supremum, so these
+        are the estimates glm approaches), with predictions averaged over every analysed
+        subject; their ``note`` says so.
 
     Raises
     ------
