@@ -115,7 +115,8 @@ def test_spss_numeric_ids_become_text_without_decimals(tmp_path):
         (lambda p: p.mkdir(), "is a directory"),
         (lambda p: p.write_bytes(b""), "the file is empty"),
         (lambda p: p.write_text("subject_id,arm,visit,hamd17\n"), "header but no data rows"),
-        (lambda p: p.write_bytes(b"PK\x03\x04\x00\x00binary"), "binary file"),
+        (lambda p: p.write_bytes(b"\x7fELF\x02\x01\x00\x00binary"), "binary file"),
+        (lambda p: p.write_bytes(b"PK\x03\x04\x00\x00binary"), "is a zip archive"),
         (
             lambda p: p.write_bytes(
                 "subject_id,arm,visit,hamd17\nP1,Hyvä,0,20\n".encode("latin-1")
@@ -131,6 +132,7 @@ def test_spss_numeric_ids_become_text_without_decimals(tmp_path):
         "empty",
         "header-only",
         "binary",
+        "zip",
         "latin-1",
         "duplicate-columns",
         "ragged",

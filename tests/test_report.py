@@ -538,3 +538,24 @@ def test_report_works_on_other_trials(run_cli, external, tmp_path, name, design)
     assert text.count('src="data:image/png;base64,') == int((tlf["kind"] == "Figure").sum()) >= 7
     assert {"contrasts", "response_primary", "descriptive_change"} <= set(tlf["name"])
     assert len(pd.read_csv(out / "tables" / "published_vs_reproduced.csv")) == 0
+
+
+def _refuse(message):
+    from ipt_outcomes.exceptions import IptOutcomesError
+
+    raise IptOutcomesError(message)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_background_stage_gives_its_value_or_raises_its_error(monkeypatch, cores):
+    """A report stage run beside the others (forked with two cores, in-process with one) hands
+    back its value, or raises the user's error it raised, not a crash of the child."""
+    import ipt_outcomes.report.background as background
+    from ipt_outcomes.exceptions import IptOutcomesError
+
+    monkeypatch.setattr(background.os, "cpu_count", lambda: cores)
+    frame = pd.DataFrame({"arm": ["A", "B"], "estimate": [1.5, -0.25]})
+    got = background.Background(lambda f: f.assign(double=2 * f["estimate"]), frame).result()
+    assert got["double"].tolist() == [3.0, -0.5]
+    with pytest.raises(IptOutcomesError, match="no scores at the key visit"):
+        background.Background(_refuse, "no scores at the key visit").result()

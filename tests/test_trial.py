@@ -261,6 +261,11 @@ def test_one_report_run_derives_once_and_fits_each_model_once(tmp_path, monkeypa
     import ipt_outcomes.data.readers as readers
 
     monkeypatch.setattr(readers, "read_table", counting("read", readers.read_table))
+    # one process, so that every call is counted here (with two cores the report computes the
+    # estimands and half of the figures in a forked child, each still once)
+    import ipt_outcomes.report.background as background
+
+    monkeypatch.setattr(background.os, "cpu_count", lambda: 1)
     assert (
         main(["report", "--data", str(DATA), "--design", str(DESIGN), "--out", str(tmp_path)]) == 0
     )

@@ -24,3 +24,5 @@ MI_STRATEGIES = ("MAR", "JR", "CR", "CIR", "LMCF")
 MI_METHODS = ("condmean", "approxbayes", "bayes")
 MI_RESAMPLING = ("jackknife", "bootstrap")
 REPORT_FORMATS = ("html", "rtf", "pdf", "svg")
+#: Longest follow-up ``simulate --visits`` accepts, in months (the calibration ends at 12).
+MAX_SIMULATED_MONTHS = 120.0

@@ -243,19 +243,30 @@ class OutputFolder:
         self.stage: Path | None = None
         self.written: list[Path] = []
 
-    def __enter__(self) -> OutputFolder:
+    def check(self) -> Path:
+        """Refuse an output folder that cannot be one (a file, an input, unwritable) before any
+        work is done; returns the existing folder the staging folder will be made in."""
         out = self.out_dir
         if out.exists() and not out.is_dir():
+            if any(_same(out, i) for i in self.inputs):
+                raise OutputError(
+                    f"output folder {out}: is the input file; give a folder for the outputs "
+                    "with --out DIR"
+                )
             raise OutputError(f"output folder {out}: is a file, not a folder")
         _check_target(out, "output folder")
         base = _existing_ancestor(out)
         _writable(base, "output folder", out)
+        return base
+
+    def __enter__(self) -> OutputFolder:
+        base = self.check()
         try:
             with _signals_held():  # an interruption cannot come between making and recording it
                 self.stage = Path(tempfile.mkdtemp(prefix=".ipt-outcomes-", dir=base))
         except OSError as exc:
             raise OutputError(
-                f"output folder {out}: cannot write in {base} ({exc.strerror or exc})"
+                f"output folder {self.out_dir}: cannot write in {base} ({exc.strerror or exc})"
             ) from None
         return self
 

@@ -74,6 +74,18 @@ TEXT = {
     "design_two_arms.toml": '[[arms]]\ncode = "TAU"\n[[arms]]\ncode = "CBT"\n',
     "design_schedule.toml": "[visits]\nschedule = [0, 6]\ntimes = [0, 6]\n",
     "events_unknown_subject.csv": "subject_id,visit,strategy\nZZ,3,JR\n",
+    # issue 19, round three: covariates that cannot adjust, designs that say nothing or the
+    # wrong type, an arm seen only at baseline, a subject in two arms by letter case
+    "covariates.csv": "subject_id,arm,visit,hamd17,site,age\n"
+    + "".join(f"{line},A,{30 + i // 3}\n" for i, line in enumerate(TWO_ARMS.splitlines())),
+    "arm_baseline_only.csv": H + TWO_ARMS + "Q1,CBT,0,22\n",
+    "arm_letter_case.csv": H + TWO_ARMS.replace("P00,IPT,3,", "P00,ipt,3,"),
+    "key_visit_absent.toml": "[visits]\nschedule = [0, 3, 6, 12]\nkey = [12]\n",
+    "design_text_number.toml": '[analysis]\nresponse_improvement = "0.5"\n',
+    "design_bool_time.toml": "[visits]\nschedule = [0, 3, 6]\ntimes = [0, true, 6]\n",
+    "design_empty_label.toml": '[[arms]]\ncode = "IPT"\nlabel = ""\n[[arms]]\ncode = "TAU"\n',
+    "two_visits.csv": H
+    + "".join(line + "\n" for line in TWO_ARMS.splitlines() if ",6," not in line),
 }
 
 
@@ -155,6 +167,19 @@ def workbooks() -> None:
 
     shutil.copyfile(HERE / "formula_no_value.xlsx", HERE / "formula_empty_text.xlsx")
     _restamp(HERE / "formula_empty_text.xlsx", empty_text)
+
+    # a cell holding a spreadsheet error (#DIV/0!) where a score should be
+    def error_cell(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(
+            b'<c r="D3"><f>B2*0+10</f><v /></c>', b'<c r="D3" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
+        )
+        assert b"#DIV/0!" in parts[sheet]
+
+    shutil.copyfile(HERE / "formula_no_value.xlsx", HERE / "error_cell.xlsx")
+    _restamp(HERE / "error_cell.xlsx", error_cell)
+    # a workbook saved under a text name
+    shutil.copyfile(HERE / "notes_first.xlsx", HERE / "workbook_named_csv.csv")
 
 
 def spss_files() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import math
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ from ..constants import (
     CI_METHODS,
     COVARIANCE_STRUCTURES,
     DF_METHODS,
+    MAX_SIMULATED_MONTHS,
     MI_METHODS,
     MI_RESAMPLING,
     MI_STRATEGIES,
@@ -64,8 +66,18 @@ def _visits(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(
             f"visits must be numbers separated by commas, got {text!r}"
         ) from None
+    if not all(math.isfinite(v) for v in out):
+        raise argparse.ArgumentTypeError(f"visits must be finite numbers, got {text!r}")
     if not out or out[0] != 0 or any(b <= a for a, b in zip(out, out[1:], strict=False)):
         raise argparse.ArgumentTypeError("visits must start at 0 and increase, e.g. 0,1.5,3,6,12")
+    if len(out) < 2:
+        raise argparse.ArgumentTypeError(
+            f"visits need baseline 0 and at least one follow-up visit, e.g. 0,3; got {text!r}"
+        )
+    if out[-1] > MAX_SIMULATED_MONTHS:
+        raise argparse.ArgumentTypeError(
+            f"visits are months from randomisation, at most {MAX_SIMULATED_MONTHS:g}; got {text!r}"
+        )
     return out
 
 
@@ -237,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="points added to imputed post-event scores of the non-reference arms")  # fmt: skip
     p.add_argument("--variance", choices=("resampling", "information-anchored"),
                    default="resampling", help="condmean variance (default resampling)")  # fmt: skip
-    p.add_argument("--interval", choices=("normal", "percentile"), default="normal",
+    p.add_argument("--interval", choices=("normal", "percentile"), default=None,
                    help="condmean bootstrap interval (default normal: SE = sd)")  # fmt: skip
     p.add_argument("--covariance", choices=COVARIANCE_STRUCTURES, default="us",
                    help="covariance of the imputation model (default us)")  # fmt: skip

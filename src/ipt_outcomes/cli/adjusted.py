@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..exceptions import IptOutcomesError
 
 __all__ = ["adjusted_table", "check_covariates"]
@@ -41,6 +43,24 @@ def check_covariates(trial, names, flag: str) -> None:
             raise IptOutcomesError(
                 f"{flag} {name}: column {name!r} of {trial.source} is empty for every subject"
             )
+        values = scores.loc[scores["subject_id"].isin(trial.baseline.index), name]
+        values = values[values.notna() & values.astype(str).str.strip().ne("")]
+        levels = pd.unique(values)
+        if len(levels) == 1:
+            raise IptOutcomesError(
+                f"{flag} {name}: column {name!r} of {trial.source} has the same value "
+                f"({levels[0]}) for every subject, so it can "
+                f"{'stratify' if flag == '--strata' else 'adjust'} nothing; leave it out"
+            )
+        if flag == "--strata":
+            n_subjects = int(values.groupby(scores.loc[values.index, "subject_id"]).ngroups)
+            if 2 * len(levels) > n_subjects:  # mostly one subject per stratum
+                raise IptOutcomesError(
+                    f"{flag} {name}: column {name!r} of {trial.source} has {len(levels)} "
+                    f"different values among {n_subjects} subjects: strata are the few "
+                    "categories randomisation was stratified by (e.g. site, severity group); "
+                    f"adjust for a continuous variable with --adjust {name} instead"
+                )
 
 
 def adjusted_table(trial, args):

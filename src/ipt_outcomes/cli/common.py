@@ -24,7 +24,9 @@ def load(args, path, *, analysable: bool = True):
 
     Errors are worded for the command line: a workbook whose first sheet is not the scores
     names its other sheets and ``--sheet``; SPSS/Stata value labels on a column that must hold
-    numbers name ``--value-labels``; "nothing to analyse" names the flags that fix it.
+    numbers name ``--value-labels``; "nothing to analyse" names the flags that fix it. An
+    analysing command prints the data's warnings (rows not analysed, a key visit without
+    scores) on standard error; ``validate`` lists them in its report.
     """
     from ..data.trial import load_trial
     from ..exceptions import DataValidationError
@@ -75,6 +77,9 @@ def load(args, path, *, analysable: bool = True):
                 f"design's [analysis] reference){_labels_hint(args, path, trial)}"
             )
         trial.require_analysable()
+        for p in trial.problems:
+            if p.severity == "warning":
+                print(f"ipt-outcomes: {p.format(trial.source)}", file=sys.stderr)
     return trial
 
 

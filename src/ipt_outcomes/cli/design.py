@@ -12,9 +12,12 @@ __all__ = ["run"]
 
 
 def run(args) -> int:
-    from ..data.design import ColumnMap
+    import tomllib
+
+    from ..data.design import ColumnMap, parse_design
     from ..data.infer import infer_design_text
     from ..data.readers import read_table
+    from ..data.validation import validate_scores
 
     if args.design:
         raise IptOutcomesError(
@@ -45,6 +48,10 @@ def run(args) -> int:
     try:
         text = infer_design_text(raw, columns, baseline_visit=args.baseline_visit,
                                  reference=args.reference)  # fmt: skip
+        # the data must hold up under the design written for them: a subject in two arms, a
+        # duplicated visit or a bad cell is said now, by row, subject and column
+        design = parse_design(tomllib.loads(text), source=str(args.out))
+        validate_scores(raw, design, columns)  # raises with every problem found
     except DataValidationError as err:
         raise explain_sheet(err, args.file, args) from None
     with atomic_write(args.out, inputs=inputs) as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 from ..output import OutputFolder
@@ -55,7 +56,12 @@ def run(args) -> int:
     )
     if res.message:
         say(f"Fit: {res.message}")
-    say(format_frame(fixed, 4).to_string(index=False))
+    shown = fixed.assign(  # arms by their labels on screen; the CSV keeps the model's names
+        term=fixed["term"].map(
+            lambda t: re.sub(r"arm\[(.*?)\]", lambda m: trial.arm_label(m.group(1)), str(t))
+        )
+    )
+    say(format_frame(shown, 4).to_string(index=False))
     if "lmm_icc" in tables:
         icc = tables["lmm_icc"].iloc[0]
         say(

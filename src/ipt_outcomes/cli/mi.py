@@ -22,6 +22,7 @@ def run(args) -> int:
     from ..estimands.reference_based import reference_based_mi
     from ..format import format_frame
 
+    OutputFolder(args.out, inputs_of(args, args.file, args.events)).check()  # before the work
     trial = load(args, args.file)
     if args.arm is not None or args.visit is not None:
         arm, visit = arm_and_visit(args, trial)
@@ -33,6 +34,11 @@ def run(args) -> int:
                                "use a larger --delta-step or a smaller --delta-max")  # fmt: skip
     if args.variance == "information-anchored" and args.method != "condmean":
         raise IptOutcomesError("--variance information-anchored is for --method condmean")
+    if args.interval is not None and (args.method, args.resampling) != ("condmean", "bootstrap"):
+        raise IptOutcomesError(
+            "--interval is for --method condmean --resampling bootstrap (the other methods' "
+            "intervals follow from their variance)"
+        )
     events = read_events(args.events, trial) if args.events else None
     res = reference_based_mi(
         trial,
@@ -47,7 +53,7 @@ def run(args) -> int:
         group_by_arm=args.group_by_arm,
         optimizer=args.optimizer,
         variance=args.variance,
-        interval=args.interval,
+        interval=args.interval or "normal",
         chains=args.chains,
         burn_in=args.burn_in,
         thin=args.thin,
@@ -132,6 +138,7 @@ def _run_mvn(args) -> int:
     if args.events:
         raise IptOutcomesError("--events needs a reference-based --method (condmean, "
                                "approxbayes or bayes)")  # fmt: skip
+    OutputFolder(args.out, inputs_of(args, args.file)).check()  # before the work
     trial = load(args, args.file)
     arm, visit = arm_and_visit(args, trial)
     ref = trial.reference

@@ -63,6 +63,14 @@ def run(args) -> int:
     )
     if res.fallback_log:
         say("Covariance fallback: " + " | ".join(res.fallback_log))
+    left_out = [a for a in trial.arms if a not in res.design.arms]
+    if left_out:
+        say(
+            f"note: arm{'s' if len(left_out) > 1 else ''} "
+            f"{', '.join(trial.arm_label(a) for a in left_out)} "
+            f"{'have' if len(left_out) > 1 else 'has'} no post-baseline score with a baseline, "
+            "so the model leaves it out"
+        )
     say(f"Contrasts with {trial.arm_label(trial.reference)}:")
     say(format_frame(show, 3).to_string(index=False))
     print(f"Wrote {len(tables)} tables to {args.out}", file=sys.stderr)

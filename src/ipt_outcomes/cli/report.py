@@ -108,6 +108,7 @@ def run(args) -> int:
                 "--formats pdf needs Chromium to print the report (Debian: apt-get install "
                 "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
             )
+    OutputFolder(args.out, inputs_of(args, data)).check()  # a wrong --out is said before the work
     trial = load(args, data)
     pub_path = trial.design.published
     published = load_published(pub_path) if pub_path else None

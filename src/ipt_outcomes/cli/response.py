@@ -80,9 +80,12 @@ def run(args) -> int:
                 f"Covariate-adjusted risk difference ({', '.join(args.adjust)}; {args.variance} variance):"
             )
             for r in rd.itertuples(index=False):
-                say(f"  {trial.arm_label(r.arm)}, {trial.visit_label(r.visit)}: "
-                    f"{fmt(r.estimate, 'pp')} ({fmt(r.ci_low, 'pp')} to {fmt(r.ci_high, 'pp')}), "
-                    f"p {fmt(r.p, 'p')}")  # fmt: skip
+                where = f"  {trial.arm_label(r.arm)}, {trial.visit_label(r.visit)}: "
+                if r.estimate == r.estimate:  # not NaN
+                    say(f"{where}{fmt(r.estimate, 'pp')} ({fmt(r.ci_low, 'pp')} to "
+                        f"{fmt(r.ci_high, 'pp')}), p {fmt(r.p, 'p')}")  # fmt: skip
+                else:
+                    say(f"{where}not estimable (see the note below)")
     for note in res.notes:
         say(f"note: {note}")
     print(f"Wrote {len(tables)} tables to {args.out}", file=sys.stderr)

@@ -40,7 +40,7 @@ def run(args) -> int:
     check_output_file(args.out)  # before the simulation, not after it
     if args.calibration:
         check_output_file(args.calibration)
-        if Path(args.calibration).absolute() == Path(args.out).absolute():
+        if Path(args.calibration).resolve() == Path(args.out).resolve():  # links followed
             raise IptOutcomesError(
                 f"--calibration {args.calibration} is the same file as --out {args.out}: "
                 "give each its own name"

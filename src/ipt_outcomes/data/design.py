@@ -229,18 +229,19 @@ def _schema():
     """The pydantic models of the file (built on first use: pydantic is imported lazily)."""
     from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-    Number = Annotated[float, Field(allow_inf_nan=False, strict=False)]
+    Number = Annotated[float, Field(allow_inf_nan=False)]  # strict: a whole number, not "3"
+    Text = Annotated[str, Field(min_length=1)]  # a name or label given must say something
 
     class Section(BaseModel):
         model_config = ConfigDict(extra="forbid", strict=True)
 
     class TrialSection(Section):
-        name: str | None = None
+        name: Text | None = None
         citation: str | None = None
 
     class ArmEntry(Section):
         code: str = Field(min_length=1)
-        label: str | None = None
+        label: Text | None = None
         modelled: StrictBool = False
         description: str = ""
 
@@ -250,15 +251,15 @@ def _schema():
         remission_max: Number | None = None
 
     class VisitsSection(Section):
-        unit: str | None = None
+        unit: str | None = None  # "" = no unit: visits are labelled "Visit N"
         baseline: Number = Field(default=0.0, ge=0)
-        schedule: list[Number] = Field(default_factory=list)
+        schedule: list[Number] = Field(default_factory=list, min_length=1)
         times: list[Number] | None = None
-        labels: list[str] | None = None
+        labels: list[Text] | None = None
         key: list[Number] = Field(default_factory=list)
 
     class InstrumentSection(Section):
-        name: str | None = None
+        name: Text | None = None
         min: Number = 0
         max: Number = 52
         integer: StrictBool = True
@@ -275,7 +276,7 @@ def _schema():
 
     class DesignFile(Section):
         trial: TrialSection = Field(default_factory=TrialSection)
-        arms: list[ArmEntry] = Field(default_factory=list)
+        arms: list[ArmEntry] = Field(default_factory=list, min_length=1)
         analysis: AnalysisSection = Field(default_factory=AnalysisSection)
         visits: VisitsSection = Field(default_factory=VisitsSection)
         instrument: InstrumentSection = Field(default_factory=InstrumentSection)

@@ -149,6 +149,11 @@ def _read_text(p: Path, name: str, encoding: str | None) -> RawTable:
     data = p.read_bytes()
     if encoding is None:  # UTF-16/32 with a byte-order mark is unambiguous: read it as such
         encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if data.startswith(b"PK\x03\x04"):
+        raise InputFileError(
+            f"{name}: is a zip archive, not CSV text (an Excel workbook saved under a text "
+            "name?); give it its own extension, e.g. .xlsx, or save the sheet as CSV"
+        )
     if (encoding is None or not _wide_encoding(encoding)) and b"\x00" in data[:65536]:
         raise InputFileError(
             f"{name}: looks like a binary file (it contains NUL bytes), not CSV text"
@@ -294,7 +299,11 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
             raise InputFileError(
                 f"{name}: there is no sheet {sheet!r}; the sheets are {', '.join(map(repr, sheets))}"
             )
-        chosen = sheet if sheet is not None else sheets[0]
+        # without --sheet: the first sheet a user sees in Excel (hidden sheets are skipped)
+        shown = [
+            ws.title for ws in getattr(book.book, "worksheets", []) if ws.sheet_state == "visible"
+        ]
+        chosen = sheet if sheet is not None else (shown or sheets)[0]
         try:
             frame = pd.read_excel(book, sheet_name=chosen, dtype=object, header=None)
         except Exception as exc:
@@ -315,6 +324,7 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
     if dupes:
         raise InputFileError(f"{where}: column names appear more than once: {', '.join(dupes)}")
     _refuse_formulas_without_values(p, where, chosen, header)
+    _refuse_error_values(p, where, chosen, header)
     frame = frame.iloc[1:]
     frame.columns = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
     frame.index = range(len(frame))
@@ -323,11 +333,11 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> RawTable:
 
 
 _FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
+_ERROR_CELL = re.compile(rb"""<(?:\w+:)?c\s[^>]*\bt=["']e["']""")
 
 
-def _refuse_formulas_without_values(p: Path, where: str, sheet: str, header: list[str]) -> None:
-    """Formula cells saved without their value (files written by programs that do not
-    calculate, e.g. scripts) would silently become missing scores: refuse them by cell."""
+def _sheet_parts_match(p: Path, pattern: re.Pattern) -> bool:
+    """Whether any worksheet's XML matches ``pattern`` (a cheap test before openpyxl)."""
     import zipfile
 
     try:
@@ -335,9 +345,48 @@ def _refuse_formulas_without_values(p: Path, where: str, sheet: str, header: lis
             parts = [
                 n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")
             ]
-            if not any(_FORMULA.search(z.read(n)) for n in parts):
-                return
+            return any(pattern.search(z.read(n)) for n in parts)
     except (zipfile.BadZipFile, OSError, KeyError):  # pandas read it, so this cannot happen
+        return False
+
+
+def _refuse_error_values(p: Path, where: str, sheet: str, header: list[str]) -> None:
+    """Cells holding a spreadsheet error (#DIV/0!, #N/A, #VALUE!, ...) would silently become
+    missing scores: refuse them by cell."""
+    if not _sheet_parts_match(p, _ERROR_CELL):
+        return
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    bad = []
+    book = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    try:
+        for row in book[sheet].iter_rows():
+            for cell in row:
+                if getattr(cell, "data_type", None) == "e":
+                    bad.append((cell.row, cell.column, str(cell.value)))
+    finally:
+        book.close()
+    if not bad:
+        return
+    lines = []
+    for r, c, value in bad[:10]:
+        col = header[c - 1] if c - 1 < len(header) and header[c - 1] else get_column_letter(c)
+        lines.append(f"{where}, row {r}, column {col} (cell {get_column_letter(c)}{r}): {value}")
+    if len(bad) > 10:
+        lines.append(f"... and {len(bad) - 10} more error cells")
+    n = len(bad)
+    raise InputFileError(
+        f"{where}: {n} cell{'s' if n != 1 else ''} holding a spreadsheet error instead of a "
+        "value; correct the formula or enter the value (an empty cell means missing)\n"
+        + "\n".join(lines)
+    )
+
+
+def _refuse_formulas_without_values(p: Path, where: str, sheet: str, header: list[str]) -> None:
+    """Formula cells saved without their value (files written by programs that do not
+    calculate, e.g. scripts) would silently become missing scores: refuse them by cell."""
+    if not _sheet_parts_match(p, _FORMULA):
         return
     import openpyxl
     from openpyxl.utils import get_column_letter

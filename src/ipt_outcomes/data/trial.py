@@ -268,6 +268,18 @@ def build_trial(validated: ValidatedScores) -> Trial:
         key=lambda v: (design.time_of(v), v),
     )
     key = tuple(v for v in design.key_visits if v in post) or tuple(post[-1:])
+    absent = [v for v in design.key_visits if v not in post]
+    if absent and post:
+        problems.append(
+            Problem(
+                "key_visit_without_scores",
+                f"key visit{'s' if len(absent) > 1 else ''} "
+                f"{', '.join(design.visit_label(v) for v in absent)} of the design "
+                f"{'have' if len(absent) > 1 else 'has'} no post-baseline rows in the data: "
+                f"the conclusions are drawn at {', '.join(design.visit_label(v) for v in key)}",
+                severity="warning",
+            )
+        )
     return Trial(
         design=design,
         scores=data,

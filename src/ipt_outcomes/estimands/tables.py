@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -79,6 +81,12 @@ def estimand_description(trial, strategy: str = "MAR", events: pd.DataFrame | No
                                      "multiple imputation pooled), with 95% CI."),
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=["attribute", "description"])
+
+
+TIP_COLS = ["arm", "reference", "visit", "delta", "estimate", "se", "df", "ci_low", "ci_high", "p",
+            "significant", "tipping_point", "strategy", "method"]  # fmt: skip
+TIP_EXACT_COLS = ["arm", "reference", "visit", "delta", "estimate", "se", "ci_low", "ci_high", "p",
+                  "direction"]  # fmt: skip
 
 
 def estimand_tables(
@@ -192,8 +200,9 @@ def estimand_tables(
         rows.append(c[c["visit"] == visit].assign(analysis=f"Multiple imputation ({s})"))
         if s == tipping_strategy:
             tip = res
-    if tip is None:
-        tip = reference_based_mi(trial, tipping_strategy, **kw)
+    if tip is None and tipping_strategy not in strategies:
+        with contextlib.suppress(IptOutcomesError):  # then no tipping point, as below
+            tip = reference_based_mi(trial, tipping_strategy, **kw)
     cols = ["analysis", "strategy", "method", "arm", "reference", "visit", "estimate", "se", "df",
             "ci_low", "ci_high", "p", "note"]  # fmt: skip
     analyses = pd.concat([r.reindex(columns=cols) for r in rows], ignore_index=True)
@@ -203,8 +212,14 @@ def estimand_tables(
             trial, tipping_strategy if not strategies else strategies[0], events, visit
         ),  # fmt: skip
         "analyses": analyses,
-        "tipping_point": tip.tipping_point(deltas, visit),
-        "tipping_point_exact": tip.tipping_point_exact(
-            float(deltas.min()), float(deltas.max()), visit
+        # without the tipping strategy's imputation (its row in ``analyses`` says why) the
+        # tipping-point tables are empty, and a report leaves them out
+        "tipping_point": (
+            tip.tipping_point(deltas, visit) if tip is not None else pd.DataFrame(columns=TIP_COLS)
+        ),
+        "tipping_point_exact": (
+            tip.tipping_point_exact(float(deltas.min()), float(deltas.max()), visit)
+            if tip is not None
+            else pd.DataFrame(columns=TIP_EXACT_COLS)
         ),
     }

@@ -133,6 +133,31 @@ def _full_rank(X: np.ndarray) -> bool:
     return bool(w.min() > 1e-12 * w.max())
 
 
+def _check_identifiable(data: pd.DataFrame, terms, n_obs: int) -> None:
+    """Refuse, as lme4 does by default (``check.nobs.vs.nlev``, ``check.nobs.vs.nRE``), a model
+    with no more observations than levels of a grouping factor or than random effects: its
+    variance components are not identifiable (the likelihood is flat along a ridge, so any
+    values on it would be reported)."""
+    n_re = 0
+    for term in terms:
+        rows = data[term.by].astype(bool) if term.by else slice(None)
+        levels = int(data.loc[rows, term.group].nunique())
+        if term.by is None and n_obs <= levels:
+            raise LMMFitError(
+                f"{n_obs} observations for {levels} levels of {term.label}: a random effect per "
+                f"{term.label} needs more than one observation of some {term.label}"
+            )
+        n_re += levels * term.q
+    if n_obs <= n_re:
+        slope = any(t.q > 1 for t in terms)
+        raise LMMFitError(
+            f"{n_obs} observations are too few for {n_re} random effects: the variance "
+            "components are not identifiable"
+            + ("; a random slope needs three or more assessments for most subjects (fit the "
+               "random intercept alone, without --random-slope)" if slope else "")
+        )  # fmt: skip
+
+
 def fit_lmm(
     data: pd.DataFrame,
     outcome: str,
@@ -196,6 +221,7 @@ def fit_lmm(
         )
     if len(y) <= X.shape[1]:
         raise LMMFitError(f"{len(y)} observations are too few for {X.shape[1]} fixed effects")
+    _check_identifiable(data, terms, len(y))
     model = _LMMModel(X, y, data, list(terms), method == "reml")
     if not model.batches:
         raise LMMFitError("no observation has a random effect: nothing to estimate")
