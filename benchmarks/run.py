@@ -26,6 +26,7 @@ Usage: python benchmarks/run.py --out reports/bench.csv [--repeat 3] [--only NAM
 from __future__ import annotations
 
 import argparse
+import compileall
 import csv
 import importlib
 import os
@@ -209,6 +210,10 @@ def main() -> int:
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    # Time the package as installed, with its modules compiled once (pip compiles on install,
+    # and Python caches what it compiles; where PYTHONDONTWRITEBYTECODE is set, as in some
+    # sandboxes, every run would compile them again and time that instead)
+    compileall.compile_dir(ROOT / "src" / "ipt_outcomes", quiet=1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
