@@ -70,6 +70,11 @@ def run(args) -> int:
     from ..report.figures import power_curve, save_figure
     from ..stats import power
 
+    twice = sorted({n for n in args.n_per_arm if args.n_per_arm.count(n) > 1})
+    if twice:
+        raise IptOutcomesError(
+            f"--n-per-arm {twice[0]} is given more than once; give each sample size once"
+        )
     run_kw = dict(workers=args.workers, scheduler=args.scheduler, progress=not args.quiet)
     extra = {}
     inputs = []
