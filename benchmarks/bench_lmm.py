@@ -32,12 +32,13 @@ import argparse
 import csv
 import io
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from process_time import process_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 BATTERY = ROOT / "tests" / "reference" / "lmm_battery"
@@ -142,17 +143,6 @@ def r_fit_seconds(names: list[str], repeat: int) -> dict:
     return {r["file"].removesuffix(".csv"): (float(r["lme4"]), float(r["lmertest"])) for r in rows}
 
 
-def _process_seconds(cmd: list[str], repeat: int, cwd=None) -> float:
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
-        runs.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-    return statistics.median(runs)
-
-
 def run(repeat: int = 5, sets: list[str] | None = None, process_sets: list[str] | None = None) -> list[dict]:  # fmt: skip
     """Rows ``name, seconds, r_seconds, ratio, goal, met, detail`` (see the module notes)."""
     sets = sets or SETS
@@ -175,10 +165,10 @@ def run(repeat: int = 5, sets: list[str] | None = None, process_sets: list[str] 
     for name in process_sets:
         file = _file(name)
         with tempfile.TemporaryDirectory() as tmp:
-            ours = _process_seconds([CLI, "lmm", str(file), "--method", "reml", "--random-slope",
+            ours = process_seconds([CLI, "lmm", str(file), "--method", "reml", "--random-slope",
                                      "--out", str(Path(tmp) / "out")], repeat=max(1, repeat // 2))  # fmt: skip
         theirs = (
-            _process_seconds(["Rscript", "fit_one.R", str(file)], max(1, repeat // 2), cwd=BATTERY)
+            process_seconds(["Rscript", "fit_one.R", str(file)], max(1, repeat // 2), cwd=BATTERY)
             if with_r
             else None
         )

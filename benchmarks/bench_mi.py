@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from process_time import process_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).parent / "ipt-outcomes")
 SHARED = Path(os.environ.get("IPT_SHARED", ROOT.parent / "shared"))
@@ -70,17 +72,6 @@ def have_rbmi() -> bool:
     return subprocess.run(["Rscript", "-e", code], capture_output=True).returncode == 0
 
 
-def _seconds(cmd: list[str], repeat: int, cwd=None) -> float:
-    runs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        runs.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-    return statistics.median(runs)
-
-
 def _in_process_seconds(strategy: str, repeat: int) -> float:
     from ipt_outcomes.data.trial import load_trial
     from ipt_outcomes.estimands.events import read_events
@@ -110,12 +101,12 @@ def run(repeat: int = 3, strategies=("JR",)) -> list[dict]:
         script.write_text(R_SCRIPT)
         for s in strategies:
             events = EVENTS / f"dia_events_{s}.csv"
-            ours = _seconds([CLI, "mi", str(DIA), "--design", str(DESIGN), "--strategy", s,
+            ours = process_seconds([CLI, "mi", str(DIA), "--design", str(DESIGN), "--strategy", s,
                              "--events", str(events), "--method", "condmean", "--resampling",
                              "jackknife", "--quiet", "--out", str(tmp / f"out_{s}")], repeat)  # fmt: skip
             theirs = None
             if with_r:
-                theirs = _seconds(["Rscript", str(script), str(DIA), str(events),
+                theirs = process_seconds(["Rscript", str(script), str(DIA), str(events),
                                    str(tmp / f"r_{s}.csv")], max(1, repeat // 2))  # fmt: skip
             inside = _in_process_seconds(s, repeat)
             ratio = None if theirs is None else theirs / ours
