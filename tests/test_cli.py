@@ -226,12 +226,12 @@ def test_formula_arm_names_go_all_the_way_through_report(run_cli, tmp_path):
 
 
 def _failing(monkeypatch, exc):
-    import ipt_outcomes.cli.appraisal as appraisal
+    import ipt_outcomes.cli.grim as grim
 
-    def run_grim(args):
+    def run(args):
         raise exc
 
-    monkeypatch.setattr(appraisal, "run_grim", run_grim)
+    monkeypatch.setattr(grim, "run", run)
 
 
 @pytest.mark.parametrize(
@@ -269,9 +269,9 @@ def test_library_warnings_are_quiet_and_ours_are_one_line(run_cli, monkeypatch):
         warnings.warn("fell back to cs", ConvergenceWarning, stacklevel=1)
         return 0
 
-    import ipt_outcomes.cli.appraisal as appraisal
+    import ipt_outcomes.cli.grim as grim
 
-    monkeypatch.setattr(appraisal, "run_grim", noisy)
+    monkeypatch.setattr(grim, "run", noisy)
     code, out, err = run_cli("grim", "--percent", "61", "--n", "27")
     assert code == 0
     assert err == "ipt-outcomes: warning: fell back to cs\n"

@@ -7,8 +7,17 @@ import sys
 from ..exceptions import DataValidationError, IptOutcomesError
 from ..output import atomic_write, check_output_file
 from .common import check_value_labels, explain_sheet, inputs_of
+from .options import add_data_options, path_text
 
-__all__ = ["run"]
+__all__ = ["arguments", "run"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", type=path_text, metavar="FILE")
+    p.add_argument("--out", required=True, type=path_text, metavar="FILE.toml",
+                   help="design file to write")  # fmt: skip
+    add_data_options(p)
 
 
 def run(args) -> int:

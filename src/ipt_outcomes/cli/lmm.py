@@ -7,8 +7,26 @@ import sys
 
 from ..output import OutputFolder
 from .common import inputs_of, labelled, load, say
+from .options import add_data_options, add_out
 
-__all__ = ["run"]
+__all__ = ["arguments", "run"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", metavar="FILE")
+    p.add_argument(
+        "--method", choices=["reml", "ml"], default="reml", help="estimation (default reml)"
+    )
+    p.add_argument("--random-slope", action="store_true", help="random slope of time per subject")
+    p.add_argument("--quadratic", action="store_true", help="add time^2 and arm x time^2")
+    p.add_argument("--df", choices=("satterthwaite", "kenward-roger"), default="satterthwaite",
+                   help="df of the fixed effects: satterthwaite (lmerTest, default) or "
+                        "kenward-roger (pbkrtest: adjusted SE; needs --method reml)")  # fmt: skip
+    p.add_argument("--group-arm", metavar="ARM",
+                   help="arm treated in therapy groups (default: the arm with a therapy_group column)")  # fmt: skip
+    add_out(p)
+    add_data_options(p)
 
 
 def run(args) -> int:

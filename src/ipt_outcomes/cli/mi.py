@@ -6,11 +6,82 @@ from __future__ import annotations
 
 import sys
 
+from ..constants import COVARIANCE_STRUCTURES, MI_METHODS, MI_RESAMPLING, MI_STRATEGIES
 from ..exceptions import IptOutcomesError
 from ..output import OutputFolder
 from .common import arm_and_visit, inputs_of, labelled, load, say
+from .options import (
+    MAX_WORKERS,
+    add_data_options,
+    add_out,
+    alpha,
+    at_least,
+    finite,
+    nonnegative,
+    positive,
+    positive_int,
+)
 
-__all__ = ["run"]
+__all__ = ["arguments", "run"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--strategy", choices=MI_STRATEGIES, default="MAR",
+                   help="how a dropout without an events row is imputed (default MAR)")  # fmt: skip
+    p.add_argument("--events", metavar="FILE",
+                   help="intercurrent events: subject_id, visit (first visit affected), strategy")  # fmt: skip
+    p.add_argument("--method", choices=(*MI_METHODS, "mvn"), default="condmean",
+                   help="condmean (default), approxbayes, bayes; mvn: the MAR-only MVN data "
+                        "augmentation of one arm (mi_pooled.csv)")  # fmt: skip
+    p.add_argument("--resampling", choices=MI_RESAMPLING, default="jackknife",
+                   help="standard errors of condmean (default jackknife)")  # fmt: skip
+    p.add_argument("--delta", type=finite, metavar="D",
+                   help="points added to imputed post-event scores of the non-reference arms")  # fmt: skip
+    p.add_argument("--variance", choices=("resampling", "information-anchored"),
+                   default="resampling", help="condmean variance (default resampling)")  # fmt: skip
+    p.add_argument("--interval", choices=("normal", "percentile"), default=None,
+                   help="condmean bootstrap interval (default normal: SE = sd)")  # fmt: skip
+    p.add_argument("--covariance", choices=COVARIANCE_STRUCTURES, default="us",
+                   help="covariance of the imputation model (default us)")  # fmt: skip
+    p.add_argument("--group-by-arm", action="store_true",
+                   help="one covariance matrix per arm in the imputation model")  # fmt: skip
+    p.add_argument("--optimizer", choices=("rbmi", "exact"), default="rbmi",
+                   help="rbmi: each fit as R mmrm makes it (rbmi's numbers; default); exact: "
+                        "the REML optimum")  # fmt: skip
+    p.add_argument("--imputations", "--n-samples", dest="imputations", type=at_least(2, 100_000),
+                   metavar="M", help="bootstrap samples or imputations (default 500; mvn 50)")  # fmt: skip
+    p.add_argument("--chains", type=at_least(1, 64), default=4, metavar="C",
+                   help="bayes: Gibbs chains (default 4)")  # fmt: skip
+    p.add_argument("--burn-in", type=at_least(0, 1_000_000), default=100, metavar="K",
+                   help="bayes: iterations discarded per chain (default 100)")  # fmt: skip
+    p.add_argument("--thin", type=at_least(1, 10_000), default=2, metavar="K",
+                   help="bayes: iterations per kept draw (default 2)")  # fmt: skip
+    p.add_argument("--tipping-point", action="store_true",
+                   help="also the delta grid (tipping_point.csv, .png) and the exact tipping "
+                        "point (mi_tipping_point.csv)")  # fmt: skip
+    p.add_argument("--arm", metavar="ARM",
+                   help="arm of the tipping point (default: every non-reference arm; mvn: the "
+                        "design's first)")  # fmt: skip
+    p.add_argument("--visit", type=nonnegative, metavar="V",
+                   help="visit of the tipping point (default: the design's last key visit)")  # fmt: skip
+    p.add_argument("--iterations", type=positive_int, default=50, metavar="K",
+                   help="mvn: data-augmentation iterations per imputation (default 50)")  # fmt: skip
+    p.add_argument("--seed", type=at_least(0), default=2016, metavar="S")
+    p.add_argument("--alpha", type=alpha, default=0.05)
+    p.add_argument("--delta-max", type=nonnegative, default=8.0, metavar="D",
+                   help="tipping-point grid from -D to +D points (default 8)")  # fmt: skip
+    p.add_argument("--delta-step", type=positive, default=0.5, metavar="D")
+    p.add_argument(
+        "--workers",
+        type=at_least(1, MAX_WORKERS),
+        metavar="N",
+        help="local processes (default: one per core)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_out(p)
+    add_data_options(p)
 
 
 def run(args) -> int:

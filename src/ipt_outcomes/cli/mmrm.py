@@ -5,11 +5,38 @@ from __future__ import annotations
 import sys
 import warnings
 
+from ..constants import COVARIANCE_STRUCTURES, DF_METHODS
 from ..exceptions import ConvergenceWarning
 from ..output import OutputFolder
 from .common import inputs_of, labelled, load, say
+from .options import add_data_options, add_out, alpha, nonempty_name, path_text
 
-__all__ = ["run"]
+__all__ = ["arguments", "run"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", type=path_text, metavar="FILE")
+    p.add_argument("--df", choices=DF_METHODS, default="kenward-roger",
+                   help="degrees of freedom (default kenward-roger)")  # fmt: skip
+    p.add_argument("--covariance", choices=COVARIANCE_STRUCTURES, default="us",
+                   help="within-subject covariance (default us)")  # fmt: skip
+    p.add_argument(
+        "--method", choices=["reml", "ml"], default="reml", help="estimation (default reml)"
+    )
+    p.add_argument(
+        "--covariate",
+        action="append",
+        type=nonempty_name,
+        metavar="COL",
+        help="extra fixed effect (repeatable)",
+    )
+    p.add_argument("--group-by-arm", action="store_true", help="one covariance matrix per arm")
+    p.add_argument("--no-fallback", action="store_true",
+                   help="fail instead of falling back to a simpler covariance")  # fmt: skip
+    p.add_argument("--alpha", type=alpha, default=0.05, help="1 - confidence level (default 0.05)")
+    add_out(p)
+    add_data_options(p)
 
 
 def run(args) -> int:

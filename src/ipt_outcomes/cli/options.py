@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 __all__ = [
     "add_data_options",
@@ -21,7 +22,11 @@ __all__ = [
     "path_text",
     "nonempty_name",
     "encoding",
+    "MAX_WORKERS",
 ]
+
+#: Local worker processes: more than a few per core only costs memory.
+MAX_WORKERS = max(4, 4 * (os.cpu_count() or 1))
 
 
 def finite(text: str) -> float:

@@ -6,11 +6,69 @@ import argparse
 import math
 import sys
 
+from ..constants import DF_METHODS
 from ..exceptions import IptOutcomesError
 from ..output import OutputFolder
 from .common import arm_and_visit, inputs_of, load, say
+from .options import (
+    MAX_WORKERS,
+    add_data_options,
+    add_out,
+    alpha,
+    at_least,
+    finite,
+    nonempty_name,
+    nonnegative,
+    path_text,
+    probability,
+)
 
-__all__ = ["run", "rates"]
+__all__ = ["arguments", "run", "rates"]
+
+#: Exact power enumerates (n + 1)^2 outcomes per n.
+MAX_POWER_PER_ARM = 5_000
+MAX_SIMS = 10_000_000
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("--rates", type=rates, metavar="P_REF,P_ARM",
+                   help="true response rates of the reference arm and the other arm")  # fmt: skip
+    p.add_argument("--n-per-arm", type=at_least(2, MAX_POWER_PER_ARM), nargs="+", required=True,
+                   metavar="N", help="patients per arm (2 to 5,000)")  # fmt: skip
+    p.add_argument("--test", choices=("chisq", "fisher", "mmrm"), default="chisq")
+    p.add_argument("--sims", type=at_least(1, MAX_SIMS), metavar="K",
+                   help="simulated trials per n (default 10000; 1000 for mmrm)")  # fmt: skip
+    p.add_argument("--seed", type=at_least(0), default=2016, metavar="S")
+    p.add_argument("--alpha", type=alpha, default=0.05)
+    p.add_argument("--target-power", type=probability, metavar="P",
+                   help="also find the sample size for this power (sample_size.csv)")  # fmt: skip
+    p.add_argument("--workers", type=at_least(1, MAX_WORKERS), metavar="N",
+                   help="local processes (default: one per core)")  # fmt: skip
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")  # fmt: skip
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("MMRM power (--test mmrm): the scenario is the MMRM fitted to --data")
+    g.add_argument(
+        "--data",
+        type=path_text,
+        metavar="FILE",
+        help="trial to take the scenario from (default: the project's)",
+    )
+    g.add_argument(
+        "--arm",
+        type=nonempty_name,
+        metavar="ARM",
+        help="arm compared with the reference (default: the design's first)",
+    )
+    g.add_argument(
+        "--visit", type=nonnegative, metavar="V", help="key visit (default: the design's last)"
+    )
+    g.add_argument("--effect", type=finite, metavar="D",
+                   help="true difference in mean change at the key visit (default: as fitted)")  # fmt: skip
+    g.add_argument("--df", choices=DF_METHODS, default="kenward-roger")
+    add_out(p)
+    add_data_options(p)
 
 
 def rates(text: str) -> tuple[float, float]:
@@ -49,8 +107,6 @@ def _check_exact_search(p_ref: float, p_arm: float, target: float, alpha: float)
         + z(target) * math.sqrt(p_ref * (1 - p_ref) + p_arm * (1 - p_arm))
     ) ** 2 / (p_ref - p_arm) ** 2
     if need > MAX_EXACT_SEARCH:
-        from . import MAX_POWER_PER_ARM
-
         what = (
             "leave out --target-power and give --n-per-arm values around that number to see "
             "their power"

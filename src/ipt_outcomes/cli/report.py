@@ -3,15 +3,42 @@ from one Trial."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
 
+from ..constants import REPORT_FORMATS
 from ..exceptions import IptOutcomesError
 from ..output import OutputFolder
 from .common import inputs_of, load
+from .options import add_data_options, add_out
 
-__all__ = ["run", "PROJECT_DATA", "PROJECT_DESIGN", "provenance"]
+__all__ = ["arguments", "run", "PROJECT_DATA", "PROJECT_DESIGN", "provenance"]
+
+
+def _formats(text: str) -> list[str]:
+    out = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in out if f not in REPORT_FORMATS]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(
+            f"formats are a comma-separated list of {', '.join(REPORT_FORMATS)}; got {text!r}"
+        )
+    return out
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument(
+        "--data", metavar="FILE", help="score file (default: the project's synthetic trial)"
+    )
+    p.add_argument("--formats", type=_formats, default=["html"], metavar="html,rtf,pdf,svg",
+                   help="report formats (default html with PNG figures, always written): rtf = "
+                        "every table also as RTF (rtf/), pdf = the whole report printed by headless "
+                        "Chromium, svg = every figure also as SVG (vector, for manuscripts)")  # fmt: skip
+    add_out(p, "reports")
+    add_data_options(p)
+
 
 PROJECT_DATA = Path("data/synthetic/trial.csv")
 PROJECT_DESIGN = Path("analyses/saloheimo2016.toml")

@@ -5,11 +5,34 @@ from __future__ import annotations
 import sys
 import warnings
 
+from ..constants import ADJUSTED_VARIANCES, CI_METHODS, MISSING_RULES
 from ..exceptions import ConvergenceWarning, IptOutcomesError
 from ..output import OutputFolder
 from .common import inputs_of, labelled, load, say
+from .options import add_data_options, add_out, alpha, nonempty_name, path_text
 
-__all__ = ["run"]
+__all__ = ["arguments", "run"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", type=path_text, metavar="FILE")
+    p.add_argument("--missing", choices=MISSING_RULES, default="observed",
+                   help="missing-data rule (default observed)")  # fmt: skip
+    add_out(p)
+    p.add_argument("--ci", choices=CI_METHODS, default="wilson", help="interval of a rate")
+    p.add_argument("--rd-method", choices=("newcombe", "miettinen-nurminen"), default="newcombe",
+                   help="interval of the risk difference")  # fmt: skip
+    p.add_argument("--alpha", type=alpha, default=0.05, help="1 - confidence level (default 0.05)")
+    g = p.add_argument_group("covariate adjustment (marginal effects by g-computation, FDA 2023)")
+    g.add_argument("--adjust", action="append", type=nonempty_name, metavar="COL",
+                   help="adjust for a baseline covariate: 'baseline' (the baseline score) or a "
+                        "column (repeatable); writes response_adjusted.csv")  # fmt: skip
+    g.add_argument("--variance", choices=ADJUSTED_VARIANCES, default="ge",
+                   help="ge: Ge et al. 2011 (delta method, HC0 sandwich); ye: Ye et al. 2023")  # fmt: skip
+    g.add_argument("--strata", action="append", type=nonempty_name, metavar="COL",
+                   help="randomisation strata for --variance ye (repeatable)")  # fmt: skip
+    add_data_options(p)
 
 
 def run(args) -> int:

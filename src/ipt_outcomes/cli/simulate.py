@@ -2,14 +2,62 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import math
 import sys
 import time
 from pathlib import Path
 
+from ..constants import MAX_SIMULATED_MONTHS
 from ..output import atomic_write, check_output_file
+from .options import at_least, path_text
 
-__all__ = ["run", "calibration_text"]
+__all__ = ["arguments", "run", "calibration_text"]
+
+#: A simulated trial of 50,000 per arm is about a million rows.
+MAX_SIMULATED_PER_ARM = 50_000
+
+
+def _visits(text: str) -> list[float]:
+    try:
+        out = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"visits must be numbers separated by commas, got {text!r}"
+        ) from None
+    if not all(math.isfinite(v) for v in out):
+        raise argparse.ArgumentTypeError(f"visits must be finite numbers, got {text!r}")
+    if not out or out[0] != 0 or any(b <= a for a, b in zip(out, out[1:], strict=False)):
+        raise argparse.ArgumentTypeError("visits must start at 0 and increase, e.g. 0,1.5,3,6,12")
+    if len(out) < 2:
+        raise argparse.ArgumentTypeError(
+            f"visits need baseline 0 and at least one follow-up visit, e.g. 0,3; got {text!r}"
+        )
+    if out[-1] > MAX_SIMULATED_MONTHS:
+        raise argparse.ArgumentTypeError(
+            f"visits are months from randomisation, at most {MAX_SIMULATED_MONTHS:g}; got {text!r}"
+        )
+    return out
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument(
+        "--seed", type=at_least(0), required=True, help="seed (the project's trial uses 2016)"
+    )
+    p.add_argument("--out", required=True, type=path_text, metavar="FILE", help="CSV file to write")
+    p.add_argument("--calibration", type=path_text, metavar="FILE",
+                   help="also write the calibration table as CSV")  # fmt: skip
+    p.add_argument("--n-per-arm", type=at_least(2, MAX_SIMULATED_PER_ARM), metavar="N",
+                   help="scaled trial: N randomised per arm (2 to 50,000)")  # fmt: skip
+    p.add_argument(
+        "--visits", type=_visits, metavar="V,V,...", help="visit schedule in months (from 0)"
+    )
+    p.add_argument(
+        "--no-modelled-arm", action="store_true", help="leave out the modelled IPT+MED arm"
+    )
+    p.add_argument("--quiet", action="store_true", help="do not print the calibration table")
 
 
 def calibration_text(trial) -> str:

@@ -6,8 +6,15 @@ import sys
 
 from ..exceptions import DataValidationError
 from .common import load, nothing_to_analyse
+from .options import add_data_options, path_text
 
-__all__ = ["run", "validation_report"]
+__all__ = ["arguments", "run", "validation_report"]
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument("file", type=path_text, metavar="FILE")
+    add_data_options(p)
 
 
 def validation_report(trial) -> str:

@@ -1,4 +1,4 @@
-"""``ipt-outcomes fragility`` and ``ipt-outcomes grim``: appraisal of published numbers."""
+"""``ipt-outcomes fragility``: the fragility index of a 2x2 comparison (Walsh et al. 2014)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import argparse
 
 from ..output import OutputFolder
 from .common import say
+from .options import add_out, alpha
 
-__all__ = ["run_fragility", "run_grim", "pair"]
+__all__ = ["arguments", "run", "pair"]
+
+#: The fragility index changes one outcome at a time (a Fisher test each).
+MAX_FRAGILITY_PER_ARM = 100_000
 
 
 def pair(text: str, minimum: int = 0, maximum: int | None = None) -> tuple[int, int]:
@@ -27,7 +31,27 @@ def pair(text: str, minimum: int = 0, maximum: int | None = None) -> tuple[int, 
     return a, b
 
 
-def run_fragility(args) -> int:
+def _pair(text):
+    return pair(text, maximum=MAX_FRAGILITY_PER_ARM)
+
+
+def _totals(text):
+    return pair(text, minimum=1, maximum=MAX_FRAGILITY_PER_ARM)
+
+
+def arguments(p) -> None:
+    """The command's arguments (range-checked where they are parsed)."""
+    p.add_argument(
+        "--events", type=_pair, required=True, metavar="A,B", help="events in the two arms"
+    )
+    p.add_argument(
+        "--totals", type=_totals, required=True, metavar="NA,NB", help="patients in the two arms"
+    )
+    p.add_argument("--alpha", type=alpha, default=0.05)
+    add_out(p)
+
+
+def run(args) -> int:
     import pandas as pd
 
     from ..exceptions import IptOutcomesError
@@ -52,14 +76,4 @@ def run_fragility(args) -> int:
         f"{res['kind'].capitalize()} index {res['fragility_index']}: Fisher p = {res['p_fisher']:.4g}; "
         f"changing {res['fragility_index']} patient outcome(s) in arm {res['changed_arm'] or '-'} makes the result {verb}."
     )
-    return 0
-
-
-def run_grim(args) -> int:
-    from ..stats.appraisal import grim_table
-
-    table = grim_table(args.percent, args.n)
-    with OutputFolder(args.out) as out:
-        out.write_table("grim", table)
-    say(table.to_string(index=False))
     return 0
