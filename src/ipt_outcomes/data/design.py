@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Annotated
 
 from ..exceptions import DesignError
+from .analysis_plan import AnalysisPlan, build_plan
 
 __all__ = [
     "Arm",
@@ -161,6 +162,7 @@ class TrialDesign:
     source: str = "<default design>"
     published: str | None = None  # targets-style CSV of published figures (path)
     inferred: bool = False  # made from the data, not read from a file
+    plan: AnalysisPlan = field(default_factory=AnalysisPlan)  # the analysis plan as declared
 
     # --- arms ---------------------------------------------------------------------------------
     @property
@@ -274,6 +276,16 @@ def _schema():
     class PublishedSection(Section):
         figures: str | None = None
 
+    from .analysis_plan import plan_sections
+
+    plan = plan_sections(Section, Number, Text)
+    PopulationList, populations_default = plan["populations"]
+    EstimandList, estimands_default = plan["estimands"]
+    EndpointList, endpoints_default = plan["endpoints"]
+    MultiplicityOrNone, multiplicity_default = plan["multiplicity"]
+    SensitivityList, sensitivity_default = plan["sensitivity"]
+    SubgroupList, subgroups_default = plan["subgroups"]
+
     class DesignFile(Section):
         trial: TrialSection = Field(default_factory=TrialSection)
         arms: list[ArmEntry] = Field(default_factory=list, min_length=1)
@@ -282,6 +294,13 @@ def _schema():
         instrument: InstrumentSection = Field(default_factory=InstrumentSection)
         columns: ColumnsSection = Field(default_factory=ColumnsSection)
         published: PublishedSection = Field(default_factory=PublishedSection)
+        # the analysis plan (data/analysis_plan.py)
+        populations: PopulationList = populations_default
+        estimands: EstimandList = estimands_default
+        endpoints: EndpointList = endpoints_default
+        multiplicity: MultiplicityOrNone = multiplicity_default
+        sensitivity: SensitivityList = sensitivity_default
+        subgroups: SubgroupList = subgroups_default
 
         @model_validator(mode="after")
         def _consistent(self):
@@ -311,6 +330,12 @@ class _Inconsistent(ValueError):
 
 
 def _check_consistent(d) -> None:
+    from .analysis_plan import PlanInconsistent, check_plan
+
+    try:
+        check_plan(d)
+    except PlanInconsistent as exc:
+        raise _Inconsistent(exc.key, exc.message) from None
     codes = [a.code for a in d.arms]
     dup = sorted({c for c in codes if codes.count(c) > 1})
     if dup:
@@ -515,6 +540,7 @@ def parse_design(raw: dict, *, source: str = "<design>", base_dir: Path | None =
         columns=columns,
         source=source,
         published=pub,
+        plan=build_plan(d, base_dir=base_dir, source=source),
     )
 
 

@@ -31,7 +31,7 @@ def _problem(message, row=None, subject=None, column=None, position=float("inf")
     return Problem("events", message, row=row, subject=subject, column=column, position=position)
 
 
-def read_events(path, trial) -> pd.DataFrame:
+def read_events(path, trial, strategy: str | None = None) -> pd.DataFrame:
     """Read and check an intercurrent-events file.
 
     Parameters
@@ -41,6 +41,9 @@ def read_events(path, trial) -> pd.DataFrame:
         per subject with an event, ``visit`` the first visit affected (as the trial's visits are
         written, e.g. a visit code), ``strategy`` one of MAR, JR, CR, CIR, LMCF (any case).
     trial : Trial
+    strategy : str, optional
+        The strategy of every event when the file has no ``strategy`` column (an analysis plan
+        names the strategy of each intercurrent event, and its events file lists who and when).
 
     Returns
     -------
@@ -63,6 +66,8 @@ def read_events(path, trial) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise IptOutcomesError(f"{source}: cannot be read as CSV ({exc})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    if strategy is not None and "strategy" not in raw.columns:
+        raw["strategy"] = strategy
     missing = [c for c in EVENT_COLUMNS if c not in raw.columns]
     if missing:
         raise DataValidationError(

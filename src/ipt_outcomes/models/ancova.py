@@ -8,7 +8,7 @@ import pandas as pd
 from ..data.trial import Trial
 from .inference import CONTRAST_COLUMNS, t_summary
 
-__all__ = ["ancova_by_visit"]
+__all__ = ["ancova_by_visit", "fit_ancova"]
 
 
 def _ols_hc3(X: np.ndarray, y: np.ndarray):
@@ -63,3 +63,108 @@ def ancova_by_visit(
                 )
             )
     return pd.DataFrame(rows, columns=[*CONTRAST_COLUMNS, "n"])
+
+
+def fit_ancova(
+    data: pd.DataFrame,
+    outcome: str,
+    *,
+    reference: str,
+    arms=None,
+    covariates=(),
+    variance: str = "model",
+    alpha: float = 0.05,
+) -> dict[str, pd.DataFrame]:
+    """One ANCOVA over all arms: ``outcome ~ arm + covariates`` (R ``lm``), with LS means.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per analysed subject: ``arm``, the outcome and the covariates (rows with a
+        missing value in any of them are left out).
+    outcome : str
+    reference : str
+    arms : sequence, optional
+        Arm order (default sorted).
+    covariates : sequence of str
+        Numeric columns enter as slopes; text columns as treatment-coded factors (first level
+        in sorted order as reference).
+    variance : {"model", "hc3"}
+        The usual OLS covariance (as R ``lm``) or HC3 (MacKinnon & White 1985, as R
+        ``sandwich::vcovHC(type = "HC3")``); t on the residual df either way.
+    alpha : float
+
+    Returns
+    -------
+    dict
+        ``contrasts``: ``arm, reference, estimate, se, df, t, p, ci_low, ci_high, n`` (arm minus
+        reference, the arm's coefficient); ``lsmeans``: ``arm, estimate, se, df, ci_low,
+        ci_high, n`` - the prediction for each arm with numeric covariates at their means over
+        the analysed rows and factor levels weighted equally (as R ``emmeans``).
+    """
+    if variance not in ("model", "hc3"):
+        raise ValueError(f"variance must be 'model' or 'hc3', got {variance!r}")
+    covariates = list(covariates)
+    d = data.dropna(subset=[outcome, "arm", *covariates])
+    present = set(d["arm"])
+    arms = [a for a in (arms if arms is not None else sorted(present)) if a in present]
+    others = [a for a in arms if a != reference]
+    cols, names, grid_parts = [np.ones(len(d))], ["(Intercept)"], []
+    for a in others:
+        cols.append((d["arm"] == a).to_numpy(float))
+        names.append(f"arm[{a}]")
+    for c in covariates:
+        x = d[c]
+        if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
+            cols.append(x.to_numpy(float))
+            names.append(c)
+            grid_parts.append([float(x.astype(float).mean())])
+        else:
+            levels = sorted(x.astype(str).unique())
+            for lev in levels[1:]:
+                cols.append((x.astype(str) == lev).to_numpy(float))
+                names.append(f"{c}[{lev}]")
+            grid_parts.append([1.0 / len(levels)] * (len(levels) - 1))
+    X = np.column_stack(cols)
+    y = d[outcome].to_numpy(float)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        from ..exceptions import IptOutcomesError
+
+        raise IptOutcomesError(
+            f"the ANCOVA of {outcome} on arm and {', '.join(covariates) or 'nothing else'} "
+            f"cannot be estimated from these {len(d)} rows (a covariate is constant, or arms "
+            "and covariates are confounded)"
+        )
+    n, k = X.shape
+    df_resid = n - k
+    if df_resid <= 0:
+        from ..exceptions import IptOutcomesError
+
+        raise IptOutcomesError(
+            f"the ANCOVA of {outcome} has {k} parameters for {n} rows: too few subjects"
+        )
+    if variance == "hc3":
+        beta, cov, _ = _ols_hc3(X, y)
+    else:
+        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        e = y - X @ beta
+        sigma2 = float(e @ e) / df_resid
+        cov = sigma2 * np.linalg.inv(X.T @ X)
+    counts = d["arm"].value_counts()
+    con = []
+    for j, a in enumerate(others, start=1):
+        est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
+        con.append(dict(arm=a, reference=reference, **t_summary(est, se, df_resid, alpha),
+                        n=int(counts.get(a, 0))))  # fmt: skip
+    tail = [v for part in grid_parts for v in part]
+    lsm = []
+    for a in arms:
+        x = np.array([1.0] + [float(a == o) for o in others] + tail)
+        est, se = float(x @ beta), float(np.sqrt(x @ cov @ x))
+        s = t_summary(est, se, df_resid, alpha)
+        lsm.append(dict(arm=a, estimate=est, se=se, df=df_resid, ci_low=s["ci_low"],
+                        ci_high=s["ci_high"], n=int(counts.get(a, 0))))  # fmt: skip
+    return {
+        "contrasts": pd.DataFrame(con, columns=[c for c in CONTRAST_COLUMNS if c != "visit"] + ["n"]),
+        "lsmeans": pd.DataFrame(lsm, columns=["arm", "estimate", "se", "df", "ci_low", "ci_high", "n"]),
+    }  # fmt: skip
