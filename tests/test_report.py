@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import html.parser
-import io
 import os
 import re
 import shutil
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
-from ipt_outcomes.report.html import read_provenance, read_tables, render, render_html
+from ipt_outcomes.report.html import read_provenance, read_tables
 
 from .conftest import ROOT
 
@@ -181,26 +180,31 @@ def _visible(text: str) -> str:
 # ------------------------------------------------------------------------------------------
 
 REQUIRED = {
-    "consort_diagram": "Figure", "consort": "Table", "baseline": "Table",
-    "descriptive_scores": "Table", "descriptive_change": "Table", "lsmeans": "Table",
-    "contrasts": "Table", "rates": "Table", "response_primary": "Table",
-    "response_comparisons": "Table", "multiplicity": "Table", "sensitivity": "Table",
-    "hedges": "Table", "forest": "Figure", "mmrm_figure": "Figure", "dropouts": "Listing",
+    "consort_diagram": "Figure", "consort": "Table", "baseline": "Table", "populations": "Table",
+    "descriptive_scores": "Table", "descriptive_change": "Table", "primary-lsmeans": "Table",
+    "primary-contrasts": "Table", "primary-figure": "Figure", "key-secondary-effects": "Table",
+    "key-secondary-forest": "Figure", "response-rates": "Table", "response-comparisons": "Table",
+    "multiplicity": "Table", "dropouts": "Listing",
 }  # fmt: skip
 
 
+def _plan():
+    from ipt_outcomes.data.design import load_design
+
+    return load_design(DESIGN).plan
+
+
 def test_report_has_the_three_stages_of_files(report_dir, tables):
-    assert (report_dir / "report.html").exists()
+    assert {p.name for p in report_dir.iterdir()} >= {"report.html", "ard.csv", "plan.json",
+                                                     "provenance.csv", "tables", "figures"}  # fmt: skip
     names = {p.stem for p in (report_dir / "tables").glob("*.csv")}
-    assert {"published_vs_reproduced", "response_rates", "mmrm_contrasts", "consort", "tlf",
-            "descriptive_scores", "descriptive_change", "response_adjusted", "multiplicity"} <= names  # fmt: skip
+    assert {"published_vs_reproduced", "primary__contrasts", "primary__lsmeans", "consort", "tlf",
+            "descriptive_scores", "descriptive_change", "key-secondary__effects", "multiplicity",
+            "analyses", "estimands", "populations"} <= names  # fmt: skip
     figures = {p.name for p in (report_dir / "figures").iterdir()}
     tlf = tables["tlf"]
-    from ipt_outcomes.report.tlf import spec
-
     for name in tlf.loc[tlf["kind"] == "Figure", "name"]:
-        stem = spec(name).figure
-        assert {f"{stem}.png", f"{stem}.svg"} <= figures
+        assert {f"{name}.png", f"{name}.svg"} <= figures
 
 
 def test_every_tlf_has_its_number_title_population_and_footnotes(page, tables):
@@ -221,98 +225,117 @@ def test_every_tlf_has_its_number_title_population_and_footnotes(page, tables):
             assert shown["images"] == 1
         else:
             assert len(shown["rows"]) >= 2  # header and at least one row
-    # numbered without gaps within each part and kind, in ICH E3 parts
-    assert set(tlf["part"].astype(str)) <= {"14.1", "14.2", "14.3", "16.2"}
+    # numbered without gaps within each part and kind, in ICH E3 parts; 14.3 is for safety data
+    assert set(tlf["part"].astype(str)) <= {"14.1", "14.2", "16.2"}
     for (_part, _kind), group in tlf.groupby(["part", "kind"]):
         assert [int(n.split(".")[-1]) for n in group["number"]] == list(range(1, len(group) + 1))
 
 
-def test_every_number_in_the_report_comes_from_a_generated_table(page, tables):
+def test_the_report_shows_the_endpoints_in_the_plans_order(page, tables):
+    """Issue 23: sections and TLFs in the plan's order: the endpoints as declared, then the
+    multiplicity family, the sensitivity analyses and the subgroup analyses."""
+    text, _ = page
+    plan = _plan()
+    want = [e.id for e in plan.endpoints] + ["multiplicity"]
+    want += [s.id or f"{s.endpoint}-{s.analysis}" for s in plan.sensitivity]
+    groups = re.findall(r'<h3 class="group" id="group-([^"]+)"', text)
+    groups = [g for g in groups if g != "descriptive"]
+    assert groups[: len(plan.endpoints) + 1] == want[: len(plan.endpoints) + 1]
+    assert len(groups) == len(plan.endpoints) + 1 + len(plan.sensitivity) + len(plan.subgroups)
+    order = list(tables["analyses"]["id"])
+    assert order[: len(plan.endpoints)] == [e.id for e in plan.endpoints]
+
+
+def test_every_number_in_an_analysis_table_is_in_the_ard_under_its_analysis_id(page, report_dir):
+    """Issue 23: every number of an analysis shown in the report is a row of ard.csv under the
+    analysis id of the table it was read from."""
     _, parser = page
-    assert len(parser.tagged) > 2000
-    for src, row, col, kind, shown in parser.tagged:
-        expected = render(tables, src, row, col, kind)
-        assert shown == expected, (src, row, col, shown, expected)
-    loose = "".join(parser.untagged)
-    assert not re.search(r"\d", loose), re.findall(r".{20}\d.{20}", loose)[:5]
+    ard = pd.read_csv(report_dir / "ard.csv", keep_default_na=False)
+    ard["value"] = ard["value"].astype(float)
+    tables = read_tables(report_dir / "tables")
+    by_id = {k: g["value"].to_numpy() for k, g in ard.groupby("analysis_id")}
+    checked = 0
+    for src, row, col, kind, _shown in parser.tagged:
+        if "__" not in src or kind in ("arm", "vlabel", "text", "term", "bool"):
+            continue
+        value = tables[src].iloc[row][col]
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        if value != value:  # empty
+            continue
+        aid = src.split("__")[0]
+        assert aid in by_id, src
+        close = abs(by_id[aid] - value) <= 1e-9 * max(1.0, abs(value))
+        assert close.any(), (src, row, col, value)
+        checked += 1
+    assert checked > 300
 
 
-def test_one_convention_for_each_kind_of_number(page):
-    text, parser = page
-    shown = _visible(text)
-    risk_cols = {"risk_difference", "rd_ci_low", "rd_ci_high", "rd_adjusted", "rd_unadjusted",
-                 "se_adjusted", "se_without_covariates", "width_adjusted", "width_unadjusted"}  # fmt: skip
-    for src, _row, col, kind, _ in parser.tagged:
-        if col in risk_cols:  # risk differences always in percentage points
-            assert kind in ("pp", "pp_n"), (src, col, kind)
-        if col in ("n", "responders", "remitters", "events", "randomised", "observed"):
-            assert kind == "int", (src, col, kind)
-    assert not re.search(r"NNT[BH] \d+\.\d", shown)  # NNT rounded up to whole participants
-    assert not re.search(r"\bn = \d+\.0\b", shown)  # counts as integers
-    assert "<0.001" not in shown.replace("< 0.001", "")
-    for code in ("nri", "locf", "kenward-roger", "observed_arms", "risk_difference"):
-        assert not re.search(rf"\b{code}\b", shown), code  # raw codes never reach the reader
-
-
-def test_the_modelled_arm_is_marked_and_never_a_finding(page, tables):
+def test_the_modelled_arm_stays_outside_the_trials_counts(page, tables):
+    """Issue 23: CONSORT and population lines count the randomised trial (134), never the
+    modelled arm; the modelled arm is fitted with the reference alone and never tested."""
     _, parser = page
+    trial = tables["trial"].set_index("key")["value"]
+    assert trial["subjects"] == "134"
+    assert parser.tlfs["consort"]["population"].strip().endswith("(n = 134)")
     arms = tables["arms"]
     label = arms.loc[arms["modelled"].astype(str) == "True", "label"].iloc[0]
     assert label.endswith("(modelled)")
+    pops = tables["populations"]
+    fas = pops[(pops["population"] == "fas") & (pops["modelled"].astype(str) != "True")]
+    line = parser.tlfs["primary-contrasts"]["population"]
+    assert f"n = {int(fas['n'].astype(int).sum())}" in line
     sentences = "".join(parser.sentences)
     assert sentences and label not in sentences
-    for name in ("response_primary", "contrasts"):
+    for name in ("primary-contrasts", "key-secondary-effects"):
         shown = parser.tlfs[name]
-        marked = [
-            r for r, c in zip(shown["rows"], shown["row_classes"], strict=True) if "modelled" in c
-        ]
+        marked = [r for r, c in zip(shown["rows"], shown["row_classes"], strict=True)
+                  if "modelled" in c]  # fmt: skip
         assert marked and all(label in r[0] or r[0] == "" for r in marked)
         assert all("not tested" in r for r in marked if r[0])
     family = tables["multiplicity"]
-    assert label not in set(family["arm"]) and not (family["arm"] == "IPT+MED").any()
+    assert not (family["arm"] == "IPT+MED").any()
 
 
-def test_the_primary_response_table_sets_adjusted_beside_unadjusted(page, tables):
-    _, parser = page
-    shown = parser.tlfs["response_primary"]
-    header = shown["rows"][0]
-    assert "Baseline-adjusted (CI)" in header and "Unadjusted (CI)" in header
-    effect = tables["adjustment_effect"]
-    observed = effect[effect["arm"] != "IPT+MED"]
-    assert len(observed) == 4 and set(observed["direction"]) <= {"smaller", "larger", "unchanged"}
-    assert sum("standard error is" in s for s in parser.sentences) == len(observed)
+def test_ls_means_and_contrasts_come_from_the_same_fit(tables):
+    """Issue 23: a contrast is the difference of the LS means shown beside it."""
+    lsm, con = tables["primary__lsmeans"], tables["primary__contrasts"]
+    assert len(con) and set(con["fit"]) == {"observed", "modelled"}
+    for r in con.itertuples(index=False):
+        same = lsm[(lsm["fit"] == r.fit) & (lsm["visit"].astype(float) == float(r.visit))]
+        a = same.loc[same["arm"] == r.arm, "estimate"].iloc[0]
+        ref = same.loc[same["arm"] == r.reference, "estimate"].iloc[0]
+        assert abs((a - ref) - r.estimate) < 1e-9
 
 
-def test_hedges_g_says_it_is_unadjusted(tables):
-    tlf = tables["tlf"]
-    title = tlf.loc[tlf["name"] == "hedges", "title"].iloc[0]
-    assert "unadjusted" in title
+def test_the_estimand_is_stated_in_the_attributes_of_ich_e9(page, tables):
+    """Issue 23: population, treatment, variable, intercurrent events with their strategies,
+    population-level summary - and missing data described as missing data."""
+    est = tables["estimands"]
+    assert list(est["attribute"]) == ["Treatment conditions", "Population", "Variable",
+                                      "Intercurrent events and strategies",
+                                      "Missing data (not intercurrent events)",
+                                      "Population-level summary"]  # fmt: skip
+    ice = est.loc[est["attribute"] == "Intercurrent events and strategies", "description"].iloc[0]
+    assert "antidepressant" in ice and "treatment policy" in ice
+    assert "leaving follow-up" not in ice and "missed" not in ice.lower()
+    text, _ = page
+    assert 'id="section-plan"' in text
 
 
-def test_the_estimands_section_shows_its_tables_and_disappears_without_them(tables):
-    """Issue 16: the estimand (ICH E9(R1) attributes), the primary MMRM beside reference-based
-    multiple imputation, and the tipping point, numbered in 14.3; a section is a template plus
-    tables, so without the tables there is no section (and no gap in the numbering)."""
-    from ipt_outcomes.report.tlf import catalogue
+def test_the_multiplicity_rule_is_the_plans_and_is_applied(tables):
+    from ipt_outcomes.plan import adjust
 
-    page = render_html(tables)
-    assert 'id="section-estimands"' in page
-    for name in ("estimand", "mi_contrasts", "tipping_point", "tipping_point_exact"):
-        assert f'id="{name}"' in page, name
-        row = tables["tlf"][tables["tlf"]["name"] == name].iloc[0]
-        assert row["part"] == "14.3" and row["section"] == "estimands"
-    mi = tables["mi_contrasts"]
-    assert mi["analysis"].iloc[0] == "MMRM (primary)"
-    assert {"MAR", "JR", "CR", "CIR"} <= set(mi["strategy"])
-    assert set(tables["estimand"]["attribute"]) >= {
-        "Population",
-        "Variable",
-        "Population-level summary",
-    }
-    t = {k: v for k, v in tables.items() if k not in ("estimand", "mi_contrasts", "tipping_point",
-                                                       "tipping_point_exact")}  # fmt: skip
-    t["tlf"], t["tlf_footnotes"] = catalogue(t)
-    assert 'id="section-estimands"' not in render_html(t)
+    plan = _plan()
+    fam = tables["multiplicity"]
+    m = plan.multiplicity
+    assert set(fam["method"]) == {m.method}
+    want = adjust(fam["p"].astype(float).to_numpy(), m.method, weights=m.weights,
+                  transitions=m.transitions)  # fmt: skip
+    assert (abs(fam["p_adjusted"].astype(float) - want) < 1e-12).all()
+    assert list(fam["endpoint"].drop_duplicates()) == list(m.family)
 
 
 # ------------------------------------------------------------------------------------------
@@ -327,20 +350,25 @@ def test_published_vs_reproduced_has_the_spec_columns_and_the_six_rates(report_d
     assert len(t) == 6 and (t["published_percent"] == t["reproduced_percent"]).all()
 
 
-def test_rebuilding_the_tables_gives_identical_bytes(report_dir, trial_file):
-    from ipt_outcomes.data.trial import load_trial
-    from ipt_outcomes.output import write_csv
-    from ipt_outcomes.report.tables import build_tables, load_published
+def test_rebuilding_the_report_gives_identical_bytes(report_dir, trial_file, tmp_path, run_cli):
+    again = build(run_cli, trial_file, tmp_path / "again", "--design", DESIGN, "--formats", "html")
+    for path in sorted((report_dir / "tables").glob("*.csv")) + [report_dir / "ard.csv",
+                                                                report_dir / "plan.json"]:  # fmt: skip
+        other = again / path.relative_to(report_dir)
+        assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(
+            other.read_bytes()).digest(), path.name  # fmt: skip
 
-    trial = load_trial(trial_file, DESIGN)
-    again = build_tables(trial, published=load_published(trial.design.published))
-    for name, frame in again.items():
-        buf = io.StringIO()
-        write_csv(frame, buf)
-        written = (report_dir / "tables" / f"{name}.csv").read_bytes()
-        assert (
-            hashlib.sha256(buf.getvalue().encode()).digest() == hashlib.sha256(written).digest()
-        ), name
+
+def test_plan_json_holds_the_endpoints_in_order_with_defaults_filled(report_dir):
+    import json
+
+    doc = json.loads((report_dir / "plan.json").read_text(encoding="utf-8"))
+    plan = _plan()
+    eps = doc["endpoints"]
+    assert [e["id"] for e in eps] == [e.id for e in plan.endpoints]
+    for e in eps:
+        assert e["instrument"] == "HAM-D 17" and e["population"] == "fas"
+        assert e["visits"] or e["analysis"] == "lmm"
 
 
 def test_report_is_self_contained(page, tables):
@@ -536,7 +564,8 @@ def test_report_works_on_other_trials(run_cli, external, tmp_path, name, design)
     text = (out / "report.html").read_text(encoding="utf-8")
     tlf = pd.read_csv(out / "tables" / "tlf.csv", dtype=str)
     assert text.count('src="data:image/png;base64,') == int((tlf["kind"] == "Figure").sum()) >= 7
-    assert {"contrasts", "response_primary", "descriptive_change"} <= set(tlf["name"])
+    assert {"primary-contrasts", "key-secondary-effects", "descriptive_change"} <= set(tlf["name"])
+    assert (out / "ard.csv").exists() and (out / "plan.json").exists()
     assert len(pd.read_csv(out / "tables" / "published_vs_reproduced.csv")) == 0
 
 

@@ -9,6 +9,7 @@ A score file and a design file become one validated, derived :class:`Trial`
     ipt.analyse_response(trial, "nri").response_comparisons
     ipt.fit_mmrm(trial).contrasts()
     ipt.growth_model(trial, random_slope=True).fixed_effects()
+    ipt.run_plan(trial).ard()  # the design file's analysis plan, every number one row
 
 Names are imported on first use, so ``import ipt_outcomes`` (and the command line) start fast.
 """
@@ -78,8 +79,12 @@ _EXPORTS = {
     "simulate_mmrm_power": "stats.power",
     "adjusted_response": "stats.adjusted",
     "marginal_effects": "stats.adjusted",
-    # report
-    "build_tables": "report.tables",
+    "fit_ancova": "models.ancova",
+    # the analysis plan
+    "run_plan": "plan.run",
+    "resolve_plan": "plan.resolve",
+    "default_plan": "plan.resolve",
+    "report_tables": "plan.tables",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -114,9 +114,11 @@ def provenance(inputs: dict, seed: str, started: float):
 
 
 def run(args) -> int:
-    from ..report import build_figures, build_html, build_tables
-    from ..report.html import read_provenance, read_tables
-    from ..report.tables import load_published
+    from ..plan import plan_json, run_plan
+    from ..plan.tables import load_published, report_tables
+    from ..report import build_figures, build_html
+    from ..report.tlf import catalogue
+    from .plan import _instrument_trials
 
     t0 = time.perf_counter()
     formats = list(dict.fromkeys(getattr(args, "formats", None) or ["html"]))
@@ -135,36 +137,53 @@ def run(args) -> int:
                 "--formats pdf needs Chromium to print the report (Debian: apt-get install "
                 "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
             )
+    calibration = data.parent / "calibration.csv"
+    calibration = calibration if _seed_of(data) else None
     OutputFolder(args.out, inputs_of(args, data)).check()  # a wrong --out is said before the work
+    _stage("reading and checking the data")
     trial = load(args, data)
+    trials = _instrument_trials(args, trial)
     pub_path = trial.design.published
     published = load_published(pub_path) if pub_path else None
-    tables = build_tables(trial, published=published)
-    with OutputFolder(args.out, inputs_of(args, data, pub_path)) as out:
+    _stage("running the analysis plan")
+    results = run_plan(trial, trials=trials, progress=True)
+    _stage("laying out tables")
+    tables = report_tables(results, published=published)
+    tables["tlf"], tables["tlf_footnotes"] = catalogue(tables)
+    events = sorted({ice.events for e in results.plan.estimands for ice in e.intercurrent_events
+                     if ice.events})  # fmt: skip
+    inputs = {"data": data, "design": args.design, "published figures": pub_path,
+              "calibration": calibration}  # fmt: skip
+    inputs.update({f"events file {i + 1}": p for i, p in enumerate(events)})
+    with OutputFolder(args.out, inputs_of(args, data, pub_path, *events)) as out:
         out.write_tables(tables, "tables")
-        tables_dir, figures_dir = out.stage / "tables", out.stage / "figures"
-        written = read_tables(tables_dir)  # figures and HTML read what the tables stage wrote
-        build_figures(written, trial.scores, figures_dir, svg="svg" in formats)
-        inputs = {"data": data, "design": args.design, "published figures": pub_path}
+        out.write_table("ard", results.ard())
+        with out.path("plan.json").open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write(plan_json(results.plan, relative_to=Path.cwd()))
+        figures_dir = out.stage / "figures"
+        _stage("drawing figures")
+        build_figures(tables, trial.scores, figures_dir, svg="svg" in formats)
         prov = provenance(inputs, _seed_of(data), t0)
-        prov_path = out.path("provenance.csv")
-        with prov_path.open("w", newline="", encoding="utf-8") as fh:
-            prov.to_csv(fh, index=False, lineterminator="\n")
-        html_path = out.path("report.html")
-        build_html(tables_dir, figures_dir, prov_path, html_path)
+        out.write_table("provenance", prov)
+        tables["provenance"] = prov
+        _stage("writing the report")
+        build_html(tables, figures_dir, out.path("report.html"))
         if "rtf" in formats:
             from ..report.rtf import build_rtf
 
-            written["provenance"] = read_provenance(prov_path)
-            build_rtf(written, out.stage / "rtf")
+            build_rtf(tables, out.stage / "rtf")
         if "pdf" in formats:
             from ..report.pdf import print_pdf
 
-            print_pdf(html_path, out.path("report.pdf"))
+            print_pdf(out.path("report.html"), out.path("report.pdf"))
     print(
         f"Wrote {Path(args.out) / 'report.html'}"
         + "".join(f", {f}" for f in formats if f != "html")
-        + f" ({time.perf_counter() - t0:.1f} s)",
+        + f", ard.csv and plan.json ({time.perf_counter() - t0:.1f} s)",
         file=sys.stderr,
     )
     return 0
+
+
+def _stage(text: str) -> None:
+    print(f"ipt-outcomes: report: {text}", file=sys.stderr, flush=True)

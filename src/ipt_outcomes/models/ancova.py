@@ -97,7 +97,8 @@ def fit_ancova(
     Returns
     -------
     dict
-        ``contrasts``: ``arm, reference, estimate, se, df, t, p, ci_low, ci_high, n`` (arm minus
+        ``model``: ``beta, cov, names, df, n`` (coefficients, their covariance, names and the
+        residual df); ``contrasts``: ``arm, reference, estimate, se, df, t, p, ci_low, ci_high, n`` (arm minus
         reference, the arm's coefficient); ``lsmeans``: ``arm, estimate, se, df, ci_low,
         ci_high, n`` - the prediction for each arm with numeric covariates at their means over
         the analysed rows and factor levels weighted equally (as R ``emmeans``).
@@ -165,6 +166,7 @@ def fit_ancova(
         lsm.append(dict(arm=a, estimate=est, se=se, df=df_resid, ci_low=s["ci_low"],
                         ci_high=s["ci_high"], n=int(counts.get(a, 0))))  # fmt: skip
     return {
+        "model": dict(beta=beta, cov=cov, names=names, df=df_resid, n=n),
         "contrasts": pd.DataFrame(con, columns=[c for c in CONTRAST_COLUMNS if c != "visit"] + ["n"]),
         "lsmeans": pd.DataFrame(lsm, columns=["arm", "estimate", "se", "df", "ci_low", "ci_high", "n"]),
     }  # fmt: skip

@@ -80,8 +80,9 @@ def split_arms(trial):
 
 def _both(fn, trial, table_names):
     """``fn(trial part)`` -> dict of tables, on the observed arms and on reference + modelled
-    arms; tables stacked with ``fit`` = observed | modelled (the modelled fit's reference rows
-    dropped from tables that have an arm column without a reference column)."""
+    arms; tables stacked with ``fit`` = observed | modelled. The modelled fit's reference rows
+    stay (its LS mean of the reference is what its contrast is measured from), except in counts
+    of participants (``n``), where the reference arm is counted once."""
     obs, mod = split_arms(trial)
     parts: dict[str, list] = {n: [] for n in table_names}
     notes = []
@@ -95,7 +96,7 @@ def _both(fn, trial, table_names):
             if t is None:
                 continue
             t = t.assign(fit=tag)
-            if tag == "modelled" and "arm" in t and "reference" not in t:
+            if tag == "modelled" and name == "n":
                 t = t[t["arm"] != trial.reference]
             parts[name].append(t)
     out = {n: pd.concat(v, ignore_index=True) for n, v in parts.items() if v}
@@ -183,22 +184,22 @@ def _mmrm(ep: Endpoint, trial, alpha: float) -> dict:
         frame = _with_covariates(frame, tr, extra)
         res = _quiet(fit_mmrm, frame, reference=tr.reference, arms=list(tr.arms),
                      covariates=extra, alpha=alpha)  # fmt: skip
-        lsm, con = res.lsmeans(), res.contrasts()
         keep = {float(v) for v in ep.visits}
+        lsm, con = res.lsmeans(), res.contrasts()
+        lsm["endpoint_visit"] = lsm["visit"].astype(float).isin(keep)
+        con["endpoint_visit"] = con["visit"].astype(float).isin(keep)
         notes = []
         if res.fallback_log:
             notes.append("Covariance fallback: " + " | ".join(res.fallback_log))
         return {
-            "lsmeans": lsm[lsm["visit"].astype(float).isin(keep)],
-            "contrasts": con[con["visit"].astype(float).isin(keep)],
-            "lsmeans_all": lsm,
-            "contrasts_all": con,
+            "lsmeans": lsm,
+            "contrasts": con,
             "fit": res.fit_table(),
             "n": _n_by_visit(frame, "change"),
             "_notes": notes,
         }
 
-    return _both(fit, trial, ["lsmeans", "contrasts", "lsmeans_all", "contrasts_all", "fit", "n"])
+    return _both(fit, trial, ["lsmeans", "contrasts", "fit", "n"])
 
 
 def _ancova_frame(ep: Endpoint, trial, visit, rule: str = "observed") -> pd.DataFrame:

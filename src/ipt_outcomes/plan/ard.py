@@ -16,6 +16,8 @@ but ``statistic`` and ``value``; within a result each statistic appears once. Co
   delta, ...``; ``p_adjusted`` is the multiplicity-adjusted p of the plan's rule (family members
   only).
 * ``arm`` and ``reference`` are arm codes as in the data; ``visit`` as in the data.
+* A modelled arm is fitted with the reference arm alone: those rows have ``level`` =
+  :data:`MODELLED_FIT` (the reference's LS mean of that fit among them).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ARD_COLUMNS", "result_rows", "population_rows"]
+
+#: ``level`` of the rows of a modelled arm's fit (the modelled arm with the reference alone).
+MODELLED_FIT = "fit of the modelled arm with the reference"
 
 ARD_COLUMNS = ["analysis_id", "endpoint", "population", "estimand", "analysis", "instrument",
                "arm", "reference", "visit", "contrast", "subgroup", "level", "statistic",
@@ -46,9 +51,9 @@ def _melt(frame: pd.DataFrame, stats, ident: dict, *, contrast=None, rename=None
         return out
     rename = rename or {}
     for r in frame.to_dict("records"):
-        if r.get("fit") == "modelled" and r.get("arm") == r.get("reference"):
-            continue
         base = dict(ident)
+        if r.get("fit") == "modelled":  # the modelled arm's own fit, with the reference alone
+            base["level"] = MODELLED_FIT
         base["arm"] = r.get("arm", "")
         base["reference"] = r.get("reference", "") if "reference" in r else ""
         base["visit"] = r.get("visit", "")
@@ -97,6 +102,16 @@ def result_rows(res, instrument: str, population_n: pd.DataFrame) -> list[dict]:
                                      "contrast": r["term"], "statistic": s, "value": r[s]})  # fmt: skip
         rows += _melt(t.get("fit"), ("loglik", "var_intercept", "var_slope", "var_residual",
                                      "n_obs", "n_subjects"), ident, contrast="fit")  # fmt: skip
+        rows += _melt(t.get("icc"), ("var_group", "var_subject", "var_residual", "icc",
+                                     "n_groups"), ident, contrast="therapy_groups")  # fmt: skip
+        nested = t.get("nested")
+        if nested is not None:
+            for r in nested.to_dict("records"):
+                for s in _T_STATS:
+                    if s in r and np.isfinite(r[s]):
+                        rows.append({**ident, "arm": "", "reference": "", "visit": "",
+                                     "contrast": f"{r['model']}: {r['term']}", "statistic": s,
+                                     "value": r[s]})  # fmt: skip
     elif a in ("response", "adjusted-response", "missing-rule"):
         rates = t.get("rates")
         if rates is not None:

@@ -108,9 +108,23 @@ def multiplicity_text(plan: AnalysisPlan) -> str:
     m = plan.multiplicity
     text = (f"{METHOD_TEXT[m.method]} at two-sided alpha {m.alpha:g} over the family "
             f"{', '.join(m.family) or '(empty)'}")  # fmt: skip
-    if m.method == "graphical":
-        text += f"; weights {', '.join(f'{w:g}' for w in m.weights)}"
     return text
+
+
+def graph_text(plan: AnalysisPlan, fam) -> str:
+    """The graphical procedure's graph in words: each hypothesis's initial weight and where its
+    level goes when it is rejected."""
+    m = plan.multiplicity
+    if m.method != "graphical" or not len(fam):
+        return ""
+    names = [f"H{r.order}" for r in fam.itertuples(index=False)]
+    parts = []
+    for i, w in enumerate(m.weights):
+        goes = [f"{m.transitions[i][j]:g} to {names[j]}" for j in range(len(names))
+                if m.transitions[i][j] > 0]  # fmt: skip
+        parts.append(f"{names[i]} starts with weight {w:g}"
+                     + (f" and passes {', '.join(goes)} when rejected" if goes else ""))  # fmt: skip
+    return "; ".join(parts)
 
 
 def describe_plan(plan: AnalysisPlan, trial, counts, events, fam) -> str:

@@ -275,7 +275,7 @@ def resolve_plan(trial, plan: AnalysisPlan | None = None, *, trials=None) -> Ana
                     if s.analysis == "tipping-point"
                     else ()
                 ),
-                label=s.label or s.id,
+                label=s.label or _sensitivity_label(s),
             )  # fmt: skip
         )
     subs = []
@@ -294,6 +294,22 @@ def resolve_plan(trial, plan: AnalysisPlan | None = None, *, trials=None) -> Ana
         subgroups=tuple(subs),
         declared=plan.declared,
     )
+
+
+_RULE_NAMES = {"observed": "observed cases", "nri": "non-responder imputation",
+               "locf": "last observation carried forward"}  # fmt: skip
+_STRATEGY_NAMES = {"MAR": "missing at random", "JR": "jump to reference", "CR": "copy reference",
+                   "CIR": "copy increments in reference", "LMCF": "last mean carried forward"}  # fmt: skip
+
+
+def _sensitivity_label(s) -> str:
+    """A reader's name for a sensitivity analysis the plan did not label."""
+    if s.analysis == "mi":
+        st = s.strategy or "MAR"
+        return f"multiple imputation, dropouts {_STRATEGY_NAMES[st]} ({st})"
+    if s.analysis == "tipping-point":
+        return f"tipping point ({s.strategy or 'MAR'} imputation, shifted)"
+    return _RULE_NAMES[s.missing].capitalize() if s.missing else s.id
 
 
 def _jsonable(value):

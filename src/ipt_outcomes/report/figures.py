@@ -64,10 +64,10 @@ __all__ = [
     "rates_plot",
     "forest_plot",
     "mmrm_plot",
+    "subgroup_plot",
     "spaghetti_plot",
     "waterfall_plot",
     "missingness_plot",
-    "sensitivity_plot",
     "power_curve",
     "tipping_point_plot",
     "save_figure",
@@ -157,6 +157,8 @@ class FigureLabels:
     remission_max: float = 7.0
     response_percent: float = 50.0
     confidence: str = "95"
+    alpha: float = 0.05
+    higher_is_better: bool = False
 
     @classmethod
     def from_tables(cls, tables: dict) -> FigureLabels:
@@ -188,6 +190,8 @@ class FigureLabels:
             remission_max=num("remission_max", 7.0),
             response_percent=100 * num("response_improvement", 0.5),
             confidence=str(trial.get("confidence_percent", "95")),
+            alpha=num("alpha", 0.05),
+            higher_is_better=str(trial.get("higher_is_better", "False")) == "True",
         )  # fmt: skip
 
     def label(self, arm) -> str:
@@ -323,16 +327,9 @@ def consort_diagram(consort: pd.DataFrame, lab: FigureLabels) -> ggplot:
 # ------------------------------------------------------------------------------------------
 
 
-def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """Response and remission rates by visit with Wilson intervals."""
-    a = response.rename(columns={"responders": "events"}).assign(
-        endpoint=f"Response (at least {lab.response_percent:g}% improvement)"
-    )
-    b = remission.rename(columns={"remitters": "events"}).assign(
-        endpoint=f"Remission ({lab.instrument} of {lab.remission_max:g} or less)"
-    )
-    d = pd.concat([a, b], ignore_index=True).dropna(subset=["rate"])
-    d["endpoint"] = pd.Categorical(d["endpoint"], categories=list(dict.fromkeys(d["endpoint"])))
+def rates_plot(rates: pd.DataFrame, lab: FigureLabels) -> ggplot:
+    """Rates of one binary endpoint (response or remission) by visit with their intervals."""
+    d = rates.dropna(subset=["rate"]).copy()
     d["time"] = lab.time(d["visit"])
     d["source"] = lab.source_column(d["arm"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
@@ -343,59 +340,75 @@ def rates_plot(response: pd.DataFrame, remission: pd.DataFrame, lab: FigureLabel
         + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=0.3, position=dodge,
                         linetype="solid")
         + geom_point(position=dodge, size=2.4, fill="white")
-        + facet_wrap("~endpoint")
         + scale_color_manual(values=lab.palette())
         + _source_scales()
         + lab.time_axis(d["visit"])
         + scale_y_continuous(limits=(0, 100), breaks=[0, 20, 40, 60, 80, 100])
         + _arm_legend(lab)
-        + labs(x=lab.time_title,
-               y="Percent of participants assessed", color="")
+        + labs(x=lab.time_title, y="Percent of participants analysed", color="")
         + house_theme()
     )  # fmt: skip
 
 
-def forest_plot(
-    comparisons: pd.DataFrame, adjusted: pd.DataFrame | None, lab: FigureLabels, key_visits
-) -> ggplot:
-    """Risk difference in response against the reference at the key visits: baseline-adjusted
-    (g-computation) and unadjusted (Newcombe) side by side, in percentage points."""
-    u = comparisons[comparisons["visit"].isin(key_visits)].dropna(subset=["risk_difference"])
-    rows = [u.assign(method="Unadjusted", estimate=u["risk_difference"], low=u["rd_ci_low"],
-                     high=u["rd_ci_high"])]  # fmt: skip
-    if adjusted is not None and len(adjusted):
-        a = adjusted[
-            (adjusted["contrast"] == "risk_difference") & adjusted["visit"].isin(key_visits)
-        ]
-        rows.append(a.assign(method="Baseline-adjusted", low=a["ci_low"], high=a["ci_high"]))
-    d = pd.concat([r[["arm", "visit", "method", "estimate", "low", "high"]] for r in rows],
-                  ignore_index=True).dropna(subset=["estimate"])  # fmt: skip
+def forest_plot(effects: pd.DataFrame, lab: FigureLabels) -> ggplot:
+    """Covariate-adjusted risk difference against the reference, one row per arm and visit, in
+    percentage points, with its interval."""
+    d = effects[effects["contrast"] == "risk_difference"].dropna(subset=["estimate"]).copy()
     d["row"] = [
         f"{lab.label(a)}, {lab.vlabel(v)}" for a, v in zip(d["arm"], d["visit"], strict=True)
     ]
-    order = list(dict.fromkeys(
-        f"{lab.label(a)}, {lab.vlabel(v)}" for v in key_visits for a in lab.arms
-        if ((d["arm"] == a) & (d["visit"] == v)).any()
-    ))  # fmt: skip
+    order = list(dict.fromkeys(d["row"]))
     d["y"] = [len(order) - order.index(r) for r in d["row"]]
-    d["y"] = d["y"] + np.where(d["method"] == "Unadjusted", -0.15, 0.15)
-    for col in ("estimate", "low", "high"):
+    for col in ("estimate", "ci_low", "ci_high"):
         d[col] = 100 * d[col].astype(float)
-    lim = (min(d["low"].min(), 0), max(d["high"].max(), 0))
+    d["source"] = lab.source_column(d["arm"])
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    lim = (min(d["ci_low"].min(), 0), max(d["ci_high"].max(), 0))
     return (
-        ggplot(d, aes(x="estimate", y="y", color="method"))
+        ggplot(d, aes(x="estimate", y="y", color="arm", shape="source"))
         + geom_vline(xintercept=0, linetype="dashed", color="#777777")
-        + geom_errorbarh(aes(xmin="low", xmax="high"), height=0.18)
-        + geom_point(size=2.8)
+        + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.18)
+        + geom_point(size=2.8, fill="white")
         + scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
                              limits=(0.5, len(order) + 0.5))
         + scale_x_continuous(breaks=nice_breaks(lim))
-        + scale_color_manual(values={"Baseline-adjusted": "#0072B2", "Unadjusted": "#D55E00"})
-        + labs(x=f"Risk difference against {lab.label(lab.reference)}, percentage points "
-                 f"({lab.confidence}% interval); right of zero favours the arm", y="",
+        + scale_color_manual(values=lab.palette())
+        + _source_scales()
+        + labs(x=f"Risk difference against {lab.label(lab.reference)}, percentage points\n"
+                 f"({lab.confidence}% interval; right of zero favours the arm)", y="",
                color="")
         + house_theme()
-        + theme(figure_size=(WIDTH, max(3.5, 1.2 + 0.55 * len(order))))
+        + theme(legend_position="none", figure_size=(WIDTH, max(3.0, 1.4 + 0.5 * len(order))))
+    )  # fmt: skip
+
+
+def subgroup_plot(contrasts: pd.DataFrame, lab: FigureLabels) -> ggplot:
+    """Difference against the reference within each subgroup level (one row per level and arm,
+    one panel per visit)."""
+    d = contrasts.dropna(subset=["estimate"]).copy()
+    d["row"] = [f"{lev}: {lab.label(a)}" for lev, a in zip(d["level"], d["arm"], strict=True)]
+    order = list(dict.fromkeys(d["row"]))
+    d["y"] = [len(order) - order.index(r) for r in d["row"]]
+    d["visit_label"] = pd.Categorical(
+        [lab.vlabel(v) for v in d["visit"]],
+        categories=list(dict.fromkeys(lab.vlabel(v) for v in d["visit"])),
+    )
+    d["arm"] = lab.arm_column(d["arm"].astype(str))
+    lim = (min(d["ci_low"].min(), 0), max(d["ci_high"].max(), 0))
+    return (
+        ggplot(d, aes(x="estimate", y="y", color="arm"))
+        + geom_vline(xintercept=0, linetype="dashed", color="#777777")
+        + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.2)
+        + geom_point(size=2.6)
+        + facet_wrap("~visit_label")
+        + scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
+                             limits=(0.5, len(order) + 0.5))
+        + scale_x_continuous(breaks=nice_breaks(lim))
+        + scale_color_manual(values=lab.palette())
+        + labs(x=f"Difference against {lab.label(lab.reference)} ({lab.confidence}% interval)",
+               y="", color="")
+        + house_theme()
+        + theme(legend_position="none", figure_size=(WIDTH, max(3.0, 1.4 + 0.45 * len(order))))
     )  # fmt: skip
 
 
@@ -489,40 +502,6 @@ def missingness_plot(missingness: pd.DataFrame, lab: FigureLabels) -> ggplot:
     )  # fmt: skip
 
 
-def sensitivity_plot(sensitivity: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """The last key visit's comparisons under each missing-data rule (and the MMRM): one panel
-    per measure showing only its own analyses (no empty categories), arms side by side."""
-    d = sensitivity.copy()
-    arms = [a for a in lab.arms if a in set(d["arm"].astype(str))]
-    rules = list(dict.fromkeys(d["rule_label"]))
-    block = {r: len(rules) - i for i, r in enumerate(rules)}
-    width = 0.6 / max(len(arms), 1)
-    offset = {a: (len(arms) - 1) / 2 * width - i * width for i, a in enumerate(arms)}
-    d["y"] = [block[r] + offset[str(a)] for r, a in zip(d["rule_label"], d["arm"], strict=True)]
-    scale = np.where(d["measure"] == "response", 100.0, 1.0)
-    for col in ("estimate", "ci_low", "ci_high"):
-        d[col] = d[col].astype(float) * scale
-    d["source"] = lab.source_column(d["arm"])
-    d["arm"] = lab.arm_column(d["arm"].astype(str))
-    n_panels = d["measure_label"].nunique()
-    return (
-        ggplot(d, aes(x="estimate", y="y", color="arm", shape="source"))
-        + geom_vline(xintercept=0, linetype="dashed", color="#777777")
-        + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.6 * width)
-        + geom_point(size=2.8, fill="white")
-        + facet_wrap("~measure_label", ncol=1, scales="free")
-        + scale_y_continuous(breaks=[block[r] for r in rules], labels=[_wrap(r, 32) for r in rules])
-        + scale_x_continuous(breaks=nice_breaks)
-        + scale_color_manual(values=lab.palette())
-        + scale_shape_manual(values=SHAPES, guide=None)
-        + _arm_legend(lab)
-        + labs(x=f"Estimate against {lab.label(lab.reference)} ({lab.confidence}% interval)",
-               y="", color="")
-        + house_theme()
-        + theme(figure_size=(WIDTH, 1.6 + 1.1 * len(rules) + 0.4 * n_panels))
-    )  # fmt: skip
-
-
 def power_curve(power: pd.DataFrame, target: float | None = None, title: str = "Power") -> ggplot:
     """Power against n per arm: simulated power with its 95% Monte-Carlo band, exact power
     (when known) as a line, and the target power as a dashed line."""
@@ -611,51 +590,45 @@ def save_figure(fig: ggplot, path, dpi: int = 100) -> Path:
     return save_figures(fig, path.with_suffix(""), (path.suffix.lstrip("."),), dpi)[0]
 
 
-def _key(tables) -> list[float]:
-    v = tables["visits"]
-    return [float(x) for x in v.loc[v["key"].astype(str) == "True", "visit"]]
-
-
-#: name -> function of (tables, scores, labels) drawing that figure (see report.tlf)
+#: figure kind -> function of (tables, scores, labels, src) drawing it (see report.tlf)
 FIGURES = {
-    "consort": lambda t, s, lab: consort_diagram(t["consort"], lab),
-    "missingness": lambda t, s, lab: missingness_plot(t["missingness"], lab),
-    "mmrm": lambda t, s, lab: mmrm_plot(t["mmrm_lsmeans"], lab),
-    "rates": lambda t, s, lab: rates_plot(t["response_rates"], t["remission_rates"], lab),
-    "forest": lambda t, s, lab: forest_plot(
-        t["response_comparisons"], t.get("response_adjusted"), lab, _key(t)
-    ),
-    "spaghetti": lambda t, s, lab: spaghetti_plot(s, lab),
-    "waterfall": lambda t, s, lab: waterfall_plot(t["waterfall"], lab),
-    "sensitivity": lambda t, s, lab: sensitivity_plot(t["sensitivity"], lab),
-    "tipping_point": lambda t, s, lab: tipping_point_plot(t["tipping_point"], 0.05, lab),
+    "consort": lambda t, s, lab, src: consort_diagram(t[src], lab),
+    "missingness": lambda t, s, lab, src: missingness_plot(t[src], lab),
+    "mmrm": lambda t, s, lab, src: mmrm_plot(t[src], lab),
+    "rates": lambda t, s, lab, src: rates_plot(t[src], lab),
+    "forest": lambda t, s, lab, src: forest_plot(t[src], lab),
+    "subgroup": lambda t, s, lab, src: subgroup_plot(t[src], lab),
+    "spaghetti": lambda t, s, lab, src: spaghetti_plot(s, lab),
+    "waterfall": lambda t, s, lab, src: waterfall_plot(t[src], lab),
+    "tipping_point": lambda t, s, lab, src: tipping_point_plot(t[src], lab.alpha, lab),
 }
 
 
 def build_figures(
     tables: dict[str, pd.DataFrame], scores: pd.DataFrame, out_dir, *, svg: bool = False
 ) -> list[Path]:
-    """Draw every figure the TLF catalogue lists and save it as PNG (and SVG) into ``out_dir``.
+    """Draw every figure the TLF catalogue lists and save it as PNG (and SVG) into ``out_dir``,
+    named by the TLF (``<name>.png``).
 
-    ``tables`` are the report's tables (as written); ``scores`` the trial's long scores (for the
-    individual trajectories, which carry no numbers of their own); ``svg`` also saves each
-    figure as SVG (vector; drawing it costs about as much again as the PNG).
+    ``tables`` are the report's tables; ``scores`` the trial's long scores (for the individual
+    trajectories, which carry no numbers of their own); ``svg`` also saves each figure as SVG
+    (vector; drawing it costs about as much again as the PNG).
     """
-    from .tlf import spec
-
     lab = FigureLabels.from_tables(tables)
     tlf = tables["tlf"]
-    names = [spec(n).figure for n in tlf.loc[tlf["kind"] == "Figure", "name"]]
+    figs = tlf[tlf["kind"] == "Figure"]
+    jobs = [(str(r.name), str(r.figure), str(r.src) if isinstance(r.src, str) else "")
+            for r in figs.itertuples(index=False)]  # fmt: skip
     out_dir = Path(out_dir)
     formats = ("png", "svg") if svg else ("png",)
 
     def draw(some):
-        for name in some:
-            save_figures(FIGURES[name](tables, scores, lab), out_dir / name, formats)
+        for name, kind, src in some:
+            save_figures(FIGURES[kind](tables, scores, lab, src), out_dir / name, formats)
 
     # Figures are independent: a child process draws every other one (the files are the same
     # whichever process draws them)
-    other = Background(draw, names[1::2])
-    draw(names[0::2])
+    other = Background(draw, jobs[1::2])
+    draw(jobs[0::2])
     other.result()
-    return [out_dir / f"{name}.{ext}" for name in names for ext in formats]
+    return [out_dir / f"{name}.{ext}" for name, _, _ in jobs for ext in formats]

@@ -57,6 +57,8 @@ class TLF:
     footnotes: list[Ref]
     view: TableView | None = None
     figure: str | None = None  # data URI of the PNG
+    group: str = ""  # the analysis it belongs to (a heading within its section)
+    group_title: Ref | None = None
 
 
 class Report:
@@ -114,6 +116,12 @@ class Report:
             mask &= df[k].astype(float) == float(val) if numeric else df[k].astype(str) == str(val)
         return [int(i) for i in df.index[mask]]
 
+    def unique(self, src: str, col: str) -> list[str]:
+        """The distinct values of a column, in order of appearance."""
+        if not self.has(src):
+            return []
+        return list(dict.fromkeys(self.t[src][col].astype(str)))
+
     def row(self, src: str, **match) -> int | None:
         hit = self.rows(src, **match)
         return hit[0] if hit else None
@@ -137,24 +145,27 @@ class Report:
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
     def _tlf(self, i: int) -> TLF:
-        from .tlf import spec
+        from .tlf import args_of
 
         row = self.t["tlf"].iloc[i]
-        s = spec(str(row["name"]))
+        name = str(row["name"])
         notes = [
-            Ref("tlf_footnotes", j, "text", "text") for j in self.rows("tlf_footnotes", name=s.name)
+            Ref("tlf_footnotes", j, "text", "text") for j in self.rows("tlf_footnotes", name=name)
         ]
+        view, figure = _text(row["view"]), _text(row["figure"])
         return TLF(
-            name=s.name,
-            kind=s.kind,
+            name=name,
+            kind=str(row["kind"]),
             number=str(row["number"]),
             label=Ref("tlf", i, "label", "text"),
             title=Ref("tlf", i, "title", "text"),
             population=Ref("tlf", i, "population", "text"),
             program=Ref("tlf", i, "program", "text"),
             footnotes=notes,
-            view=VIEWS[s.view](self.t) if s.view else None,
-            figure=self._figure_uri(s.figure) if s.figure else None,
+            view=VIEWS[view](self.t, _text(row["src"]), **args_of(row["args"])) if view else None,
+            figure=self._figure_uri(name) if figure else None,
+            group=_text(row["group"]),
+            group_title=Ref("tlf", i, "group_title", "text"),
         )
 
     @cached_property
@@ -170,6 +181,11 @@ class Report:
 
     def sections(self) -> list[Section]:
         return [s for s in SECTIONS if all(self.has(r) for r in s.requires)]
+
+
+def _text(value) -> str:
+    """A cell of a generated table as text ("" for an empty one)."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 def _environment():
@@ -194,12 +210,12 @@ def render_html(tables: dict, figures_dir=None) -> str:
     return template.render(R=report, sections=report.sections())
 
 
-def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
-    """Write ``report.html`` from ``tables_dir/*.csv``, ``figures_dir/*.png`` and the provenance."""
-    tables = read_tables(tables_dir)
-    tables["provenance"] = read_provenance(provenance_csv)
+def build_html(tables: dict, figures_dir, out_path) -> Path:
+    """Write ``report.html`` from the report's tables (with ``provenance``) and the PNGs in
+    ``figures_dir``."""
+    from ..output import atomic_write
+
     out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_text(render_html(tables, figures_dir), encoding="utf-8")
-    tmp.replace(out_path)
+    with atomic_write(out_path) as fh:
+        fh.write(render_html(tables, figures_dir))
     return out_path

@@ -17,19 +17,16 @@ __all__ = ["Section", "SECTIONS"]
 @dataclass(frozen=True)
 class Section:
     key: str
-    title: str  # no digits: numbers come from tables (section numbers are drawn by CSS)
+    title: str  # section numbers are drawn by CSS; the ICH E3 part in brackets
     template: str = "sections/tlfs.html.j2"
     requires: tuple[str, ...] = ()  # tables that must exist and have rows
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("plan", "Analysis plan: estimand, endpoints, populations, multiplicity",
+    Section("plan", "Analysis plan: estimands, endpoints, populations, multiplicity",
             "sections/plan.html.j2"),
-    Section("participants", "Participants"),
-    Section("efficacy", "Efficacy"),
-    Section("sensitivity", "Sensitivity and supportive analyses"),
-    Section("estimands", "Estimands: reference-based multiple imputation",
-            "sections/estimands.html.j2", requires=("mi_contrasts",)),
-    Section("listings", "Listings"),
+    Section("participants", "Participants (14.1)"),
+    Section("efficacy", "Efficacy, in the order of the analysis plan (14.2)"),
+    Section("listings", "Listings (16.2)"),
     Section("provenance", "Provenance", "sections/provenance.html.j2"),
 )  # fmt: skip

@@ -1,32 +1,63 @@
-"""The report's tables, figures and listings (TLFs), numbered as ICH E3 section 14 does.
+"""The report's tables, figures and listings (TLFs), in the plan's order, numbered as ICH E3.
 
-Every TLF of the report is one :class:`Spec` here: its kind, where it belongs (14.1
-participants, 14.2 efficacy, 14.3 sensitivity and supportive analyses, 16.2 listings), the
-section of the report that shows it, its title, population and footnotes (method, missing-data
-rule, what it is), the tables it needs and its layout (:mod:`ipt_outcomes.report.views`) or
-figure. :func:`catalogue` numbers the TLFs whose tables exist - Table 14.2.1, Figure 14.2.1, ...
-in order - and writes them as two generated tables, ``tlf`` and ``tlf_footnotes``, so that the
-HTML, the RTF and the PDF read their numbers, titles and footnotes from the same place.
-
-A new analysis joins the report by adding its tables to :func:`~.tables.build_tables`, a layout
-to :mod:`~.views` and a spec here naming the section (see :data:`~.sections.SECTIONS`).
+:func:`catalogue` reads the report's tables (the plan's ``analyses``, ``estimands`` and
+``multiplicity`` and each analysis's ``<id>__<role>`` tables) and lists every TLF the report shows:
+the trial's description (14.1: participant flow, baseline, populations, missing scores), then the
+efficacy analyses in the plan's order (14.2: each endpoint, the multiplicity family, the
+sensitivity analyses, the subgroup analyses), then the listings (16.2). 14.3 is kept for safety
+data, which this toolkit does not analyse. Each TLF names its layout (:data:`~.views.VIEWS`) or
+figure (:data:`~.figures.FIGURES`), the table it shows and any others it reads, its title,
+population and footnotes; the catalogue is written as two generated tables, ``tlf`` and
+``tlf_footnotes``, so that the HTML, the RTF and the PDF read the same numbers, titles and notes.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-__all__ = ["Spec", "SPECS", "catalogue", "Labels"]
+__all__ = ["Spec", "catalogue", "TLF_COLUMNS", "args_of"]
 
-KINDS = ("Table", "Figure", "Listing")
+TLF_COLUMNS = ["number", "kind", "label", "name", "part", "section", "group", "group_title",
+               "title", "population", "program", "view", "figure", "src", "args"]  # fmt: skip
+ROLE_TITLES = {
+    "primary": "Primary endpoint",
+    "key-secondary": "Key secondary endpoint",
+    "secondary": "Secondary endpoint",
+    "exploratory": "Exploratory endpoint",
+}
 
 
-class Labels:
-    """What the texts call things, read from the report's ``trial`` and ``mmrm_fit`` tables."""
+@dataclass
+class Spec:
+    """One TLF: what it shows and what it says about itself (texts already worded)."""
+
+    name: str  # identifier: the figure's file stem, the RTF's name, the HTML anchor
+    kind: str  # Table, Figure or Listing
+    part: str  # 14.1, 14.2 or 16.2 (ICH E3)
+    section: str  # report section (sections.SECTIONS)
+    title: str
+    population: str
+    footnotes: list = field(default_factory=list)
+    program: str = ""
+    view: str = ""  # a layout of views.VIEWS (tables and listings)
+    figure: str = ""  # a figure of figures.FIGURES
+    src: str = ""  # the table shown
+    args: dict = field(default_factory=dict)  # other tables the layout or figure reads
+    group: str = ""  # the analysis it belongs to (a heading in the section)
+    group_title: str = ""
+
+
+def args_of(text) -> dict:
+    """``{"rates": "x__rates", ...}`` from the ``args`` cell of the ``tlf`` table."""
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+
+
+class _Text:
+    """What the texts call things, read from the ``trial`` table."""
 
     def __init__(self, tables: dict):
         self.t = tables
@@ -38,439 +69,430 @@ class Labels:
         return str(self._v.get(key, ""))
 
     @property
-    def ref(self) -> str:
-        return self.reference_label
-
-    @property
-    def conf(self) -> str:
-        return self.confidence_percent
-
-    @property
-    def mmrm_model(self) -> str:
-        fit = self.t.get("mmrm_fit")
-        cov, df = "unstructured", "Kenward-Roger"
-        if fit is not None and len(fit):
-            cov, df = str(fit.iloc[0]["covariance_label"]), str(fit.iloc[0]["df_label"])
-        return (
-            "MMRM of the change from baseline at every post-baseline visit: fixed effects visit, "
-            f"arm by visit and baseline by visit; {cov} covariance within participant; REML; "
-            f"{df} degrees of freedom. LS means hold baseline at its mean."
-        )
+    def ci(self) -> str:
+        return f"CI: {self.confidence_percent}% confidence interval, two-sided."
 
     @property
     def modelled_note(self) -> str:
         if not self.modelled_arms:
             return ""
         return (
-            f"{self.modelled_arms}: modelled, not observed (rows marked). Its data are assumptions "
-            "from the literature; it is analysed with the reference arm alone, never with the "
-            "observed arms, and is not tested."
-        )
-
-    @property
-    def adjusted_not_estimable(self) -> str:
-        """Which key-visit adjusted effects are empty and why (arms and visits by label)."""
-        a = self.t.get("response_adjusted")
-        if a is None or not len(a):
-            return ""
-        arms, visits = self.t["arms"], self.t["visits"]
-        key = set(visits.loc[visits["key"].astype(str) == "True", "visit"].astype(float))
-        empty = a[(a["contrast"] == "risk_difference") & a["visit"].astype(float).isin(key)
-                  & a["estimate"].isna()]  # fmt: skip
-        if not len(empty):
-            return ""
-        arm_label = dict(zip(arms["arm"].astype(str), arms["label"].astype(str), strict=True))
-        visit_label = dict(zip(visits["visit"].astype(float), visits["label"], strict=True))
-
-        def labelled(note: str) -> str:
-            for code in sorted(arm_label, key=len, reverse=True):
-                note = re.sub(
-                    rf"\barm {re.escape(code)}(?=[;,:)]|$)", f"arm {arm_label[code]}", note
-                )
-            return note
-
-        parts = [
-            f"{arm_label.get(str(r.arm), str(r.arm))} at {visit_label.get(float(r.visit), r.visit)}"
-            f" ({labelled(str(r.note))})"
-            for r in empty.itertuples(index=False)
-        ]
-        return (
-            "Baseline-adjusted effect not estimable for " + "; ".join(parts) + "; the unadjusted "
-            "effects are shown."
-        )
-
-    @property
-    def holm_note(self) -> str:
-        return (
-            "Holm p: Holm's step-down adjustment over the confirmatory family defined in the "
-            "analysis plan (every observed arm against the reference at each key visit, primary "
-            "and key secondary endpoint); every other p-value is nominal."
+            f"{self.modelled_arms}: modelled, not observed (rows marked, in italics). Its data are "
+            "assumptions from the literature; it is analysed with the reference arm alone, never "
+            "with the observed arms, is outside every trial-level count and is not tested."
         )
 
 
-@dataclass(frozen=True)
-class Spec:
-    """One TLF: what it shows and what it says about itself."""
-
-    name: str  # identifier: the figure's file stem, the RTF's name, the HTML anchor
-    kind: str  # Table, Figure or Listing
-    part: str  # 14.1, 14.2, 14.3 or 16.2 (ICH E3)
-    section: str  # the report section that shows it (sections.SECTIONS)
-    title: Callable[[Labels], str]
-    population: Callable[[Labels], str]
-    footnotes: Callable[[Labels], list[str]]
-    program: str  # the functions that made the numbers
-    requires: tuple[str, ...] = ()  # tables that must exist and have rows
-    view: str = ""  # a layout of views.VIEWS (tables and listings)
-    figure: str = ""  # a figure of figures.FIGURES (figures)
+def _has(tables: dict, name: str) -> bool:
+    return name in tables and tables[name] is not None and len(tables[name]) > 0
 
 
-def _ci(L: Labels) -> str:
-    return f"CI: {L.conf}% confidence interval."
+def _participants(tables: dict, T: _Text) -> list[Spec]:
+    everyone = f"Randomised participants (n = {T.subjects})"
+    specs = [
+        Spec("consort_diagram", "Figure", "14.1", "participants",
+             "Participant flow by arm (CONSORT diagram)", everyone,
+             ["Drawn from the score file: a participant counts as assessed at a visit when the "
+              f"{T.instrument} score is present.", T.modelled_note],
+             "ipt_outcomes.plan.tables (participant flow), report.figures.consort_diagram",
+             figure="consort", src="consort"),
+        Spec("consort", "Table", "14.1", "participants", "Participant flow by arm and stage",
+             everyone,
+             ["Not assessed: randomised participants without a score at that visit. Lost to "
+              "follow-up: no score at that visit or any later one (cumulative); newly lost: lost "
+              "to follow-up from this visit on.", T.modelled_note],
+             "ipt_outcomes.plan.tables", view="consort", src="consort"),
+        Spec("baseline", "Table", "14.1", "participants", "Baseline characteristics by arm",
+             everyone,
+             ["Mean (SD) for continuous characteristics; n (%) for binary ones, percent of those "
+              "with the characteristic recorded.",
+              f"SMD: standardised difference against {T.reference_label} (difference in means or "
+              "proportions over the pooled SD). No p-values: baseline differences in a randomised "
+              "trial are due to chance (CONSORT 2010, item 15).", T.modelled_note],
+             "ipt_outcomes.plan.tables", view="baseline", src="baseline_table"),
+        Spec("populations", "Table", "14.1", "participants",
+             "Analysis populations by arm", everyone,
+             ["Each population as the analysis plan defines it; the n of every analysis is "
+              "stated in its table's population line.", T.modelled_note],
+             "ipt_outcomes.plan.populations", view="populations", src="populations"),
+        Spec("missingness", "Table", "14.1", "participants",
+             f"Participants with and without a {T.instrument} score by arm and visit", everyone,
+             ["Missing: randomised participants without a score at the visit, whatever the "
+              "reason (missing data, not intercurrent events).", T.modelled_note],
+             "ipt_outcomes.plan.tables", view="missingness", src="missingness"),
+        Spec("missingness_figure", "Figure", "14.1", "participants",
+             f"Missing {T.instrument} scores by arm and visit (percent of randomised)", everyone,
+             ["Drawn from the table of participants with and without a score.", T.modelled_note],
+             "ipt_outcomes.report.figures.missingness_plot", figure="missingness",
+             src="missingness"),
+    ]  # fmt: skip
+    if _has(tables, "published_vs_reproduced"):
+        specs += [
+            Spec("published", "Table", "14.1", "participants",
+                 "Published response rates and the rates the synthetic data were calibrated to",
+                 "Observed cases at each visit",
+                 [f"Published: {T.citation}. Calibrated: the response rates of the synthetic "
+                  "data, rounded half up to whole percent as published.",
+                  "The synthetic data were generated to match these published figures: their "
+                  "agreement is a check of the calibration, not a reproduction and not evidence "
+                  "about the trial."],
+                 "ipt_outcomes.plan.tables, stats.granularity", view="published",
+                 src="published_vs_reproduced"),
+        ]  # fmt: skip
+    if _has(tables, "granularity"):
+        specs += [
+            Spec("granularity", "Table", "14.1", "participants",
+                 "Granularity check of the published percentages against reported denominators",
+                 "Denominators reported in secondary sources",
+                 ["A percentage of whole patients can take only the values k/n; a published "
+                  "percentage that no whole k gives out of the reported n cannot describe that "
+                  "denominator (GRIM test, Brown and Heathers 2017)."],
+                 "ipt_outcomes.stats.granularity", view="granularity", src="granularity"),
+        ]  # fmt: skip
+    return specs
 
 
-def _obs_cases(L: Labels) -> str:
-    return "Missing data: observed cases - participants with a baseline and a score at the visit; no imputation."
+def _descriptive(T: _Text) -> list[Spec]:
+    direction = (
+        "higher scores mean better outcomes"
+        if T.higher_is_better == "True"
+        else "higher scores mean more severe symptoms"
+    )
+    improve = "positive" if T.higher_is_better == "True" else "negative"
+    return [
+        Spec("descriptive_scores", "Table", "14.2", "efficacy",
+             f"{T.instrument} score by arm and visit: descriptive statistics",
+             "Randomised participants with a score at the visit",
+             [f"Range of the scale {T.instrument_range}; {direction}. SD: standard deviation; "
+              "quartiles as R's default (type 7).",
+              "Missing data: none imputed; n is the number with a score.", T.modelled_note],
+             "ipt_outcomes.data.summary.descriptive_by_visit", view="descriptive",
+             src="descriptive_scores", group="descriptive", group_title="Descriptive statistics"),
+        Spec("descriptive_change", "Table", "14.2", "efficacy",
+             f"Change from baseline in {T.instrument} by arm and visit: descriptive statistics",
+             "Participants with a baseline and a score at the visit",
+             [f"Change: score at the visit minus baseline; {improve} values are improvement.",
+              "Missing data: none imputed; n is the number with a baseline and a score.",
+              T.modelled_note],
+             "ipt_outcomes.data.summary.descriptive_by_visit", view="descriptive",
+             src="descriptive_change", group="descriptive", group_title="Descriptive statistics"),
+        Spec("spaghetti", "Figure", "14.2", "efficacy",
+             f"Individual {T.instrument} trajectories by arm",
+             "Randomised participants with a score",
+             ["One line per participant through the observed scores; gaps are missed visits. "
+              "In a large trial a random sample of participants per arm is drawn, as the "
+              "figure's subtitle says.", T.modelled_note],
+             "ipt_outcomes.report.figures.spaghetti_plot", figure="spaghetti",
+             group="descriptive", group_title="Descriptive statistics"),
+        Spec("waterfall", "Figure", "14.2", "efficacy",
+             f"Percent improvement from baseline in {T.instrument} at {T.last_key_visit_label}, "
+             "one bar per participant",
+             f"Participants assessed at {T.last_key_visit_label}",
+             [f"Dashed line: the response threshold ({T.response_percent}% improvement).",
+              T.modelled_note],
+             "ipt_outcomes.report.figures.waterfall_plot", figure="waterfall", src="waterfall",
+             group="descriptive", group_title="Descriptive statistics"),
+    ]  # fmt: skip
 
 
-SPECS: tuple[Spec, ...] = (
-    # ---------------------------------------------------------------- 14.1 participants
-    Spec("consort_diagram", "Figure", "14.1", "participants",
-         lambda L: "Participant flow by arm (CONSORT diagram)",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Drawn from the score file: a participant counts as assessed at a visit when "
-                    f"the {L.instrument} score is present. Lost: no score at that visit or later.",
-                    "Full analysis set: randomised participants with a baseline and at least one "
-                    "post-baseline score.", L.modelled_note],
-         "ipt_outcomes.report.tables (participant flow), figures.consort_diagram",
-         requires=("consort",), figure="consort"),
-    Spec("consort", "Table", "14.1", "participants",
-         lambda L: "Participant flow by arm and stage",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Not at this stage: randomised participants without a score at that visit "
-                    "(or outside the full analysis set). Lost for good: no score at that visit or "
-                    "any later one; first lost here: lost for good from this visit on.",
-                    L.modelled_note],
-         "ipt_outcomes.report.tables", requires=("consort",), view="consort"),
-    Spec("baseline", "Table", "14.1", "participants",
-         lambda L: "Baseline characteristics by arm",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Mean (SD) for continuous characteristics; n (%) for binary ones, percent of "
-                    "those with the characteristic recorded.",
-                    f"SMD: standardised difference against {L.ref} (difference in means or "
-                    "proportions over the pooled SD). No p-values: baseline differences in a "
-                    "randomised trial are due to chance (CONSORT 2010, item 15).", L.modelled_note],
-         "ipt_outcomes.report.tables", requires=("baseline_table",), view="baseline"),
-    Spec("missingness", "Table", "14.1", "participants",
-         lambda L: f"Participants with and without a {L.instrument} score by arm and visit",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Missing: randomised participants without a score at the visit, whatever "
-                    "the reason.", L.modelled_note],
-         "ipt_outcomes.report.tables", requires=("missingness",), view="missingness"),
-    Spec("missingness_figure", "Figure", "14.1", "participants",
-         lambda L: f"Missing {L.instrument} scores by arm and visit (percent of randomised)",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Drawn from the table of participants with and without a score.", L.modelled_note],
-         "ipt_outcomes.report.figures.missingness_plot", requires=("missingness",),
-         figure="missingness"),
-    Spec("published", "Table", "14.1", "participants",
-         lambda L: "Published and reproduced response rates",
-         lambda L: "Observed cases at each visit",
-         lambda L: [f"Published: {L.citation}. Reproduced: the response rates of the analysed "
-                    "data, rounded half up to whole percent as published.",
-                    "The data are a synthetic reconstruction made to match the published "
-                    "summary figures; they are not the trial's patients.", _obs_cases(L)],
-         "ipt_outcomes.report.tables, stats.granularity", requires=("published_vs_reproduced",),
-         view="published"),
-    Spec("granularity", "Table", "14.1", "participants",
-         lambda L: "Granularity check of the published percentages against reported denominators",
-         lambda L: "Denominators reported in secondary sources",
-         lambda L: ["A percentage of whole patients can take only the values k/n; a published "
-                    "percentage that no whole k gives out of the reported n cannot describe that "
-                    "denominator (GRIM test, Brown and Heathers 2017)."],
-         "ipt_outcomes.stats.granularity", requires=("granularity",), view="granularity"),
-    # ---------------------------------------------------------------- 14.2 efficacy
-    Spec("descriptive_scores", "Table", "14.2", "efficacy",
-         lambda L: f"{L.instrument} total score by arm and visit: descriptive statistics",
-         lambda L: "All randomised participants with a score at the visit",
-         lambda L: [f"Range of the scale {L.instrument_range}; higher scores mean more severe "
-                    "symptoms. SD: standard deviation; quartiles as R's default (type 7).",
-                    "Missing data: none imputed; n is the number with a score.", L.modelled_note],
-         "ipt_outcomes.data.summary.descriptive_by_visit", requires=("descriptive_scores",),
-         view="descriptive_scores"),
-    Spec("descriptive_change", "Table", "14.2", "efficacy",
-         lambda L: f"Change from baseline in {L.instrument} by arm and visit: descriptive statistics",
-         lambda L: "Participants with a baseline and a score at the visit",
-         lambda L: ["Change: score at the visit minus baseline; negative values are improvement.",
-                    "Missing data: none imputed; n is the number with a baseline and a score.",
-                    L.modelled_note],
-         "ipt_outcomes.data.summary.descriptive_by_visit", requires=("descriptive_change",),
-         view="descriptive_change"),
-    Spec("lsmeans", "Table", "14.2", "efficacy",
-         lambda L: f"MMRM: least-squares mean change from baseline in {L.instrument} by arm and visit",
-         lambda L: f"Full analysis set (n = {L.n_fas})",
-         lambda L: [L.mmrm_model, "Missing data: every observed score is used; missing scores are "
-                    "assumed missing at random (likelihood-based, no imputation).", _ci(L),
-                    L.modelled_note],
-         "ipt_outcomes.models.mmrm.fit_mmrm", requires=("mmrm_lsmeans",), view="lsmeans"),
-    Spec("contrasts", "Table", "14.2", "efficacy",
-         lambda L: f"MMRM: difference in change from baseline against {L.ref} (primary endpoint)",
-         lambda L: f"Full analysis set (n = {L.n_fas})",
-         lambda L: [f"Difference: arm minus {L.ref}; negative values favour the arm. Key visits "
-                    f"({L.key_visit_labels}) carry the conclusions; other visits are supportive.",
-                    L.mmrm_model, "Missing data: missing at random (likelihood-based).",
-                    L.holm_note, _ci(L), L.modelled_note],
-         "ipt_outcomes.models.mmrm.fit_mmrm", requires=("mmrm_contrasts",), view="contrasts"),
-    Spec("mmrm_figure", "Figure", "14.2", "efficacy",
-         lambda L: f"MMRM: least-squares mean change from baseline in {L.instrument} by arm",
-         lambda L: f"Full analysis set (n = {L.n_fas})",
-         lambda L: [L.mmrm_model, f"Error bars: {L.conf}% confidence intervals.", L.modelled_note],
-         "ipt_outcomes.models.mmrm.fit_mmrm, report.figures.mmrm_plot",
-         requires=("mmrm_lsmeans",), figure="mmrm"),
-    Spec("rates", "Table", "14.2", "efficacy",
-         lambda L: "Response and remission by arm and visit",
-         lambda L: "Observed cases at each visit",
-         lambda L: [f"Response: at least {L.response_percent}% improvement from baseline (the "
-                    f"boundary counts as response); remission: {L.instrument} of {L.remission_max} "
-                    "or less.", f"Wilson score {L.conf}% intervals.", _obs_cases(L),
-                    L.modelled_note],
-         "ipt_outcomes.stats.response.analyse_response", requires=("response_rates",),
-         view="rates"),
-    Spec("rates_figure", "Figure", "14.2", "efficacy",
-         lambda L: "Response and remission by arm and visit",
-         lambda L: "Observed cases at each visit",
-         lambda L: [f"Error bars: Wilson score {L.conf}% intervals.", _obs_cases(L), L.modelled_note],
-         "ipt_outcomes.stats.response, report.figures.rates_plot", requires=("response_rates",),
-         figure="rates"),
-    Spec("response_primary", "Table", "14.2", "efficacy",
-         lambda L: f"Response at the key visits against {L.ref}: baseline-adjusted and unadjusted "
-                   "effects (key secondary endpoint)",
-         lambda L: "Observed cases at each key visit",
-         lambda L: [f"Baseline-adjusted: marginal (population-average) effect by g-computation "
-                    f"under a logistic working model of response on arm and baseline "
-                    f"{L.instrument}, with the variance of Ge et al. (2011) (delta method, HC0 "
-                    "sandwich), as the FDA's 2023 guidance on covariate adjustment recommends.",
-                    "Unadjusted: risk difference with Newcombe's hybrid score interval, risk ratio "
-                    "with the log interval, odds ratio with Woolf's interval, Fisher's exact test; "
-                    "NNT = one over the risk difference, rounded up and worded NNTB/NNTH (Altman "
-                    "1998). Risk differences in percentage points (pp).",
-                    L.adjusted_not_estimable, L.holm_note, _obs_cases(L), _ci(L),
-                    L.modelled_note],
-         "ipt_outcomes.stats.adjusted.adjusted_response, stats.response.compare_with_reference",
-         requires=("response_comparisons",), view="response_primary"),
-    Spec("forest", "Figure", "14.2", "efficacy",
-         lambda L: f"Risk difference in response against {L.ref} at the key visits, "
-                   "baseline-adjusted and unadjusted",
-         lambda L: "Observed cases at each key visit",
-         lambda L: [f"Points and bars: risk difference and {L.conf}% interval in percentage points "
-                    "(adjusted: g-computation with Ge's variance; unadjusted: Newcombe).",
-                    L.adjusted_not_estimable, _obs_cases(L), L.modelled_note],
-         "ipt_outcomes.stats.adjusted, report.figures.forest_plot",
-         requires=("response_comparisons",), figure="forest"),
-    Spec("multiplicity", "Table", "14.2", "efficacy",
-         lambda L: "Confirmatory family: p-values before and after Holm's adjustment",
-         lambda L: "As for the primary and key secondary analyses",
-         lambda L: [f"Family: every observed arm against {L.ref} at each key visit "
-                    f"({L.key_visit_labels}) on the primary endpoint (MMRM) and the key secondary "
-                    f"endpoint (baseline-adjusted risk difference in response); Holm's step-down "
-                    f"procedure keeps the familywise error rate at {L.alpha} (two-sided).",
-                    "Modelled arms are outside the family."],
-         "statsmodels.stats.multitest.multipletests (Holm)", requires=("multiplicity",),
-         view="multiplicity"),
-    Spec("response_comparisons", "Table", "14.2", "efficacy",
-         lambda L: f"Response at every visit against {L.ref}: unadjusted comparisons",
-         lambda L: "Observed cases at each visit",
-         lambda L: ["Risk difference (pp) with Newcombe's hybrid score interval; risk ratio with the "
-                    "log interval; odds ratio with Woolf's interval; NNT rounded up and worded "
-                    "NNTB/NNTH with the inverted risk-difference interval (Altman 1998); Fisher's "
-                    "exact test. An undefined ratio (a zero cell) is shown as not defined.",
-                    "All p-values nominal.", _obs_cases(L), _ci(L), L.modelled_note],
-         "ipt_outcomes.stats.response.compare_with_reference", requires=("response_comparisons",),
-         view="response_comparisons"),
-    Spec("remission_comparisons", "Table", "14.2", "efficacy",
-         lambda L: f"Remission at every visit against {L.ref}: unadjusted comparisons",
-         lambda L: "Observed cases at each visit",
-         lambda L: [f"Remission: {L.instrument} of {L.remission_max} or less. Methods as for "
-                    "response.", "All p-values nominal.", _obs_cases(L), _ci(L), L.modelled_note],
-         "ipt_outcomes.stats.response.compare_with_reference",
-         requires=("remission_comparisons",), view="remission_comparisons"),
-    Spec("spaghetti", "Figure", "14.2", "efficacy",
-         lambda L: f"Individual {L.instrument} trajectories by arm",
-         lambda L: "All randomised participants with a score",
-         lambda L: ["One line per participant through the observed scores; gaps are missed "
-                    "visits.", L.modelled_note],
-         "ipt_outcomes.report.figures.spaghetti_plot", figure="spaghetti"),
-    Spec("waterfall", "Figure", "14.2", "efficacy",
-         lambda L: f"Percent change from baseline in {L.instrument} at {L.last_key_visit_label}, "
-                   "one bar per participant",
-         lambda L: f"Observed cases at {L.last_key_visit_label}",
-         lambda L: [f"Dashed line: the response threshold ({L.response_percent}% improvement).",
-                    _obs_cases(L), L.modelled_note],
-         "ipt_outcomes.report.figures.waterfall_plot", requires=("waterfall",),
-         figure="waterfall"),
-    # ---------------------------------------------------------------- 14.3 sensitivity
-    Spec("sensitivity", "Table", "14.3", "sensitivity",
-         lambda L: f"Comparisons at {L.last_key_visit_label} under each missing-data rule",
-         lambda L: "Observed cases; every participant with a baseline (non-responder imputation, "
-                   "last observation carried forward); full analysis set (MMRM)",
-         lambda L: ["Observed cases: those assessed at the visit. Non-responder imputation: a "
-                    "missing visit counts as non-response. Last observation carried forward: the "
-                    "last score at or before the visit (baseline if none). MMRM: all observed "
-                    "scores, missing at random.",
-                    "Response: risk difference (pp), Newcombe interval, Fisher's test; change: "
-                    "MMRM difference, t-test. All p-values nominal.", _ci(L), L.modelled_note],
-         "ipt_outcomes.stats.response.binary_outcomes, models.mmrm", requires=("sensitivity",),
-         view="sensitivity"),
-    Spec("sensitivity_figure", "Figure", "14.3", "sensitivity",
-         lambda L: f"Does the conclusion at {L.last_key_visit_label} depend on the missing-data rule?",
-         lambda L: "As in the table of comparisons under each missing-data rule",
-         lambda L: [f"Points and bars: estimate and {L.conf}% interval against {L.ref}.",
-                    L.modelled_note],
-         "ipt_outcomes.report.figures.sensitivity_plot", requires=("sensitivity",),
-         figure="sensitivity"),
-    Spec("ancova", "Table", "14.3", "sensitivity",
-         lambda L: f"ANCOVA of {L.instrument} at the key visits on baseline and arm, with robust "
-                   "standard errors",
-         lambda L: "Observed cases at each key visit",
-         lambda L: [f"Adjusted difference: arm minus {L.ref}, adjusted for baseline; HC3 robust "
-                    "standard errors (MacKinnon and White 1985); t on the residual df.",
-                    "All p-values nominal.", _obs_cases(L), _ci(L), L.modelled_note],
-         "ipt_outcomes.models.ancova.ancova_by_visit (statsmodels OLS)", requires=("ancova_hc3",),
-         view="ancova"),
-    Spec("hedges", "Table", "14.3", "sensitivity",
-         lambda L: f"Hedges' g of the {L.instrument} score at the key visits (unadjusted)",
-         lambda L: "Observed cases at each key visit",
-         lambda L: ["Unadjusted: the observed scores, no covariates (not adjusted for baseline); "
-                    "negative g favours the arm. Small-sample corrected, variance of Hedges and "
-                    "Olkin (1985), normal-theory interval.", _obs_cases(L), _ci(L),
-                    L.modelled_note],
-         "ipt_outcomes.stats.effect_sizes.hedges_g", requires=("hedges_g",), view="hedges"),
-    Spec("lmm_fixed", "Table", "14.3", "sensitivity",
-         lambda L: f"Random-effects growth model of {L.instrument}: fixed effects",
-         lambda L: f"Observed arms ({L.observed_arms}), every score including baseline",
-         lambda L: [f"Score on arm by time (time in {L.visit_unit or 'visit units'}) with a random "
-                    "intercept per participant; REML; Satterthwaite degrees of freedom (as "
-                    "lmerTest). Terms name the arm against the reference.",
-                    "Missing data: every observed score is used (missing at random).",
-                    "All p-values nominal.", _ci(L)],
-         "ipt_outcomes.models.lmm.growth_model", requires=("lmm_fixed",), view="lmm_fixed"),
-    Spec("lmm_fit", "Table", "14.3", "sensitivity",
-         lambda L: "Random-effects growth model: variance components and fit",
-         lambda L: f"Observed arms ({L.observed_arms})",
-         lambda L: ["Restricted maximum likelihood; a fit on the boundary of the parameter space "
-                    "is reported as singular."],
-         "ipt_outcomes.models.lmm.lmm_fit_table", requires=("lmm_fit",), view="lmm_fit"),
-    Spec("lmm_icc", "Table", "14.3", "sensitivity",
-         lambda L: "Therapy-group clustering: partially nested model, variance components",
-         lambda L: f"Observed arms ({L.observed_arms}), post-baseline scores",
-         lambda L: ["Partially nested model (Roberts and Roberts 2005; Baldwin et al. 2011): a "
-                    "therapy-group random intercept in the group-therapy arm only, a participant "
-                    "random intercept in every arm; REML."],
-         "ipt_outcomes.models.lmm.partially_nested_model", requires=("lmm_icc",), view="lmm_icc"),
-    Spec("lmm_nested", "Table", "14.3", "sensitivity",
-         lambda L: "Therapy-group clustering: the group arm's effect with and without the group term",
-         lambda L: f"Observed arms ({L.observed_arms}), post-baseline scores",
-         lambda L: ["Ignoring the therapy groups understates the standard error of the group "
-                    "arm's effect.", "All p-values nominal.", _ci(L)],
-         "ipt_outcomes.models.lmm.partially_nested_model", requires=("lmm_nested",),
-         view="lmm_nested"),
-    Spec("estimand", "Table", "14.3", "estimands",
-         lambda L: "The primary estimand in the attributes of ICH E9(R1)",
-         lambda L: "Every randomised participant with a baseline, observed arms",
-         lambda L: ["Intercurrent event: discontinuation or dropout before the last visit (the "
-                    "first visit without a score after which none follows); a missed visit "
-                    "followed by an observed one is missing at random.", L.modelled_note],
-         "ipt_outcomes.estimands.estimand_tables", requires=("estimand",), view="estimand"),
-    Spec("mi_contrasts", "Table", "14.3", "estimands",
-         lambda L: f"Primary MMRM and reference-based multiple imputation: difference in change "
-                   f"from baseline against {L.ref}, {L.last_visit_label}",
-         lambda L: "Every participant with a baseline, observed arms",
-         lambda L: ["Strategies for dropouts (Carpenter, Roger and Kenward 2013): MAR, missing at "
-                    "random; JR, jump to reference; CR, copy reference; CIR, copy increments in "
-                    "reference; LMCF, last mean carried forward. Conditional mean imputation with "
-                    "jackknife standard errors (Wolbers et al. 2022), normal intervals; imputation "
-                    "model: the MMRM (unstructured covariance, REML); analysis: ANCOVA of change on "
-                    "arm and baseline. A strategy that cannot be applied says why.",
-                    "All p-values nominal.", _ci(L), L.modelled_note],
-         "ipt_outcomes.estimands.reference_based_mi (checked against R rbmi)",
-         requires=("mi_contrasts",), view="mi_contrasts"),
-    Spec("tipping_point", "Figure", "14.3", "estimands",
-         lambda L: f"Tipping point: the difference against {L.ref} as imputed scores are made worse",
-         lambda L: "Every participant with a baseline, observed arms",
-         lambda L: ["Delta-adjusted multiple imputation under MAR: delta points added to every "
-                    "imputed post-dropout score of the compared arm (the reference arm unchanged); "
-                    f"conditional mean imputation with jackknife standard errors; {L.last_visit_label}.",
-                    _ci(L)],
-         "ipt_outcomes.estimands (MIResults.tipping_point)", requires=("tipping_point",),
-         figure="tipping_point"),
-    Spec("tipping_point_exact", "Table", "14.3", "estimands",
-         lambda L: "Tipping point: the shift at which the conclusion changes",
-         lambda L: "Every participant with a baseline, observed arms",
-         lambda L: ["The delta (points added to imputed scores) at which the two-sided p-value "
-                    "crosses the conventional level, found by root search on the delta-adjusted "
-                    "analysis; none within the grid when a row is absent.", _ci(L)],
-         "ipt_outcomes.estimands (MIResults.tipping_point_exact)",
-         requires=("tipping_point_exact",), view="tipping_point_exact"),
-    # ---------------------------------------------------------------- 16.2 listings
-    Spec("dropouts", "Listing", "16.2", "listings",
-         lambda L: f"Participants without a score at the last visit ({L.last_visit_label})",
-         lambda L: f"All randomised participants (n = {L.subjects})",
-         lambda L: ["Last visit with a score: the latest visit at which the participant has a "
-                    f"{L.instrument} score ({L.baseline_label} if none later).", L.modelled_note],
-         "ipt_outcomes.report.tables", requires=("dropouts",), view="dropouts"),
-)  # fmt: skip
+def _notes(row) -> list[str]:
+    text = str(row.get("notes", "") or "")
+    return [text] if text and text != "nan" else []
 
 
-def _present(tables: dict, names) -> bool:
-    return all(n in tables and tables[n] is not None and len(tables[n]) for n in names)
+def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
+    """The TLFs of one analysis (a row of the ``analyses`` table)."""
+    rid, kind, a = str(row["id"]), str(row["kind"]), str(row["analysis"])
+    if kind == "endpoint":
+        group_title = f"{ROLE_TITLES.get(str(row['role']), 'Endpoint')}: {row['label']}"
+    elif kind == "sensitivity":
+        group_title = f"Sensitivity analysis of {row['endpoint']}: {row['label']}"
+    else:
+        group_title = f"Subgroup analysis: {row['label']}"
+    pop = str(row["population_text"])
+    est = f"Estimand: {row['estimand_label']} (Section 1)." if row.get("estimand_label") else ""
+    desc = str(row["description"]) + "."
+    nominal = ("Adjusted p: multiplicity-adjusted over the confirmatory family (table of the "
+               "multiplicity family); every other p-value is nominal."
+               if row.get("in_family") in (True, "True") else "All p-values nominal.")  # fmt: skip
+    base = [desc, est, *_notes(row)]
+    g = dict(group=rid, group_title=group_title)
+    n = f"{rid}__"
+    visits = str(row["visit_labels"])
+    specs: list[Spec] = []
+
+    def has(role):
+        return _has(tables, n + role)
+
+    if a == "mmrm" and has("contrasts"):
+        specs += [
+            Spec(f"{rid}-lsmeans", "Table", "14.2", "efficacy",
+                 f"{row['label']}: least-squares means by arm and visit", pop,
+                 base + ["Missing scores are assumed missing at random (likelihood-based, no "
+                         "imputation). LS means hold baseline at its mean and weight factor "
+                         "levels equally.", T.ci, T.modelled_note],
+                 "ipt_outcomes.models.mmrm.fit_mmrm", view="lsmeans", src=n + "lsmeans", **g),
+            Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
+                 f"{row['label']}: difference against {T.reference_label} by visit", pop,
+                 base + [f"Difference: arm minus {T.reference_label}; the endpoint's visits "
+                         f"({visits}) are marked and carry the conclusions, the others are "
+                         "supportive.", nominal, T.ci, T.modelled_note],
+                 "ipt_outcomes.models.mmrm.fit_mmrm", view="contrasts", src=n + "contrasts", **g),
+            Spec(f"{rid}-figure", "Figure", "14.2", "efficacy",
+                 f"{row['label']}: least-squares means by arm over time", pop,
+                 base + [f"Error bars: {T.confidence_percent}% confidence intervals.",
+                         T.modelled_note],
+                 "ipt_outcomes.models.mmrm.fit_mmrm, report.figures.mmrm_plot", figure="mmrm",
+                 src=n + "lsmeans", **g),
+        ]  # fmt: skip
+    elif a in ("ancova", "mi") or (a == "missing-rule" and has("contrasts")):
+        what = {"ancova": "ANCOVA", "mi": "Multiple imputation",
+                "missing-rule": "Missing-data rule"}[a]  # fmt: skip
+        specs += [
+            Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
+                 f"{row['label']}: difference against {T.reference_label}", pop,
+                 base + [f"{what}; difference: arm minus {T.reference_label}.", nominal, T.ci,
+                         T.modelled_note],
+                 f"ipt_outcomes.plan.analyses ({a})", view="differences", src=n + "contrasts",
+                 **g),
+        ]  # fmt: skip
+        if has("lsmeans"):
+            specs.append(
+                Spec(
+                    f"{rid}-lsmeans",
+                    "Table",
+                    "14.2",
+                    "efficacy",
+                    f"{row['label']}: least-squares means by arm",
+                    pop,
+                    base + [T.ci, T.modelled_note],
+                    f"ipt_outcomes.plan.analyses ({a})",
+                    view="lsmeans",
+                    src=n + "lsmeans",
+                    **g,
+                )  # fmt: skip
+            )
+    if kind == "sensitivity":  # no figure of its own, unless it is a tipping point
+        figure_ok = a == "tipping-point"
+    else:
+        figure_ok = True
+    if a in ("response", "adjusted-response", "missing-rule") and has("rates"):
+        specs.append(
+            Spec(
+                f"{rid}-rates",
+                "Table",
+                "14.2",
+                "efficacy",
+                f"{row['label']}: rates by arm and visit",
+                pop,
+                base + [f"Wilson score {T.confidence_percent}% intervals.", T.modelled_note],
+                "ipt_outcomes.stats.response.rates",
+                view="rates",
+                src=n + "rates",
+                **g,
+            )  # fmt: skip
+        )
+    if has("comparisons"):
+        specs.append(
+            Spec(
+                f"{rid}-comparisons",
+                "Table",
+                "14.2",
+                "efficacy",
+                f"{row['label']}: unadjusted comparisons against {T.reference_label}",
+                pop,
+                base
+                + [
+                    "Risk difference (pp) with Newcombe's hybrid score interval; risk ratio "
+                    "with the log interval; odds ratio with Woolf's interval; NNT rounded up "
+                    "and worded NNTB/NNTH (Altman 1998); Fisher's exact test. An undefined "
+                    "ratio (a zero cell) is shown as not defined.",
+                    nominal,
+                    T.ci,
+                    T.modelled_note,
+                ],
+                "ipt_outcomes.stats.response.compare_with_reference",
+                view="comparisons",
+                src=n + "comparisons",
+                **g,
+            )  # fmt: skip
+        )
+    if has("effects"):
+        specs.append(
+            Spec(f"{rid}-effects", "Table", "14.2", "efficacy",
+                 f"{row['label']}: covariate-adjusted effects against {T.reference_label}", pop,
+                 base + ["Marginal (population-average) effects by g-computation under a "
+                         "logistic working model (FDA 2023 guidance on covariate adjustment); "
+                         "risk differences in percentage points.", nominal, T.ci,
+                         T.modelled_note],
+                 "ipt_outcomes.stats.adjusted.adjusted_response", view="effects",
+                 src=n + "effects", **g))  # fmt: skip
+        if figure_ok:
+            specs.append(Spec(f"{rid}-forest", "Figure", "14.2", "efficacy",
+                 f"{row['label']}: adjusted risk difference against {T.reference_label}", pop,
+                 base + [f"Points and bars: risk difference and {T.confidence_percent}% interval "
+                         "in percentage points.", T.modelled_note],
+                 "ipt_outcomes.report.figures.forest_plot", figure="forest", src=n + "effects",
+                 **g))  # fmt: skip
+    if a == "lmm" and has("fixed"):
+        specs += [
+            Spec(f"{rid}-fixed", "Table", "14.2", "efficacy",
+                 f"{row['label']}: fixed effects", pop,
+                 base + [f"Score on arm by time (time in {T.visit_unit or 'visit units'}) with a "
+                         "random intercept per participant; REML; Satterthwaite degrees of "
+                         "freedom (as lmerTest). Terms name the arm against the reference.",
+                         nominal, T.ci],
+                 "ipt_outcomes.models.lmm.growth_model", view="lmm_fixed", src=n + "fixed", **g),
+            Spec(f"{rid}-fit", "Table", "14.2", "efficacy",
+                 f"{row['label']}: variance components and fit", pop,
+                 ["Restricted maximum likelihood; a fit on the boundary of the parameter space is "
+                  "reported as singular."],
+                 "ipt_outcomes.models.lmm.lmm_fit_table", view="lmm_fit", src=n + "fit", **g),
+        ]  # fmt: skip
+        if has("icc"):
+            specs += [
+                Spec(f"{rid}-icc", "Table", "14.2", "efficacy",
+                     "Therapy-group clustering: partially nested model, variance components", pop,
+                     ["Partially nested model (Roberts and Roberts 2005; Baldwin et al. 2011): a "
+                      "therapy-group random intercept in the group-therapy arm only, a "
+                      "participant random intercept in every arm; REML."],
+                     "ipt_outcomes.models.lmm.partially_nested_model", view="lmm_icc",
+                     src=n + "icc", **g),
+                Spec(f"{rid}-nested", "Table", "14.2", "efficacy",
+                     "Therapy-group clustering: the group arm's effect with and without the group "
+                     "term", pop,
+                     ["Ignoring the therapy groups understates the standard error of the group "
+                      "arm's effect.", "All p-values nominal.", T.ci],
+                     "ipt_outcomes.models.lmm.partially_nested_model", view="lmm_nested",
+                     src=n + "nested", **g),
+            ]  # fmt: skip
+    if a == "tipping-point" and has("grid"):
+        specs += [
+            Spec(f"{rid}-figure", "Figure", "14.2", "efficacy",
+                 f"{row['label']}: the difference against {T.reference_label} as imputed scores "
+                 "are shifted", pop,
+                 base + ["Delta-adjusted multiple imputation: delta points added to every imputed "
+                         "post-dropout score of the compared arm (the reference arm unchanged); "
+                         "conditional mean imputation with jackknife standard errors.", T.ci],
+                 "ipt_outcomes.estimands (MIResults.tipping_point)", figure="tipping_point",
+                 src=n + "grid", **g),
+        ]  # fmt: skip
+        if has("exact"):
+            specs.append(
+                Spec(
+                    f"{rid}-exact",
+                    "Table",
+                    "14.2",
+                    "efficacy",
+                    f"{row['label']}: the shift at which the conclusion changes",
+                    pop,
+                    [
+                        "The delta (points added to imputed scores) at which the two-sided "
+                        "p-value crosses the conventional level, found by root search on the "
+                        "delta-adjusted analysis; none within the grid when a row is absent.",
+                        T.ci,
+                    ],
+                    "ipt_outcomes.estimands (MIResults.tipping_point_exact)",
+                    view="tipping_point_exact",
+                    src=n + "exact",
+                    **g,
+                )  # fmt: skip
+            )
+    if a == "subgroup" and has("contrasts"):
+        specs += [
+            Spec(f"{rid}-table", "Table", "14.2", "efficacy",
+                 f"{row['label']}: difference against {T.reference_label} within each subgroup",
+                 pop,
+                 base + ["The endpoint's model with the arm-by-visit-by-subgroup interaction; "
+                         "interaction p: the joint test that the arm differences are equal "
+                         "across the subgroup's levels (Kenward-Roger F for an MMRM). Subgroup "
+                         "analyses are exploratory; all p-values nominal.", T.ci],
+                 "ipt_outcomes.plan.subgroups", view="subgroup", src=n + "contrasts",
+                 args={"interaction": n + "interaction"}, **g),
+            Spec(f"{rid}-forest", "Figure", "14.2", "efficacy",
+                 f"{row['label']}: difference against {T.reference_label} by subgroup", pop,
+                 base + [f"Points and bars: difference and {T.confidence_percent}% interval."],
+                 "ipt_outcomes.report.figures.subgroup_plot", figure="subgroup",
+                 src=n + "contrasts", **g),
+        ]  # fmt: skip
+    return specs
 
 
-def catalogue(tables: dict, specs=SPECS) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Number the TLFs whose tables exist; their titles, populations and footnotes.
+def catalogue(tables: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Number the report's TLFs in order; their titles, populations and footnotes.
 
     Returns
     -------
     tlf : DataFrame
-        ``number, kind, label, name, part, section, title, population, program`` - one row per
-        TLF in report order; ``label`` is e.g. "Table 14.2.1".
+        ``number, kind, label, name, part, section, group, group_title, title, population,
+        program, view, figure, src, args`` - one row per TLF in report order; ``label`` is e.g.
+        "Table 14.2.1".
     footnotes : DataFrame
         ``name, order, text`` - the footnotes of each TLF, in order.
     """
-    L = Labels(tables)
+    T = _Text(tables)
+    specs = _participants(tables, T) + _descriptive(T)
+    analyses = tables["analyses"]
+    endpoint_rows = analyses[analyses["kind"] == "endpoint"]
+    for row in endpoint_rows.to_dict("records"):
+        specs += _analysis_specs(tables, row, T)
+    if _has(tables, "multiplicity"):
+        specs.append(
+            Spec(
+                "multiplicity",
+                "Table",
+                "14.2",
+                "efficacy",
+                "Confirmatory family: p-values before and after the multiplicity adjustment",
+                "As for each endpoint of the family",
+                [
+                    f"Rule: {T.multiplicity_text}. Hypotheses in testing order: each endpoint of "
+                    "the family in plan order, within it each compared arm in the design's order, "
+                    "within that each of the endpoint's visits.",
+                    "Modelled arms are outside the family.",
+                ],
+                "ipt_outcomes.plan.multiplicity",
+                view="multiplicity",
+                src="multiplicity",
+                group="multiplicity",
+                group_title="Multiplicity",
+            )  # fmt: skip
+        )
+    for row in analyses[analyses["kind"] != "endpoint"].to_dict("records"):
+        specs += _analysis_specs(tables, row, T)
+    specs.append(
+        Spec(
+            "dropouts",
+            "Listing",
+            "16.2",
+            "listings",
+            f"Participants without a score at the last visit ({T.last_visit_label})",
+            f"Randomised participants (n = {T.subjects})",
+            [
+                "Last visit with a score: the latest visit at which the participant has a "
+                f"{T.instrument} score ({T.baseline_label} if none later).",
+                T.modelled_note,
+            ],
+            "ipt_outcomes.plan.tables",
+            view="dropouts",
+            src="dropouts",
+        )  # fmt: skip
+    )
     counters: dict[tuple[str, str], int] = {}
     rows, notes = [], []
     for s in specs:
-        if s.requires and not _present(tables, s.requires):
+        if s.src and s.view and not _has(tables, s.src):
             continue
         counters[(s.part, s.kind)] = counters.get((s.part, s.kind), 0) + 1
         number = f"{s.part}.{counters[(s.part, s.kind)]}"
         rows.append(dict(number=number, kind=s.kind, label=f"{s.kind} {number}", name=s.name,
-                         part=s.part, section=s.section, title=s.title(L),
-                         population=s.population(L), program=s.program))  # fmt: skip
-        for i, text in enumerate(t for t in s.footnotes(L) if t):
+                         part=s.part, section=s.section, group=s.group,
+                         group_title=s.group_title, title=s.title, population=s.population,
+                         program=s.program, view=s.view, figure=s.figure, src=s.src,
+                         args=";".join(f"{k}={v}" for k, v in s.args.items())))  # fmt: skip
+        for i, text in enumerate(t for t in s.footnotes if t):
             notes.append(dict(name=s.name, order=i + 1, text=text))
     return (
-        pd.DataFrame(
-            rows,
-            columns=[
-                "number",
-                "kind",
-                "label",
-                "name",
-                "part",
-                "section",
-                "title",
-                "population",
-                "program",
-            ],
-        ),  # fmt: skip
+        pd.DataFrame(rows, columns=TLF_COLUMNS),
         pd.DataFrame(notes, columns=["name", "order", "text"]),
     )
-
-
-def spec(name: str) -> Spec:
-    """The spec called ``name``."""
-    for s in SPECS:
-        if s.name == name:
-            return s
-    raise KeyError(name)

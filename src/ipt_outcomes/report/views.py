@@ -191,8 +191,8 @@ def _view(b: _B, src: str, rows: list[int], columns: list[tuple[str, Callable]],
 # ------------------------------------------------------------------------------------------
 
 
-def consort_view(t: dict) -> TableView:
-    b, s = _B(t), "consort"
+def consort_view(t: dict, src: str = "consort") -> TableView:
+    b, s = _B(t), src
     c = t[s]
 
     def stage(i):
@@ -201,14 +201,14 @@ def consort_view(t: dict) -> TableView:
         return Cell((Ref(s, i, "stage", "text"), ", ", Ref(s, i, "visit", "vlabel")), left=True)
 
     cols = [("Arm", lambda i: b.arm(s, i)), ("Stage", stage), ("n", lambda i: b.v(s, i, "n", "int")),
-            ("Not at this stage", lambda i: b.v(s, i, "missed", "int")),
-            ("Lost for good, cumulative", lambda i: b.v(s, i, "lost", "int")),
-            ("First lost here", lambda i: b.v(s, i, "lost_new", "int"))]  # fmt: skip
+            ("Not assessed", lambda i: b.v(s, i, "missed", "int")),
+            ("Lost to follow-up, cumulative", lambda i: b.v(s, i, "lost", "int")),
+            ("Newly lost to follow-up", lambda i: b.v(s, i, "lost_new", "int"))]  # fmt: skip
     return _view(b, s, list(range(len(c))), cols)
 
 
-def baseline_view(t: dict) -> TableView:
-    b, s = _B(t), "baseline_table"
+def baseline_view(t: dict, src: str = "baseline_table") -> TableView:
+    b, s = _B(t), src
     bt, smd = t[s], t["baseline_smd"]
     arms = [str(a) for a in t["arms"]["arm"]]
     others = [a for a in arms if a != b.reference]
@@ -243,8 +243,8 @@ def baseline_view(t: dict) -> TableView:
     return TableView(header, rows)
 
 
-def missingness_view(t: dict) -> TableView:
-    b, s = _B(t), "missingness"
+def missingness_view(t: dict, src: str = "missingness") -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("Randomised", lambda i: b.v(s, i, "randomised", "int")),
             ("With a score", lambda i: b.v(s, i, "observed", "int")),
@@ -253,8 +253,8 @@ def missingness_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-def published_view(t: dict) -> TableView:
-    b, s = _B(t), "published_vs_reproduced"
+def published_view(t: dict, src: str = "published_vs_reproduced") -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("Published, %", lambda i: b.v(s, i, "published_percent", "f0")),
             ("Reproduced, %", lambda i: b.v(s, i, "reproduced_percent", "f0")),
@@ -263,8 +263,8 @@ def published_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-def granularity_view(t: dict) -> TableView:
-    b, s = _B(t), "granularity"
+def granularity_view(t: dict, src: str = "granularity") -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("Published, %", lambda i: b.v(s, i, "published_percent", "f0")),
             ("Reported n", lambda i: b.v(s, i, "reported_n", "int")),
@@ -276,11 +276,23 @@ def granularity_view(t: dict) -> TableView:
 
 # ------------------------------------------------------------------------------------------
 # 14.2 efficacy
+
+
+def populations_view(t: dict, src: str = "populations") -> TableView:
+    """Each population's n per arm (modelled arms marked, outside the trial's counts)."""
+    b, s = _B(t), src
+    cols = [("Population", lambda i: b.v(s, i, "label", "text", left=True)),
+            ("Arm", lambda i: b.arm(s, i)), ("n", lambda i: b.v(s, i, "n", "int"))]  # fmt: skip
+    return _view(b, s, list(range(len(t[s]))), cols)
+
+
+# ------------------------------------------------------------------------------------------
+# 14.2 efficacy
 # ------------------------------------------------------------------------------------------
 
 
-def _descriptive(t: dict, s: str) -> TableView:
-    b = _B(t)
+def descriptive_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("n", lambda i: b.v(s, i, "n", "int")),
             ("Mean (SD)", lambda i: Cell((Ref(s, i, "mean", "f1"), " (", Ref(s, i, "sd", "f1"), ")"))
@@ -291,110 +303,91 @@ def _descriptive(t: dict, s: str) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-def descriptive_scores_view(t: dict) -> TableView:
-    return _descriptive(t, "descriptive_scores")
+def _has_col(t: dict, src: str, col: str) -> bool:
+    return col in t[src].columns and t[src][col].notna().any()
 
 
-def descriptive_change_view(t: dict) -> TableView:
-    return _descriptive(t, "descriptive_change")
-
-
-def lsmeans_view(t: dict) -> TableView:
-    b, s = _B(t), "mmrm_lsmeans"
-    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("LS mean (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
-            ("SE", lambda i: b.v(s, i, "se", "f2")), ("df", lambda i: b.v(s, i, "df", "f1"))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols)
-
-
-def _holm_cell(b: _B, endpoint: str, src: str, i: int) -> Cell:
-    r = b.t[src].iloc[i]
+def _adjusted_p(b: _B, src: str, i: int) -> Cell:
+    """The multiplicity-adjusted p of a family hypothesis; empty outside the family."""
     if b.is_modelled(src, i):
         return Cell(("not tested",))
-    j = b.row("multiplicity", endpoint=endpoint, arm=str(r["arm"]), visit=float(r["visit"]))
-    return b.v("multiplicity", j, "p_holm", "p") if j is not None else Cell(("nominal",))
+    r = Ref(src, i, "p_adjusted", "p")
+    return Cell(()) if _empty(b.t, r) else Cell((r,))
 
 
-def contrasts_view(t: dict) -> TableView:
-    b, s = _B(t), "mmrm_contrasts"
-    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("Difference (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
-            ("SE", lambda i: b.v(s, i, "se", "f2")), ("df", lambda i: b.v(s, i, "df", "f1")),
-            ("p, nominal", lambda i: b.p(s, i)), ("Holm p", lambda i: _holm_cell(b, "mmrm", s, i))]  # fmt: skip
-    view = _view(b, s, list(range(len(t[s]))), cols)
-    key = set(b.key_visits)
-    view.row_class = [
-        (c + " key").strip() if float(t[s].iloc[i]["visit"]) in key else c
-        for i, c in zip(range(len(t[s])), view.row_class, strict=True)
-    ]
+def _mark_endpoint_visits(t: dict, src: str, view: TableView) -> TableView:
+    if "endpoint_visit" not in t[src].columns:
+        return view
+    flags = t[src]["endpoint_visit"].astype(str) == "True"
+    view.row_class = [(c + " key").strip() if flags.iloc[i] else c
+                      for i, c in enumerate(view.row_class)]  # fmt: skip
     return view
 
 
-def rates_view(t: dict) -> TableView:
-    b, s, r = _B(t), "response_rates", "remission_rates"
+def _fit_column(t: dict, src: str) -> list:
+    """A "Model" column when the table stacks the observed arms' fit and the modelled arm's."""
+    frame = t[src]
+    if "fit" not in frame.columns or not (frame["fit"].astype(str) == "modelled").any():
+        return []
+    words = {"observed": "observed arms", "modelled": "modelled arm with the reference"}
+    return [("Model", lambda i: Cell((words.get(str(frame.iloc[i]["fit"]), ""),), left=True))]
 
-    def rem(i, what):
-        row = t[s].iloc[i]
-        j = b.row(r, arm=str(row["arm"]), visit=float(row["visit"]))
-        if j is None:
-            return Cell(())
-        if what == "k":
-            return b.v(r, j, "remitters", "int")
-        return b.ci(r, j, "rate", "ci_low", "ci_high", "pct")
 
+def lsmeans_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
+    cols = [("Arm", lambda i: b.arm(s, i)), *_fit_column(t, s)]
+    if "visit" in t[s].columns:
+        cols.append(("Visit", lambda i: b.visit(s, i)))
+    if "n" in t[s].columns:
+        cols.append(("n", lambda i: b.v(s, i, "n", "int")))
+    cols += [("LS mean (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
+             ("SE", lambda i: b.v(s, i, "se", "f2"))]  # fmt: skip
+    if _has_col(t, s, "df") and not (t[s]["df"].astype(float) == float("inf")).all():
+        cols.append(("df", lambda i: b.v(s, i, "df", "f1")))
+    return _mark_endpoint_visits(t, s, _view(b, s, list(range(len(t[s]))), cols))
+
+
+def contrasts_view(t: dict, src: str) -> TableView:
+    """Differences against the reference at each visit (MMRM), endpoint visits marked."""
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("n", lambda i: b.v(s, i, "n", "int")),
-            ("Responders", lambda i: b.v(s, i, "responders", "int")),
-            ("Response (CI)", lambda i: b.ci(s, i, "rate", "ci_low", "ci_high", "pct")),
-            ("Remitters", lambda i: rem(i, "k")), ("Remission (CI)", lambda i: rem(i, "ci"))]  # fmt: skip
+            ("Difference (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
+            ("SE", lambda i: b.v(s, i, "se", "f2")), ("df", lambda i: b.v(s, i, "df", "f1")),
+            ("p, nominal", lambda i: b.p(s, i))]  # fmt: skip
+    if _has_col(t, s, "p_adjusted"):
+        cols.append(("Adjusted p", lambda i: _adjusted_p(b, s, i)))
+    return _mark_endpoint_visits(t, s, _view(b, s, list(range(len(t[s]))), cols))
+
+
+def differences_view(t: dict, src: str) -> TableView:
+    """Differences against the reference (ANCOVA, multiple imputation, missing-data rules)."""
+    b, s = _B(t), src
+    frame = t[s]
+    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i))]
+    if "n" in frame.columns:
+        cols.append(("n", lambda i: b.v(s, i, "n", "int")))
+    cols += [("Difference (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
+             ("SE", lambda i: b.v(s, i, "se", "f2"))]  # fmt: skip
+    if _has_col(t, s, "df") and not (frame["df"].astype(float) == float("inf")).all():
+        cols.append(("df", lambda i: b.v(s, i, "df", "f1")))
+    cols.append(("p, nominal", lambda i: b.p(s, i)))
+    if _has_col(t, s, "p_adjusted"):
+        cols.append(("Adjusted p", lambda i: _adjusted_p(b, s, i)))
+    return _view(b, s, list(range(len(frame))), cols)
+
+
+def rates_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
+    events = "responders" if "responders" in t[s].columns else "remitters"
+    word = "Responders" if events == "responders" else "Remitters"
+    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
+            ("n", lambda i: b.v(s, i, "n", "int")), (word, lambda i: b.v(s, i, events, "int")),
+            ("Rate (CI)", lambda i: b.ci(s, i, "rate", "ci_low", "ci_high", "pct"))]  # fmt: skip
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-MEASURES = (
-    (
-        "risk_difference",
-        "Risk difference, pp",
-        "risk_difference",
-        "rd_ci_low",
-        "rd_ci_high",
-        "pp_n",
-    ),
-    ("risk_ratio", "Risk ratio", "risk_ratio", "rr_ci_low", "rr_ci_high", "f2"),
-    ("odds_ratio", "Odds ratio", "odds_ratio", "or_ci_low", "or_ci_high", "f2"),
-)
-
-
-def response_primary_view(t: dict) -> TableView:
-    """Adjusted and unadjusted effects side by side, one row per arm, key visit and measure."""
-    b, u, a = _B(t), "response_comparisons", "response_adjusted"
-    header = _h("Arm", "Visit", "Measure", "Baseline-adjusted (CI)", "Adjusted p",
-                "Unadjusted (CI)", "Fisher p", "Holm p", "NNT, unadjusted (CI)")  # fmt: skip
-    rows, cls = [], []
-    for i in b.rows(u, visit=b.key_visits):
-        arm, visit = str(t[u].iloc[i]["arm"]), float(t[u].iloc[i]["visit"])
-        for m, name, est, lo, hi, kind in MEASURES:
-            j = b.row(a, arm=arm, visit=visit, contrast=m) if len(t[a]) else None
-            first = m == "risk_difference"
-            adj = (
-                b.ci(a, j, "estimate", "ci_low", "ci_high", kind)
-                if j is not None
-                else Cell(("not estimated",))
-            )
-            adj_p = b.p(a, j) if j is not None else Cell(())
-            rows.append([
-                b.arm(u, i) if first else Cell((), left=True),
-                b.visit(u, i) if first else Cell((), left=True),
-                b.text(name), adj, adj_p, b.ci(u, i, est, lo, hi, kind),
-                b.p(u, i, "p_fisher") if first else Cell(()),
-                _holm_cell(b, "response", u, i) if first else Cell(()),
-                Cell((Ref(u, i, "nnt_text", "text"),), left=True) if first else Cell(()),
-            ])  # fmt: skip
-            cls.append(b.row_class(u, i) + (" group" if first else ""))
-    return TableView(header, rows, [c.strip() for c in cls])
-
-
-def _comparisons(t: dict, s: str) -> TableView:
-    b = _B(t)
+def comparisons_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("Events / n", lambda i: Cell((Ref(s, i, "events", "int"), " / ", Ref(s, i, "n", "int")))),
             ("Reference events / n", lambda i: Cell((Ref(s, i, "events_reference", "int"), " / ",
@@ -404,75 +397,63 @@ def _comparisons(t: dict, s: str) -> TableView:
             ("Odds ratio (CI)", lambda i: b.ci(s, i, "odds_ratio", "or_ci_low", "or_ci_high", "f2")),
             ("NNT (CI)", lambda i: Cell((Ref(s, i, "nnt_text", "text"),), left=True)),
             ("Fisher p, nominal", lambda i: b.p(s, i, "p_fisher"))]  # fmt: skip
+    if _has_col(t, s, "p_adjusted"):
+        cols.append(("Adjusted p", lambda i: _adjusted_p(b, s, i)))
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-def response_comparisons_view(t: dict) -> TableView:
-    return _comparisons(t, "response_comparisons")
+MEASURE_NAMES = {"risk_difference": ("Risk difference, pp", "pp_n"),
+                 "risk_ratio": ("Risk ratio", "f2"), "odds_ratio": ("Odds ratio", "f2")}  # fmt: skip
 
 
-def remission_comparisons_view(t: dict) -> TableView:
-    return _comparisons(t, "remission_comparisons")
+def effects_view(t: dict, src: str) -> TableView:
+    """Covariate-adjusted marginal effects: one row per arm, visit and measure."""
+    b, s = _B(t), src
+    frame = t[s]
+    adjusted = _has_col(t, s, "p_adjusted")
+    header = _h("Arm", "Visit", "Measure", "Estimate (CI)", "SE", "p, nominal",
+                *(["Adjusted p"] if adjusted else []), "Note")  # fmt: skip
+    rows, cls = [], []
+    for i in range(len(frame)):
+        m = str(frame.iloc[i]["contrast"])
+        name, kind = MEASURE_NAMES.get(m, (m, "f2"))
+        first = m == "risk_difference"
+        row = [b.arm(s, i) if first else Cell((), left=True),
+               b.visit(s, i) if first else Cell((), left=True), b.text(name),
+               b.ci(s, i, "estimate", "ci_low", "ci_high", kind),
+               b.v(s, i, "se", "pp_n" if kind == "pp_n" else "f3"), b.p(s, i)]  # fmt: skip
+        if adjusted:
+            row.append(_adjusted_p(b, s, i) if first else Cell(()))
+        row.append(b.v(s, i, "note", "text", left=True) if "note" in frame else Cell(()))
+        rows.append(row)
+        cls.append((b.row_class(s, i) + (" group" if first else "")).strip())
+    return TableView(header, rows, cls)
 
 
-def multiplicity_view(t: dict) -> TableView:
-    b, s = _B(t), "multiplicity"
-    cols = [("Endpoint", lambda i: b.v(s, i, "endpoint_label", "text", left=True)),
+def multiplicity_view(t: dict, src: str = "multiplicity") -> TableView:
+    b, s = _B(t), src
+    cols = [("Order", lambda i: b.v(s, i, "order", "int")),
+            ("Endpoint", lambda i: b.v(s, i, "endpoint_label", "text", left=True)),
             ("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("Unadjusted p", lambda i: b.v(s, i, "p", "p")),
-            ("Holm p", lambda i: b.v(s, i, "p_holm", "p")),
-            ("Significant after Holm", lambda i: b.v(s, i, "significant", "bool"))]  # fmt: skip
+            ("Raw p", lambda i: b.v(s, i, "p", "p")),
+            ("Adjusted p", lambda i: b.v(s, i, "p_adjusted", "p")),
+            ("Rejected", lambda i: b.v(s, i, "rejected", "bool"))]  # fmt: skip
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-# ------------------------------------------------------------------------------------------
-# 14.3 sensitivity and supportive analyses
-# ------------------------------------------------------------------------------------------
-
-
-def sensitivity_view(t: dict) -> TableView:
-    b, s = _B(t), "sensitivity"
-
-    def est(i):
-        kind = "pp_n" if t[s].iloc[i]["measure"] == "response" else "f2"
-        return b.ci(s, i, "estimate", "ci_low", "ci_high", kind)
-
-    cols = [("Analysis", lambda i: b.v(s, i, "rule_label", "text", left=True)),
-            ("Measure", lambda i: b.v(s, i, "measure_label", "text", left=True)),
-            ("Arm", lambda i: b.arm(s, i)), ("Estimate (CI)", est),
-            ("p, nominal", lambda i: b.p(s, i))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols)
-
-
-def ancova_view(t: dict) -> TableView:
-    b, s = _B(t), "ancova_hc3"
-    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("n", lambda i: b.v(s, i, "n", "int")),
-            ("Adjusted difference (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
-            ("Robust SE", lambda i: b.v(s, i, "se", "f2")), ("p, nominal", lambda i: b.p(s, i))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols)
-
-
-def hedges_view(t: dict) -> TableView:
-    b, s = _B(t), "hedges_g"
-    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("n", lambda i: b.v(s, i, "n", "int")),
-            ("Reference n", lambda i: b.v(s, i, "n_reference", "int")),
-            ("Hedges' g, unadjusted (CI)", lambda i: b.ci(s, i, "g", "ci_low", "ci_high", "f2"))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols)
-
-
-def lmm_fixed_view(t: dict) -> TableView:
-    b, s = _B(t), "lmm_fixed"
+def lmm_fixed_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Term", lambda i: b.v(s, i, "term", "term", left=True)),
             ("Estimate (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
             ("SE", lambda i: b.v(s, i, "se", "f3")), ("df", lambda i: b.v(s, i, "df", "f1")),
             ("p, nominal", lambda i: b.v(s, i, "p", "p"))]  # fmt: skip
+    if _has_col(t, s, "p_adjusted"):
+        cols.append(("Adjusted p", lambda i: b.v(s, i, "p_adjusted", "p")))
     return _view(b, s, list(range(len(t[s]))), cols, arm_col=None)
 
 
-def lmm_fit_view(t: dict) -> TableView:
-    b, s = _B(t), "lmm_fit"
+def lmm_fit_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Observations", lambda i: b.v(s, i, "n_obs", "int")),
             ("Participants", lambda i: b.v(s, i, "n_subjects", "int")),
             ("Log-likelihood", lambda i: b.v(s, i, "loglik", "f2")),
@@ -484,8 +465,8 @@ def lmm_fit_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols, arm_col=None)
 
 
-def lmm_icc_view(t: dict) -> TableView:
-    b, s = _B(t), "lmm_icc"
+def lmm_icc_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Therapy groups", lambda i: b.v(s, i, "n_groups", "int")),
             ("Variance, group", lambda i: b.v(s, i, "var_group", "f2")),
             ("Variance, participant", lambda i: b.v(s, i, "var_subject", "f2")),
@@ -495,8 +476,8 @@ def lmm_icc_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-def lmm_nested_view(t: dict) -> TableView:
-    b, s = _B(t), "lmm_nested"
+def lmm_nested_view(t: dict, src: str) -> TableView:
+    b, s = _B(t), src
     cols = [("Model", lambda i: b.v(s, i, "model", "text", left=True)),
             ("Term", lambda i: b.v(s, i, "term", "term", left=True)),
             ("Estimate (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
@@ -505,28 +486,9 @@ def lmm_nested_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols, arm_col=None)
 
 
-def estimand_view(t: dict) -> TableView:
-    """The estimand in the ICH E9(R1) attributes."""
-    b, s = _B(t), "estimand"
-    cols = [("Attribute", lambda i: b.v(s, i, "attribute", "text", left=True)),
-            ("Description", lambda i: b.v(s, i, "description", "text", left=True))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols, arm_col=None)
-
-
-def mi_contrasts_view(t: dict) -> TableView:
-    """The primary MMRM beside reference-based multiple imputation under each strategy."""
-    b, s = _B(t), "mi_contrasts"
-    cols = [("Analysis", lambda i: b.v(s, i, "analysis", "text", left=True)),
-            ("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
-            ("Difference (CI)", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
-            ("SE", lambda i: b.v(s, i, "se", "f2")), ("p, nominal", lambda i: b.p(s, i)),
-            ("Note", lambda i: b.v(s, i, "note", "text", left=True))]  # fmt: skip
-    return _view(b, s, list(range(len(t[s]))), cols)
-
-
-def tipping_point_exact_view(t: dict) -> TableView:
+def tipping_point_exact_view(t: dict, src: str) -> TableView:
     """Where the conclusion changes: the shift delta at which p crosses the level."""
-    b, s = _B(t), "tipping_point_exact"
+    b, s = _B(t), src
     cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
             ("Tipping point: delta", lambda i: b.v(s, i, "delta", "f2")),
             ("Difference (CI) there", lambda i: b.ci(s, i, "estimate", "ci_low", "ci_high", "f2")),
@@ -534,13 +496,37 @@ def tipping_point_exact_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
+def subgroup_view(t: dict, src: str, interaction: str = "") -> TableView:
+    """Per-level differences, each level's block ending with the interaction test's p."""
+    b, s = _B(t), src
+    frame = t[s]
+    header = _h("Subgroup level", "Arm", "Visit", "Difference (CI)", "SE", "p, nominal",
+                "Interaction p")  # fmt: skip
+    inter = t.get(interaction)
+    rows, cls = [], []
+    for i in range(len(frame)):
+        j = None
+        if inter is not None and len(inter):
+            j = b.row(interaction, visit=float(frame.iloc[i]["visit"]))
+        first_of_visit = i == 0 or float(frame.iloc[i - 1]["visit"]) != float(
+            frame.iloc[i]["visit"]
+        )
+        rows.append([b.v(s, i, "level", "text", left=True), b.arm(s, i), b.visit(s, i),
+                     b.ci(s, i, "estimate", "ci_low", "ci_high", "f2"), b.v(s, i, "se", "f2"),
+                     b.v(s, i, "p", "p"),
+                     b.v(interaction, j, "p", "p") if j is not None and first_of_visit
+                     else Cell(())])  # fmt: skip
+        cls.append(b.row_class(s, i))
+    return TableView(header, rows, cls)
+
+
 # ------------------------------------------------------------------------------------------
 # 16.2 listings
 # ------------------------------------------------------------------------------------------
 
 
-def dropouts_view(t: dict) -> TableView:
-    b, s = _B(t), "dropouts"
+def dropouts_view(t: dict, src: str = "dropouts") -> TableView:
+    b, s = _B(t), src
     cols = [("Participant", lambda i: b.v(s, i, "subject_id", "text", left=True)),
             ("Arm", lambda i: b.arm(s, i)), ("Baseline", lambda i: b.v(s, i, "baseline", "f0")),
             ("Post-baseline scores", lambda i: b.v(s, i, "post_baseline_scores", "int")),
@@ -549,30 +535,26 @@ def dropouts_view(t: dict) -> TableView:
     return _view(b, s, list(range(len(t[s]))), cols)
 
 
-VIEWS: dict[str, Callable[[dict], TableView]] = {
+VIEWS: dict[str, Callable[..., TableView]] = {
     "consort": consort_view,
     "baseline": baseline_view,
+    "populations": populations_view,
     "missingness": missingness_view,
     "published": published_view,
     "granularity": granularity_view,
-    "descriptive_scores": descriptive_scores_view,
-    "descriptive_change": descriptive_change_view,
+    "descriptive": descriptive_view,
     "lsmeans": lsmeans_view,
     "contrasts": contrasts_view,
-    "multiplicity": multiplicity_view,
+    "differences": differences_view,
     "rates": rates_view,
-    "response_primary": response_primary_view,
-    "response_comparisons": response_comparisons_view,
-    "remission_comparisons": remission_comparisons_view,
-    "sensitivity": sensitivity_view,
-    "ancova": ancova_view,
-    "hedges": hedges_view,
+    "comparisons": comparisons_view,
+    "effects": effects_view,
+    "multiplicity": multiplicity_view,
     "lmm_fixed": lmm_fixed_view,
     "lmm_fit": lmm_fit_view,
     "lmm_icc": lmm_icc_view,
     "lmm_nested": lmm_nested_view,
-    "estimand": estimand_view,
-    "mi_contrasts": mi_contrasts_view,
     "tipping_point_exact": tipping_point_exact_view,
+    "subgroup": subgroup_view,
     "dropouts": dropouts_view,
 }

@@ -179,6 +179,11 @@ class MMRMResults(ModelResults):
         rows = [dict(term=term, **self._f_test(L)) for term, L in tests.items() if len(L)]
         return pd.DataFrame(rows, columns=["term", "num_df", "den_df", "f", "p"])
 
+    def f_test(self, L) -> dict:
+        """F test of ``L beta = 0`` (rows of ``L`` the hypotheses): ``num_df, den_df, f, p``;
+        Kenward-Roger's scaled F with the KR fit, else the Satterthwaite-type F."""
+        return self._f_test(np.atleast_2d(np.asarray(L, dtype=float)))
+
     def _f_test(self, L: np.ndarray) -> dict:
         beta = self.beta.to_numpy()
         Phi = self.vcov.to_numpy()

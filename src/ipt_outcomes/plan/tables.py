@@ -1,22 +1,23 @@
-"""Stage 1 of the report: every table, computed from the validated data and the design.
+"""The report's tables: what the plan found, laid out as tables, and the trial's descriptive
+tables (participant flow, baseline, missingness, descriptive statistics, listings).
 
-Rules that hold for every table (the report's first section states them once):
+:func:`report_tables` turns :class:`~.run.PlanResults` into a dict of tidy frames - every table
+the report shows, figures draw or the CSV folder holds; the report renders these and computes
+nothing. Tables of one analysis are named ``<analysis id>__<role>`` (``primary__contrasts``);
+``analyses`` lists the analyses in plan order with their descriptions, ``multiplicity`` the
+family with adjusted p-values, ``estimands`` each estimand in the attributes of ICH E9(R1).
 
-* **Observed and modelled arms are never analysed together.** Every model of the observed arms
-  (MMRM, adjusted response, random-effects models, ANCOVA) is fitted to the observed arms only;
-  a modelled arm is fitted with the reference arm alone and its rows are marked by the arms
-  table. Modelled arms are outside the multiplicity family and are never tested.
-* **Multiplicity**: the confirmatory family is every observed arm against the reference at each
-  key visit on the primary endpoint (MMRM change from baseline) and the key secondary endpoint
-  (response, baseline-adjusted risk difference); Holm's step-down procedure over that family
-  (``multiplicity``). Every other p-value is nominal.
+Rules that hold for every table:
+
+* Observed and modelled arms are never analysed together; a modelled arm is fitted with the
+  reference arm alone, never tested, outside every trial-level count and every multiplicity
+  family.
 * Risk differences are proportions in the tables (shown in percentage points).
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,53 +25,51 @@ import pandas as pd
 
 from ..data.summary import descriptive_by_visit
 from ..data.trial import Trial
-from ..exceptions import ConvergenceWarning, IptOutcomesError
+from ..exceptions import IptOutcomesError
 from ..format import format_p
 from ..stats.granularity import consistent_counts, round_half_up_percent
-from ..stats.response import analyse_response, binary_outcomes, compare_with_reference
-from .background import Background
+from .analyses import ANALYSIS_NAMES
+from .describe import (
+    STRATEGY_TEXT,
+    describe_endpoint,
+    describe_sensitivity,
+    graph_text,
+    multiplicity_text,
+)
 
-__all__ = ["build_tables", "load_published", "TABLE_NAMES", "RULE_LABELS", "ALPHA"]
-
-ALPHA = 0.05
+__all__ = ["report_tables", "load_published", "RULE_LABELS", "table_name"]
 
 GRANULARITY_COLUMNS = [
     "arm", "visit", "published_percent", "reported_n", "reported_n_consistent", "nearest_consistent_n", "note",
 ]  # fmt: skip
 
-TABLE_NAMES = (
-    "trial", "arms", "visits", "consort", "baseline_table", "baseline_smd", "missingness",
-    "published_vs_reproduced", "granularity", "descriptive_scores", "descriptive_change",
-    "response_rates", "remission_rates", "response_comparisons", "remission_comparisons",
-    "response_adjusted", "adjustment_effect", "mmrm_lsmeans", "mmrm_contrasts", "mmrm_fit",
-    "multiplicity", "lmm_fixed", "lmm_fit", "lmm_icc", "lmm_nested", "ancova_hc3", "hedges_g",
-    "waterfall", "sensitivity", "dropouts", "estimand", "mi_contrasts", "tipping_point",
-    "tipping_point_exact", "tlf", "tlf_footnotes",
-)  # fmt: skip
-
-#: How the missing-data rules and the models are named in prose (never the raw codes).
+#: How the missing-data rules are named in prose (never the raw codes).
 RULE_LABELS = {
     "observed": "Observed cases",
     "nri": "Non-responder imputation",
     "locf": "Last observation carried forward",
-    "mmrm": "MMRM (all observed scores, missing at random)",
 }
-COVARIANCE_LABELS = {
-    "us": "unstructured", "cs": "compound symmetry", "csh": "heterogeneous compound symmetry",
-    "ar1": "first-order autoregressive", "ar1h": "heterogeneous first-order autoregressive",
-    "toep": "Toeplitz", "toeph": "heterogeneous Toeplitz", "ad": "ante-dependence",
-    "adh": "heterogeneous ante-dependence",
-}  # fmt: skip
-DF_LABELS = {
-    "kenward-roger": "Kenward-Roger",
-    "satterthwaite": "Satterthwaite",
-    "residual": "residual",
-    "between-within": "between-within",
+ROLE_LABELS = {
+    "primary": "Primary endpoint",
+    "key-secondary": "Key secondary endpoint",
+    "secondary": "Secondary endpoint",
+    "exploratory": "Exploratory endpoint",
 }
-ENDPOINTS = {
-    "mmrm": "Primary: change from baseline (MMRM)",
-    "response": "Key secondary: response (baseline-adjusted risk difference)",
+SUMMARY_MEASURE = {
+    "mmrm": "difference in least-squares mean {variable}, arm minus reference",
+    "ancova": "difference in adjusted mean {variable}, arm minus reference",
+    "lmm": "difference in the rate of change of the score over time, arm minus reference",
+    "response": "difference in the proportion with {variable} (risk difference), with risk ratio "
+    "and odds ratio",
+    "adjusted-response": "marginal (population-average) risk difference in {variable}, adjusted "
+    "for baseline covariates by g-computation",
+    "mi": "difference in mean {variable}, arm minus reference, pooled over imputations",
 }
+
+
+def table_name(analysis_id: str, role: str) -> str:
+    """The name of one analysis's table: ``<analysis id>__<role>``."""
+    return f"{analysis_id}__{role}"
 
 
 def load_published(path: str | Path) -> pd.DataFrame:
@@ -316,23 +315,24 @@ def _dropouts(trial: Trial) -> pd.DataFrame:
     return out
 
 
-def _split_arms(trial: Trial) -> tuple[Trial | None, Trial | None]:
-    """(observed arms, reference + modelled arms); either is None when it has no comparison."""
-    design, ref = trial.design, trial.reference
-    modelled = [a for a in trial.arms if a != ref and design.arm(a).modelled]
-    if not modelled:
-        return trial, None
-    observed = [a for a in trial.arms if a not in modelled]
-    obs = trial.subset_arms(observed) if len(observed) >= 2 else None
-    return obs, trial.subset_arms([ref, *modelled])
+def _observed_arms(trial) -> list[str]:
+    return [a for a in trial.arms if not trial.design.arm(a).modelled]
 
 
-def _design_tables(trial: Trial, extra: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _join(items) -> str:
+    items = list(items)
+    if not items:
+        return ""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _design_tables(trial: Trial, extra: dict):
     design = trial.design
     inst = trial.instrument
     modelled = [a for a in trial.arms if design.arm(a).modelled]
     observed = [a for a in trial.arms if a not in modelled]
     key_labels = [trial.visit_label(v) for v in trial.key_visits]
+    randomised = trial.scores.loc[trial.scores["arm"].isin(observed), "subject_id"].nunique()
     values = {
         "name": design.name,
         "citation": design.citation,
@@ -340,9 +340,7 @@ def _design_tables(trial: Trial, extra: dict) -> tuple[pd.DataFrame, pd.DataFram
         "reference_label": trial.arm_label(trial.reference),
         "visit_unit": design.visit_unit,
         "key_visits": ", ".join(f"{v:g}" for v in trial.key_visits),
-        "key_visit_labels": " and ".join([", ".join(key_labels[:-1]), key_labels[-1]])
-        if len(key_labels) > 1
-        else key_labels[0],
+        "key_visit_labels": _join(key_labels),
         "last_key_visit_label": key_labels[-1],
         "last_visit_label": trial.visit_label(trial.post_visits[-1]),
         "baseline_label": trial.visit_label(trial.baseline_visit),
@@ -356,14 +354,14 @@ def _design_tables(trial: Trial, extra: dict) -> tuple[pd.DataFrame, pd.DataFram
         "observed_arms": ", ".join(trial.arm_label(a) for a in observed),
         "compared_arms": ", ".join(trial.arm_label(a) for a in observed if a != trial.reference),
         "arms": ", ".join(trial.arm_label(a) for a in trial.arms),
-        "n_arms": str(len(trial.arms)),
-        "subjects": str(trial.scores["subject_id"].nunique()),
-        "confidence_percent": f"{100 * (1 - ALPHA):g}",
-        "alpha": f"{ALPHA:g}",
+        "n_arms": str(len(observed)),
+        "subjects": str(randomised),
         "p_floor": format_p(0.0),
-        "numbering": "ICH E3 section 14 (14.1 participants, 14.2 efficacy, 14.3 sensitivity and "
-        "supportive analyses) and 16.2 (listings)",
+        "numbering": "ICH E3 section 14 (14.1 demographic and other baseline data, 14.2 efficacy "
+        "data including sensitivity and supportive analyses; 14.3 is kept for safety data) and "
+        "16.2 (listings)",
         "source": Path(trial.source).name,
+        "higher_is_better": str(bool(getattr(inst, "higher_is_better", False))),
         **extra,
     }
     trial_t = pd.DataFrame({"key": list(values), "value": list(values.values())})
@@ -384,249 +382,201 @@ def _design_tables(trial: Trial, extra: dict) -> tuple[pd.DataFrame, pd.DataFram
     return trial_t, arms, visits
 
 
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return fn(*args, **kwargs)
+def _population_text(results, pid: str) -> str:
+    p = next(x for x in results.plan.populations if x.id == pid)
+    c = results.populations
+    rows = c[(c["population"] == pid) & ~c["modelled"].astype(bool)]
+    trial = results.trial
+    per = "; ".join(f"{trial.arm_label(r.arm)} {r.n}" for r in rows.itertuples())
+    how = f"flag {p.flag} = Y" if p.flag else {
+        "all": "every randomised participant",
+        "baseline": "randomised participants with a baseline score",
+        "post-baseline": "randomised participants with a baseline and at least one "
+        "post-baseline score",
+    }[p.rule]  # fmt: skip
+    return f"{p.display} ({how}; n = {int(rows['n'].sum())}: {per})"
 
 
-def _both(fn, obs: Trial | None, mod: Trial | None, *, drop_reference_of_modelled=False):
-    """``fn`` on the observed arms and on the reference + modelled arms, rows stacked."""
-    parts = []
-    if obs is not None:
-        parts.append(_quiet(fn, obs).assign(fit="observed arms"))
-    if mod is not None:
-        t = _quiet(fn, mod).assign(fit="modelled arm with the reference")
-        if drop_reference_of_modelled:
-            t = t[t["arm"] != mod.reference]
-        parts.append(t)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+def _variable_text(ep, trial) -> str:
+    inst = ep.instrument or trial.instrument.name
+    return {
+        "change": f"change from baseline in {inst}",
+        "score": f"{inst} score",
+        "response": f"response ({100 * trial.instrument.response_improvement:g}% improvement "
+        f"in {inst})",
+        "remission": f"remission on {inst}",
+        "reliable-change": f"reliable and clinically significant change on {inst}",
+    }[ep.variable]
 
 
-def _adjustment_effect(adjusted, plain, unadjusted, key) -> pd.DataFrame:
-    """What adjusting for baseline does to the risk difference and its precision at key visits.
-
-    ``adjusted`` and ``plain`` are the same g-computation with Ge's variance, with and without
-    the baseline covariate, so their standard errors differ only by the adjustment;
-    ``unadjusted`` gives the usual unadjusted (Newcombe) interval shown beside the adjusted one.
-    """
-
-    def rd(t):
-        return t[(t["contrast"] == "risk_difference") & t["visit"].isin(key)].set_index(
-            ["arm", "visit"]
+def _estimand_rows(results) -> list[dict]:
+    """Each estimand in the attributes of ICH E9(R1), from the plan and the data."""
+    trial, plan = results.trial, results.plan
+    ref = trial.reference
+    compared = [a for a in _observed_arms(trial) if a != ref]
+    rows = []
+    for est in plan.estimands:
+        eps = [e for e in plan.endpoints if e.estimand == est.id]
+        if not eps:
+            continue
+        pops = list(dict.fromkeys(e.population for e in eps))
+        variables = "; ".join(
+            f"{_variable_text(e, trial)} at {_join([trial.visit_label(v) for v in e.visits])} "
+            f"({ROLE_LABELS[e.role].lower()} {e.id})"
+            if e.analysis != "lmm" else f"{_variable_text(e, trial)} over time ({e.id})"
+            for e in eps
+        )  # fmt: skip
+        ev = results.events.get(est.id)
+        ices = []
+        for ice in est.intercurrent_events:
+            mine = ev[ev["event"] == ice.name] if ev is not None and len(ev) else ev
+            k = 0 if mine is None else len(mine)
+            by_arm = ""
+            if k:
+                arm_of = trial.arm_of
+                counts = mine["subject_id"].map(arm_of).value_counts()
+                by_arm = " (" + ", ".join(f"{trial.arm_label(a)} {int(counts.get(a, 0))}"
+                                          for a in _observed_arms(trial)) + ")"  # fmt: skip
+            where = (f"recorded in the data's {ice.column} column as a start or change"
+                     if ice.column else "listed in the events file")  # fmt: skip
+            ices.append(f"{ice.name}, {where}: {k} participants{by_arm}; strategy: "
+                        f"{STRATEGY_TEXT[ice.strategy]}")  # fmt: skip
+        summary = est.summary or "; ".join(
+            f"{e.id}: " + SUMMARY_MEASURE[e.analysis].format(variable=_variable_text(e, trial))
+            for e in eps
         )
+        attrs = [
+            ("Treatment conditions", "; ".join(
+                f"{trial.arm_label(a)} versus {trial.arm_label(ref)}, as randomised"
+                for a in compared) + "."),
+            ("Population", "; ".join(_population_text(results, p) for p in pops) + "."),
+            ("Variable", variables[0].upper() + variables[1:] + "."),
+            ("Intercurrent events and strategies",
+             ("; ".join(ices) + ".") if ices else "None named in the plan."),
+            ("Missing data (not intercurrent events)",
+             "Missed visits and loss to follow-up are missing data: the mixed models use every "
+             "observed score and assume the missing ones missing at random; single-visit "
+             "analyses use the participants assessed at the visit unless a missing-data rule "
+             "says otherwise; sensitivity analyses vary these assumptions."),
+            ("Population-level summary", summary[0].upper() + summary[1:] + ", with its "
+             f"{100 * (1 - plan.multiplicity.alpha):g}% confidence interval."),
+        ]  # fmt: skip
+        for attr, text in attrs:
+            rows.append(dict(estimand=est.id, label=est.display, attribute=attr, description=text))
+    return rows
 
-    a, p0 = rd(adjusted), rd(plain)
-    u = unadjusted.set_index(["arm", "visit"])
+
+def _plan_tables(results) -> dict[str, pd.DataFrame]:
+    trial, plan = results.trial, results.plan
+    fam_ids = set(plan.multiplicity.family)
     rows = []
-    for (arm, visit), r in a.iterrows():
-        if (arm, visit) not in u.index or (arm, visit) not in p0.index:
-            continue
-        un, pl = u.loc[(arm, visit)], p0.loc[(arm, visit)]
-        change = 100 * (r["se"] / pl["se"] - 1) if pl["se"] > 0 else np.nan
-        if not np.isfinite(change):
-            continue  # not estimable with or without baseline: Table 14.2.x's footnote says why
-        if round(change, 1) == 0:
-            direction = "unchanged"
+    for r in results.results:
+        ep = r.endpoint
+        if r.kind == "endpoint":
+            text = describe_endpoint(ep, trial)
+            role = ep.role
+        elif r.kind == "sensitivity":
+            s = next(x for x in plan.sensitivity if x.id == r.id)
+            text = describe_sensitivity(s, ep, trial)
+            role = "sensitivity"
         else:
-            direction = "smaller" if change < 0 else "larger"
-        rows.append(dict(arm=arm, reference=r["reference"], visit=visit,
-                         rd_adjusted=r["estimate"], rd_unadjusted=un["risk_difference"],
-                         se_adjusted=r["se"], se_without_covariates=pl["se"],
-                         se_change_percent=abs(change), direction=direction,
-                         width_adjusted=r["ci_high"] - r["ci_low"],
-                         width_unadjusted=un["rd_ci_high"] - un["rd_ci_low"], n=r["n"]))  # fmt: skip
-    return pd.DataFrame(rows, columns=["arm", "reference", "visit", "rd_adjusted", "rd_unadjusted",
-                                       "se_adjusted", "se_without_covariates", "se_change_percent",
-                                       "direction", "width_adjusted", "width_unadjusted", "n"])  # fmt: skip
+            text = f"{ep.id} by {r.settings.get('column', '')}"
+            role = "subgroup"
+        est = next((e for e in plan.estimands if e.id == r.estimand), None)
+        rows.append(dict(
+            id=r.id, kind=r.kind, endpoint=ep.id, role=role, variable=ep.variable,
+            analysis=r.analysis, analysis_name=ANALYSIS_NAMES[r.analysis], label=r.label,
+            instrument=ep.instrument, population=r.population,
+            population_text=_population_text(results, r.population),
+            estimand=r.estimand, estimand_label=est.display if est else "",
+            visits=", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in ep.visits),
+            visit_labels=_join([trial.visit_label(v) for v in ep.visits]),
+            description=text[0].upper() + text[1:],
+            in_family=r.kind == "endpoint" and r.id in fam_ids,
+            notes=" ".join(r.notes),
+        ))  # fmt: skip
+    analyses = pd.DataFrame(rows)
+    fam = results.family.copy()
+    fam["endpoint_label"] = fam["endpoint"].map({e.id: e.display for e in plan.endpoints})
+    return {
+        "analyses": analyses,
+        "estimands": pd.DataFrame(_estimand_rows(results),
+                                  columns=["estimand", "label", "attribute", "description"]),
+        "multiplicity": fam,
+        "populations": results.populations.assign(
+            text=[_population_text(results, p) for p in results.populations["population"]]
+        ),
+    }  # fmt: skip
 
 
-def _multiplicity(contrasts, adjusted, compared, key) -> pd.DataFrame:
-    """The confirmatory family with Holm-adjusted p-values (the one multiplicity rule)."""
-    from statsmodels.stats.multitest import multipletests
-
-    rows = []
-    for endpoint, table, est in (
-        ("mmrm", contrasts, "estimate"),
-        ("response", adjusted, "estimate"),
-    ):
-        if table.empty:
-            continue
-        t = table[table["arm"].isin(compared) & table["visit"].isin(key)]
-        if endpoint == "response":
-            t = t[t["contrast"] == "risk_difference"]
-        for r in t.itertuples(index=False):
-            rows.append(dict(endpoint=endpoint, endpoint_label=ENDPOINTS[endpoint], arm=r.arm,
-                             reference=r.reference, visit=r.visit, estimate=getattr(r, est),
-                             p=r.p))  # fmt: skip
-    out = pd.DataFrame(rows, columns=["endpoint", "endpoint_label", "arm", "reference", "visit",
-                                      "estimate", "p"])  # fmt: skip
-    ok = out["p"].notna()
-    out["p_holm"] = np.nan
-    if ok.any():
-        out.loc[ok, "p_holm"] = multipletests(out.loc[ok, "p"].to_numpy(), method="holm")[1]
-    out["significant"] = out["p_holm"] < ALPHA
-    out["family_size"] = int(ok.sum())
+def _analysis_tables(results) -> dict[str, pd.DataFrame]:
+    out = {}
+    for r in results.results:
+        for role, frame in r.tables.items():
+            out[table_name(r.id, role)] = frame.reset_index(drop=True)
+        out[table_name(r.id, "n")] = r.n.reset_index(drop=True)
     return out
 
 
-def _sensitivity(trial: Trial, contrasts: pd.DataFrame, last: float) -> pd.DataFrame:
-    ref = trial.reference
-    rows = []
-    for rule in ("observed", "nri", "locf"):
-        out = binary_outcomes(trial, rule, visits=[last])
-        c = compare_with_reference(out, ref, arms=list(trial.arms), visits=[last])
-        for r in c.itertuples(index=False):
-            rows.append(dict(rule=rule, arm=r.arm, reference=ref, visit=last, measure="response",
-                             estimate=r.risk_difference, ci_low=r.rd_ci_low, ci_high=r.rd_ci_high,
-                             p=r.p_fisher, n=r.n + r.n_reference))  # fmt: skip
-    for r in contrasts[contrasts["visit"] == last].itertuples(index=False):
-        rows.append(dict(rule="mmrm", arm=r.arm, reference=ref, visit=last, measure="change",
-                         estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high, p=r.p,
-                         n=np.nan))  # fmt: skip
-    sens = pd.DataFrame(rows)
-    sens["rule_label"] = sens["rule"].map(RULE_LABELS)
-    sens["measure_label"] = sens["measure"].map(
-        {"response": "Risk difference in response (percentage points)",
-         "change": f"Difference in change in {trial.instrument.name} (points)"}
-    )  # fmt: skip
-    sens["significant"] = sens["p"] < ALPHA
-    return sens
-
-
-def _estimands(trial: Trial, primary: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The estimand (ICH E9(R1) attributes), the primary MMRM beside reference-based multiple
-    imputation under each strategy (conditional mean, jackknife) at the last key visit, and the
-    delta-adjusted tipping point; observed arms only."""
-    from ..estimands.tables import estimand_tables
-
-    e = _quiet(estimand_tables, trial, primary=primary)
-    analyses = e["analyses"].copy()
-    analyses["arm"] = analyses["arm"].fillna("")  # a strategy that could not be applied: its note
-    analyses["reference"] = analyses["reference"].fillna(trial.reference)
-    return {
-        "estimand": e["estimand"],
-        "mi_contrasts": analyses,
-        "tipping_point": e["tipping_point"],
-        "tipping_point_exact": e["tipping_point_exact"],
-    }
-
-
-def build_tables(trial: Trial, *, published: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """Every table of the report, each model fitted once, and the TLF catalogue.
+def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every table of the report from what the plan found.
 
     Parameters
     ----------
-    trial : Trial
+    results : PlanResults
     published : DataFrame, optional
         ``arm, visit, published_percent, reported_n`` (see :func:`load_published`).
 
     Returns
     -------
     dict of DataFrame
-        Keyed by the names in ``TABLE_NAMES``.
+        The trial's descriptive tables (``consort``, ``baseline_table``, ``baseline_smd``,
+        ``missingness``, ``descriptive_scores``, ``descriptive_change``, ``waterfall``,
+        ``dropouts``, ``published_vs_reproduced``, ``granularity``), the design's (``trial``,
+        ``arms``, ``visits``), the plan's (``analyses``, ``estimands``, ``multiplicity``,
+        ``populations``) and each analysis's (``<id>__<role>``).
     """
-    from ..models.ancova import ancova_by_visit
-    from ..models.lmm import group_therapy_arm, growth_model, lmm_fit_table, partially_nested_model
-    from ..models.mmrm import fit_mmrm, mmrm_data
-    from ..stats.adjusted import adjusted_response
-    from ..stats.effect_sizes import hedges_g
-    from .tlf import catalogue
-
-    trial.require_analysable()
-    ref = trial.reference
-    key = list(trial.key_visits)
-    last = key[-1]
-    obs, mod = _split_arms(trial)
-    compared = [a for a in (obs.arms if obs is not None else ()) if a != ref]
+    trial = results.trial
     t: dict[str, pd.DataFrame] = {}
+    obs_rates = None
+    for r in results.results:  # observed-case response rates, for the published comparison
+        ep = r.endpoint
+        if (ep.variable == "response" and r.kind == "endpoint" and "rates" in r.tables
+                and ep.missing == "observed"):  # fmt: skip
+            rt = r.tables["rates"]
+            if "fit" in rt:  # the reference arm once (the modelled arm's fit repeats it)
+                rt = rt[~((rt["fit"] == "modelled") & (rt["arm"] == trial.reference))]
+            obs_rates = rt
+            break
+    if obs_rates is None:
+        from ..stats.response import binary_outcomes, rates
 
-    res = _quiet(analyse_response, trial, "observed", gee_correlations=())
-    t["response_rates"] = res.response_rates
-    t["remission_rates"] = res.remission_rates
-    # Holm over every arm of compare_with_reference is not the report's rule: see multiplicity
-    t["response_comparisons"] = res.response_comparisons.drop(columns=["p_holm"])
-    t["remission_comparisons"] = res.remission_comparisons.drop(columns=["p_holm"])
-    t["published_vs_reproduced"], t["granularity"] = _published_vs_reproduced(
-        published, t["response_rates"]
-    )
+        obs_rates = rates(binary_outcomes(trial, "observed"), "responder", arms=list(trial.arms))
+    t["published_vs_reproduced"], t["granularity"] = _published_vs_reproduced(published, obs_rates)
+    fas_pop = next((p for p in results.plan.populations if p.rule == "post-baseline"), None)
+    from .populations import members
 
-    def mmrm(tr):
-        fit = fit_mmrm(mmrm_data(tr), reference=ref, arms=list(tr.arms))
-        return fit
-
-    fits = {}
-    if obs is not None:
-        fits["observed arms"] = _quiet(mmrm, obs)
-    if mod is not None:
-        fits["modelled arm with the reference"] = _quiet(mmrm, mod)
-    ls, con, fit_rows = [], [], []
-    for name, f in fits.items():
-        lsm = f.lsmeans().assign(fit=name)
-        if name.startswith("modelled"):
-            lsm = lsm[lsm["arm"] != ref]
-        ls.append(lsm)
-        con.append(f.contrasts().assign(fit=name))
-        fit_rows.append(f.fit_table().assign(fit=name))
-    t["mmrm_lsmeans"] = pd.concat(ls, ignore_index=True)
-    t["mmrm_contrasts"] = pd.concat(con, ignore_index=True)
-    fit_t = pd.concat(fit_rows, ignore_index=True)
-    fit_t["covariance_label"] = (
-        fit_t["covariance"].map(COVARIANCE_LABELS).fillna(fit_t["covariance"])
-    )
-    fit_t["df_label"] = fit_t["df_method"].map(DF_LABELS).fillna(fit_t["df_method"])
-    t["mmrm_fit"] = fit_t
-    # the reference-based imputation (the costliest table) in a child process meanwhile
-    primary = t["mmrm_contrasts"]
-    primary = primary[primary["fit"] == "observed arms"] if obs is not None else primary
-    estimands = Background(
-        _estimands, obs if obs is not None else trial, primary.drop(columns=["fit"])
-    )
-    fas = set(mmrm_data(trial)["subject_id"])
-
-    t["response_adjusted"] = _both(lambda tr: adjusted_response(tr, "observed"), obs, mod)
-    plain = _both(lambda tr: adjusted_response(tr, "observed", covariates=()), obs, mod)
-    t["adjustment_effect"] = _adjustment_effect(
-        t["response_adjusted"], plain, t["response_comparisons"], key
-    )
-    t["multiplicity"] = _multiplicity(t["mmrm_contrasts"], t["response_adjusted"], compared, key)
-
+    fas = members(trial, fas_pop) if fas_pop else set(trial.baseline.index)
     t["consort"] = _consort(trial, fas)
     t["baseline_table"], t["baseline_smd"] = _baseline(trial)
     t["missingness"] = _missingness(trial)
     t["descriptive_scores"] = descriptive_by_visit(trial, "score")
     t["descriptive_change"] = descriptive_by_visit(trial, "change")
-
-    lm_trial = obs if obs is not None else trial
-    lm = _quiet(growth_model, lm_trial)
-    t["lmm_fixed"] = lm.fixed_effects()
-    t["lmm_fit"] = lmm_fit_table(lm, False)
-    group_arm = group_therapy_arm(lm_trial)
-    if group_arm is not None and group_arm != ref:
-        t["lmm_nested"], t["lmm_icc"], _ = _quiet(
-            partially_nested_model, lm_trial, group_arm=group_arm
-        )
-    else:
-        t["lmm_nested"] = pd.DataFrame(
-            columns=["model", "term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
-        )
-        t["lmm_icc"] = pd.DataFrame(columns=["arm", "var_group", "var_subject", "var_residual",
-                                             "icc", "singular", "n_groups"])  # fmt: skip
-    t["ancova_hc3"] = _both(lambda tr: ancova_by_visit(tr, key), obs, mod)
-    t["hedges_g"] = hedges_g(trial, key)
-    t["waterfall"] = _waterfall(trial.derived, last)
-    t["sensitivity"] = _sensitivity(trial, t["mmrm_contrasts"], last)
+    t["waterfall"] = _waterfall(trial.derived, trial.key_visits[-1])
     t["dropouts"] = _dropouts(trial)
-    t.update(estimands.result())
-
-    family = t["multiplicity"]
+    t.update(_plan_tables(results))
+    t.update(_analysis_tables(results))
+    m = results.plan.multiplicity
     extra = {
-        "n_fas": str(len(fas)),
-        "family_size": str(int(family["family_size"].iloc[0]) if len(family) else 0),
-        "n_key_visits": str(len(key)),
-        "n_compared_arms": str(len(compared)),
+        "n_fas": str(len({s for s in fas if trial.arm_of.get(s) in _observed_arms(trial)})),
+        "family_size": str(len(results.family)),
+        "multiplicity_text": multiplicity_text(results.plan),
+        "multiplicity_graph": graph_text(results.plan, results.family),
+        "alpha": f"{m.alpha:g}",
+        "confidence_percent": f"{100 * (1 - m.alpha):g}",
+        "plan_declared": "declared" if results.plan.declared else "default",
+        "n_key_visits": str(len(trial.key_visits)),
+        "n_compared_arms": str(len([a for a in _observed_arms(trial) if a != trial.reference])),
     }
     t["trial"], t["arms"], t["visits"] = _design_tables(trial, extra)
-    t["tlf"], t["tlf_footnotes"] = catalogue(t)
-    return {name: t[name] for name in TABLE_NAMES}
+    return t
