@@ -42,11 +42,6 @@ COUNTS = {"n", "n_analysed", "events", "n_subjects", "n_obs", "interaction_num_d
 P_VALUES = {"p", "p_adjusted", "interaction_p"}
 DFS = {"df", "interaction_den_df"}
 
-SUBGROUPS_NOT_BUILT = (
-    "subgroup analyses are not built yet (ipt_outcomes.plan.subgroups is missing): run_plan "
-    "fails on a plan with [[subgroups]]"
-)
-
 
 def _visit(v) -> str:
     if v is None or (isinstance(v, str) and v.strip() == ""):
@@ -75,8 +70,7 @@ def reference() -> pd.DataFrame:
 @functools.cache
 def plan_run(design: str, plan_variant: str = "declared"):
     """``(ard, whole)``: the ARD of ``run_plan`` on the design, and whether the declared plan ran
-    whole. While subgroup analyses are not built, a plan with ``[[subgroups]]`` cannot run, so
-    the plan without them is run (``whole`` False) and the subgroup comparisons are xfail."""
+    whole (with its subgroups)."""
     trial = ipt_outcomes.load_trial(DATA, REF_DIR / design)
     plan = trial.design.plan
     if plan_variant == "mi-of-primary":  # the SPEC's MI sensitivity: of the primary itself
@@ -86,12 +80,7 @@ def plan_run(design: str, plan_variant: str = "declared"):
         )
         plan = dataclasses.replace(plan, sensitivity=sens, subgroups=())
         return _normalise(run_plan(trial, plan).ard()), False
-    try:
-        return _normalise(run_plan(trial, plan).ard()), True
-    except ModuleNotFoundError as exc:
-        if "subgroups" not in str(exc):
-            raise
-        return _normalise(run_plan(trial, dataclasses.replace(plan, subgroups=())).ard()), False
+    return _normalise(run_plan(trial, plan).ard()), bool(plan.subgroups)
 
 
 class NotProduced(AssertionError):
@@ -183,12 +172,6 @@ def test_population_n_equals_the_flag_counts(design):
 # every R number, analysis by analysis
 # ------------------------------------------------------------------------------------------
 
-MI_N_ANALYSED = (
-    "the project's MI counts as analysed at a visit only the subjects with a row at that visit "
-    "in the score file (70/76/64 of 77/77/76 FAS subjects in plan_trial.toml); every subject "
-    "of the population is imputed and analysed (R: all FAS subjects)"
-)
-
 
 def _case(design, ids, *marks, plan_variant="declared"):
     return pytest.param(design, ids, plan_variant, marks=marks, id=f"{design}-{'+'.join(ids)}")
@@ -204,11 +187,7 @@ for _d in DESIGNS:
         _case(_d, ("primary-unadjusted",)),
         _case(_d, ("primary-locf",)),
         _case(_d, ("mi-jr",)),
-        _case(
-            _d,
-            ("primary-by-REGION",),
-            pytest.mark.xfail(strict=True, raises=NotProduced, reason=SUBGROUPS_NOT_BUILT),
-        ),
+        _case(_d, ("primary-by-REGION",)),
     ]
 CASES.append(
     _case(
@@ -226,15 +205,13 @@ CASES.append(
 
 
 @pytest.mark.parametrize(("design", "ids", "plan_variant"), CASES)
-def test_numbers_equal_r(design, ids, plan_variant, request):
-    if "mi-jr" in ids and plan_variant == "declared":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=MI_N_ANALYSED))
+def test_numbers_equal_r(design, ids, plan_variant):
     compare(design, ids, plan_variant)
 
 
 @pytest.mark.parametrize("design", DESIGNS)
 def test_mi_numbers_other_than_n_analysed_equal_r(design):
-    """The MI sensitivity's contrasts and LS means (its subject counts are the xfail above)."""
+    """The MI sensitivity's contrasts and LS means, every statistic but the counts."""
     ref = reference()
     keep = (ref["design"] == design) & (ref["analysis_id"] == "mi-jr")
     ids = ref.loc[keep & (ref["statistic"] != "n_analysed")]
@@ -287,7 +264,6 @@ def test_the_estimand_strategy_changes_the_numbers():
     assert (abs(hyp - tp) > 0.1).all()
 
 
-@pytest.mark.xfail(strict=True, reason=SUBGROUPS_NOT_BUILT)
 @pytest.mark.parametrize("design", DESIGNS)
 def test_the_declared_plan_runs_whole(design):
     _, whole = plan_run(design)

@@ -269,11 +269,11 @@ def test_one_report_run_derives_once_and_fits_each_model_once(tmp_path, monkeypa
     assert (
         main(["report", "--data", str(DATA), "--design", str(DESIGN), "--out", str(tmp_path)]) == 0
     )
-    # one read and one derivation; one MMRM model (unstructured converges: no fallback), which
-    # the estimands section reuses as its primary analysis; one growth model (no therapy groups
-    # here, so no partially nested models); one imputation model per reference-based strategy
-    # (MAR, JR, CR, CIR, LMCF), each feeding its row of the estimands table
-    assert calls == {"derive": 1, "mmrm": 1, "lmm": 1, "read": 1, "imputation_model": 5}
+    # one read and one derivation; the default plan (the design declares none) fits one MMRM
+    # (the primary; unstructured converges: no fallback), one growth model (no therapy groups
+    # here, so no partially nested models) and one imputation model per multiple-imputation
+    # sensitivity analysis (JR, CIR, and the tipping point's MAR)
+    assert calls == {"derive": 1, "mmrm": 1, "lmm": 1, "read": 1, "imputation_model": 3}
 
 
 # ------------------------------------------------------------------------------------------
@@ -360,9 +360,18 @@ def test_external_trial_reads_right_and_lmm_and_report_accept_it(name, tmp_path,
     assert dict(zip(visits["visit"], visits["time"], strict=True)) | times == dict(
         zip(visits["visit"], visits["time"], strict=True)
     )
-    lmm_report = pd.read_csv(tmp_path / "report" / "tables" / "lmm_fixed.csv")
-    lmm_cli = pd.read_csv(tmp_path / "lmm" / "lmm_fixed.csv")
-    pd.testing.assert_frame_equal(lmm_report, lmm_cli[lmm_report.columns])
+    # the report's growth model is the default plan's, on the full analysis set
+    from ipt_outcomes.models.lmm import growth_model
+    from ipt_outcomes.plan.populations import members, restrict
+    from ipt_outcomes.plan.resolve import FAS
+
+    lmm_report = pd.read_csv(tmp_path / "report" / "tables" / "growth__fixed.csv")
+    fas = restrict(trial, members(trial, FAS))
+    want = growth_model(fas).fixed_effects()
+    pd.testing.assert_frame_equal(lmm_report[want.columns], want, check_dtype=False)
+    if fas.scores["subject_id"].nunique() == trial.scores["subject_id"].nunique():
+        lmm_cli = pd.read_csv(tmp_path / "lmm" / "lmm_fixed.csv")
+        pd.testing.assert_frame_equal(lmm_report[want.columns], lmm_cli[want.columns])
 
 
 # ------------------------------------------------------------------------------------------

@@ -137,8 +137,8 @@ def run(args) -> int:
                 "--formats pdf needs Chromium to print the report (Debian: apt-get install "
                 "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
             )
-    calibration = data.parent / "calibration.csv"
-    calibration = calibration if _seed_of(data) else None
+    seed = _seed_of(data)  # a generated trial: its calibration table is an input too
+    calibration = data.parent / "calibration.csv" if seed else None
     OutputFolder(args.out, inputs_of(args, data)).check()  # a wrong --out is said before the work
     _stage("reading and checking the data")
     trial = load(args, data)
@@ -163,7 +163,7 @@ def run(args) -> int:
         figures_dir = out.stage / "figures"
         _stage("drawing figures")
         build_figures(tables, trial.scores, figures_dir, svg="svg" in formats)
-        prov = provenance(inputs, _seed_of(data), t0)
+        prov = provenance(inputs, seed, t0)
         out.write_table("provenance", prov)
         tables["provenance"] = prov
         _stage("writing the report")

@@ -322,9 +322,10 @@ def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str
     res = _quiet(reference_based_mi, tr, strategy, **kw)
     keep = {float(v) for v in ep.visits}
     con, lsm = res.contrasts(), res.lsmeans()
-    d = tr.derived
-    n = d[d["score"].notna() | d["subject_id"].isin(tr.baseline.index)]
-    n = n.groupby(["arm", "visit"])["subject_id"].nunique().rename("n").reset_index()
+    # every subject of the population with a baseline is imputed and analysed at every visit
+    per_arm = tr.arm_of.reindex(tr.baseline.index).value_counts()
+    n = pd.DataFrame([dict(arm=a, visit=v, n=int(per_arm.get(a, 0)))
+                      for a in tr.arms for v in ep.visits])  # fmt: skip
     return {
         "contrasts": con[con["visit"].astype(float).isin(keep)].reset_index(drop=True),
         "lsmeans": lsm[lsm["visit"].astype(float).isin(keep)].reset_index(drop=True),
