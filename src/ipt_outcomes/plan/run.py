@@ -10,12 +10,14 @@ sensitivity analysis and subgroup analysis, the multiplicity family with adjuste
 from __future__ import annotations
 
 import sys
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..data.analysis_plan import AnalysisPlan
+from ..exceptions import IptOutcomesError
 from . import ard as _ard
 from .analyses import Result, run_endpoint, run_sensitivity
 from .intercurrent import EVENT_COLUMNS, estimand_events
@@ -167,6 +169,11 @@ def _attach_adjusted(results: list, fam: pd.DataFrame) -> None:
         r.tables[name] = t
 
 
+def _not_estimated(rid, kind, ep, analysis, estimand, label, exc) -> Result:
+    return Result(id=rid, kind=kind, endpoint=ep, analysis=analysis, population=ep.population,
+                  estimand=estimand or "", label=label, notes=[f"Not estimated: {exc}"])  # fmt: skip
+
+
 def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int = 2016,
              progress: bool = False) -> PlanResults:  # fmt: skip
     """Run the plan on the trial: every analysis once, the multiplicity rule, the ARD.
@@ -228,7 +235,12 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
         say(f"sensitivity analysis {s.id} ({s.analysis})")
         tr = population_trial(ep)
         ev = events.get(s.estimand, no_events) if s.estimand else no_events
-        results.append(run_sensitivity(s, ep, tr, ev, alpha=alpha, seed=seed))
+        try:
+            results.append(run_sensitivity(s, ep, tr, ev, alpha=alpha, seed=seed))
+        except IptOutcomesError as exc:  # said in the report and on stderr, not fatal
+            warnings.warn(f"sensitivity analysis {s.id} not estimated: {exc}", stacklevel=2)
+            results.append(_not_estimated(s.id, "sensitivity", ep, s.analysis, s.estimand,
+                                          s.label or s.id, exc))  # fmt: skip
     if plan.subgroups:
         from .subgroups import run_subgroup
 
@@ -237,7 +249,12 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
             say(f"subgroup analysis {g.id}")
             tr = population_trial(ep)
             ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
-            results.append(run_subgroup(g, ep, tr, ev, alpha=alpha))
+            try:
+                results.append(run_subgroup(g, ep, tr, ev, alpha=alpha))
+            except IptOutcomesError as exc:
+                warnings.warn(f"subgroup analysis {g.id} not estimated: {exc}", stacklevel=2)
+                results.append(_not_estimated(g.id, "subgroup", ep, "subgroup", ep.estimand,
+                                              g.label or g.column, exc))  # fmt: skip
     fam = family_table(plan, results, trial)
     _attach_adjusted(results, fam)
     return PlanResults(plan=plan, trial=trial, trials=trials, populations=counts, events=events,

@@ -466,6 +466,25 @@ def _estimand_rows(results) -> list[dict]:
     return rows
 
 
+def _analysed_text(r) -> str:
+    """Who the analysis used, in words, with the number where the analysis has one."""
+    fit = r.tables.get("fit")
+    if r.analysis in ("mmrm", "lmm") and fit is not None and len(fit):
+        obs = fit[fit["fit"] == "observed"] if "fit" in fit else fit
+        n = int(obs["n_subjects"].iloc[0])
+        what = ("with a baseline and at least one post-baseline score" if r.analysis == "mmrm"
+                else "with at least one score")  # fmt: skip
+        return f"analysed: {n} participants of the observed arms {what}"
+    if r.analysis in ("mi", "tipping-point") and len(r.n):
+        v = r.n["visit"].iloc[0]
+        n = int(r.n.loc[r.n["visit"] == v, "n"].sum())
+        return f"analysed: all {n} participants of the observed arms with a baseline, missing " \
+               "scores imputed"  # fmt: skip
+    if not r.tables:
+        return "not estimated"
+    return "analysed: the participants with a value at each visit (n in the table)"
+
+
 def _plan_tables(results) -> dict[str, pd.DataFrame]:
     trial, plan = results.trial, results.plan
     fam_ids = set(plan.multiplicity.family)
@@ -484,6 +503,7 @@ def _plan_tables(results) -> dict[str, pd.DataFrame]:
             role = "subgroup"
         est = next((e for e in plan.estimands if e.id == r.estimand), None)
         rows.append(dict(
+            analysed=_analysed_text(r),
             id=r.id, kind=r.kind, endpoint=ep.id, role=role, variable=ep.variable,
             analysis=r.analysis, analysis_name=ANALYSIS_NAMES[r.analysis], label=r.label,
             instrument=ep.instrument, population=r.population,

@@ -209,7 +209,7 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
         group_title = f"Sensitivity analysis of {row['endpoint']}: {row['label']}"
     else:
         group_title = f"Subgroup analysis: {row['label']}"
-    pop = str(row["population_text"])
+    pop = f"{row['population_text']}; {row['analysed']}"
     est = f"Estimand: {row['estimand_label']} (Section 1)." if row.get("estimand_label") else ""
     desc = str(row["description"]) + "."
     nominal = ("Adjusted p: multiplicity-adjusted over the confirmatory family (table of the "
