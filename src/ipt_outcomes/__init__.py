@@ -78,6 +78,19 @@ _EXPORTS = {
     "simulate_mmrm_power": "stats.power",
     "adjusted_response": "stats.adjusted",
     "marginal_effects": "stats.adjusted",
+    # meta-analysis of published trials
+    "read_effect_sizes": "meta",
+    "aggregate_effects": "meta",
+    "estimate_tau2": "meta",
+    "random_effects": "meta",
+    "tau2_confint": "meta",
+    "cochran_q": "meta",
+    "egger_test": "meta",
+    "meta_analysis": "meta",
+    "MetaAnalysis": "meta",
+    "RandomEffectsResults": "meta",
+    "meta_forest_plot": "meta",
+    "funnel_plot": "meta",
     # report
     "build_tables": "report.tables",
 }
