@@ -79,7 +79,7 @@ def _check_highlight(study: str, data, source: str) -> None:
     names = list(dict.fromkeys(data["study"]))
     if study in names:
         return
-    close = difflib.get_close_matches(study, names, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(study, names, n=3, cutoff=0.75)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise IptOutcomesError(f"{source}: --highlight {study!r} is not a study of the analysis{hint}")
 

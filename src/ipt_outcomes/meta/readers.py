@@ -63,7 +63,7 @@ def parse_number(cell, decimal: str = ".") -> float | None:
     text = str(cell).strip()
     if text in MISSING_TOKENS:
         return None
-    if _DOT.match(text):
+    if _DOT.match(text) or text.lower().lstrip("+-") in ("inf", "infinity"):
         return float(text)
     if decimal == "," and _COMMA.match(text):
         return float(text.replace(",", "."))
