@@ -19,7 +19,10 @@ from pathlib import Path
 
 COLUMNS = [
     "", "study", "condition_arm1", "condition_arm2", "multi_arm1", "multi_arm2", ".g", ".g_se",
-    "outcome_type", "instrument", "rating", "n_arm1", "n_arm2", "year", "time_weeks", "format",
+    "outcome_type", "instrument", "rating", "mean_arm1", "sd_arm1", "n_arm1", "mean_arm2",
+    "sd_arm2", "n_arm2", "mean_change_arm1", "sd_change_arm1", "n_change_arm1",
+    "mean_change_arm2", "sd_change_arm2", "n_change_arm2", "baseline_m_arm1", "baseline_m_arm2",
+    "year", "time_weeks", "format",
     "country", "age_group", "recruitment", "diagnosis", "target_group", "sg", "ac", "ba", "itt",
     "rob", ".id",
 ]  # fmt: skip
