@@ -8,6 +8,19 @@ study whose effect sizes fall in several levels (risk of bias judged per outcome
 therefore contributes to several subgroups; the test of subgroup differences then treats them as
 independent, and says so.
 
+Edge cases (decided with metafor's behaviour as the guide):
+
+* fewer than 2 studies overall: refused (nothing to pool); a subgroup with one study is its own
+  model with tau^2 = 0 and the z test (metafor switches from Knapp-Hartung and warns), Q = 0 on
+  0 df with p = 1 and no tau^2 interval;
+* k = 2: fitted; Knapp-Hartung then uses t with 1 df (a very wide interval, which is honest);
+* tau^2 on the boundary: exactly 0 when the (restricted) likelihood is highest there (metafor's
+  Fisher scoring stops just above 0); a note says the result equals the fixed-effect one;
+* Knapp-Hartung with effects that vary less than their SEs imply (s^2 < 1, tau^2 = 0): not
+  truncated, as metafor, so the interval can be narrower than the z interval; with all effects
+  equal its width is 0; a note says so and names ``--test z`` as the conservative choice;
+* Egger's test with k < 3, equal standard errors or an exact fit: empty, with the reason.
+
 The test of subgroup differences compares the subgroup estimates with a fixed-effect Q test
 (``Q = sum((mu_g - mu_bar)^2 / se_g^2)``, ``G - 1`` df, Borenstein et al. 2009, ch. 19), using
 each subgroup's own standard error (Knapp-Hartung-adjusted with ``test="knha"``); in metafor,

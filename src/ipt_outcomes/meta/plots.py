@@ -163,14 +163,17 @@ def meta_forest_plot(result, highlight: str | None = None, effect_label: str = "
         + geom_text(aes(x=text_x, y="y", label="text", color="colour"), ha="left", size=7.5)
         + geom_text(aes(x=text_x, y="y", label="text"), data=pd.DataFrame(ptext), ha="left",
                     size=7.5, fontweight="bold")
+        + geom_text(aes(x=text_x, y="y", label="text"), ha="left", size=7.5, fontweight="bold",
+                    data=pd.DataFrame({"y": [-0.25], "text": [f"{effect_label} [95% CI]  weight"]}))
         + scale_color_identity()
         + scale_fill_identity()
         + scale_size_identity()
-        + scale_y_continuous(breaks=ys, labels=labels, limits=(min(ys) - 0.9, -0.3))
+        + scale_y_continuous(breaks=ys, labels=labels, limits=(min(ys) - 0.9, 0.2))
         + scale_x_continuous(breaks=breaks, limits=(min(lo, breaks[0]), right))
         + labs(x=f"{effect_label} (95% CI)", y="", title=title, caption=caption)
         + house_theme()
-        + theme(figure_size=(10, max(3.5, 1.6 + 0.2 * n_rows)), panel_grid_major_y=element_blank(),
+        + theme(figure_size=(10, max(3.5, 1.8 + 0.2 * n_rows)), panel_grid_major_y=element_blank(),
+                panel_grid_major_x=element_blank(),
                 axis_text_y=element_text(size=7.5, ha="right"), plot_caption=element_text(size=8))
     )  # fmt: skip
     return fig
@@ -249,5 +252,5 @@ def funnel_plot(result, highlight: str | None = None, effect_label: str = "Hedge
     hl = d[d["highlighted"]]
     if len(hl):
         fig = fig + geom_text(aes("estimate", "se", label="study"), data=hl, color=HIGHLIGHT_COLOUR,
-                              nudge_y=-0.012 * top * 3, size=9)  # fmt: skip
+                              nudge_y=0.04 * top, size=9)  # fmt: skip
     return fig
