@@ -252,7 +252,8 @@ def meta_analysis(
         levels = subgroup_levels(cells)
         if MISSING_LEVEL in levels:
             n = int((cells == MISSING_LEVEL).sum())
-            notes.append(f"{n} effect size(s) have no {by}: analysed as the level {MISSING_LEVEL}")
+            what = f"{n} effect sizes have" if n > 1 else "1 effect size has"
+            notes.append(f"{what} no {by}: analysed as the level {MISSING_LEVEL}")
         for lev in levels:
             subgroups[lev] = fit(prepare(data[cells == lev]))
         for lev, f in subgroups.items():
@@ -263,7 +264,8 @@ def meta_analysis(
         between = _between(subgroups)
         if across:
             shown = ", ".join(across[:5]) + (" ..." if len(across) > 5 else "")
-            msg = (f"{len(across)} study(ies) have effect sizes in several levels of {by} "
+            many = f"{len(across)} studies have" if len(across) > 1 else "1 study has"
+            msg = (f"{many} effect sizes in several levels of {by} "
                    f"({shown}) and count in each; the test of subgroup differences treats the "
                    "subgroups as independent")  # fmt: skip
             notes.append(msg)
