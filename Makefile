@@ -42,12 +42,12 @@ reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES)
 
 report: reports/report.html ## build the report: reports/tables/*.csv -> figures/*.png -> report.html (REPORT_FORMATS=html,rtf,svg,pdf for more)
 
-TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml analyses/teaching/*.md)
+TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml analyses/teaching/*.md analyses/teaching/data/*)
 
 reports/teaching/index.html: reports/report.html $(DATA) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES) $(TEACH)
 	$(BIN)/python analyses/teaching/build.py --data $(DATA) --design $(DESIGN) --tables reports/tables --out reports/teaching --seed $(SEED)
 
-teaching: reports/teaching/index.html ## build the seven worksheets (student + instructor key) from the report's tables into reports/teaching/
+teaching: reports/teaching/index.html ## build the eight worksheets into reports/teaching/ (instructor keys in reports/teaching/keys/)
 
 test: $(STAMP) ## lint, then run every test and doctest
 	$(BIN)/ruff check .

@@ -216,23 +216,53 @@ def built(tmp_path_factory, project_trial_csv, report):
     return out
 
 
-def test_make_teaching_builds_seven_worksheets_in_two_versions(built):
-    keys = sorted(built.glob("*_key.html"))
+N_WORKSHEETS = 8
+
+
+def _pages(built):
+    """Every worksheet page, student and key (not the indexes)."""
+    return sorted(built.glob("*_student.html")) + sorted((built / "keys").glob("*_key.html"))
+
+
+def test_make_teaching_builds_eight_worksheets_with_keys_in_their_own_folder(built):
+    keys = sorted((built / "keys").glob("*_key.html"))
     students = sorted(built.glob("*_student.html"))
-    assert len(keys) == len(students) == 7
+    assert len(keys) == len(students) == N_WORKSHEETS
+    assert not list(built.glob("*_key.html")), "no key beside the student sheets"
     for k, s in zip(keys, students, strict=True):
         key, student = k.read_text(encoding="utf-8"), s.read_text(encoding="utf-8")
         assert key.count('class="task"') == student.count('class="task"') >= 3
         assert 'class="answer"' in key and 'class="answer"' not in student
         assert "<script" not in key and "http" not in key.replace("https://", "")  # self-contained
-    index = (built / "index.html").read_text(encoding="utf-8")
-    assert index.count("_key.html") == 7
 
 
-def test_every_worksheet_says_its_data_are_synthetic(built):
-    for path in built.glob("*.html"):
-        if path.name != "index.html":
-            assert "synthetic" in " ".join(_quotes(path).text), path.name
+def test_students_index_links_no_key_and_the_instructors_index_links_every_key(built):
+    students = (built / "index.html").read_text(encoding="utf-8")
+    assert "_key" not in students and "keys/" not in students
+    assert students.count("_student.html") == N_WORKSHEETS
+    keys = (built / "keys" / "index.html").read_text(encoding="utf-8")
+    assert keys.count("_key.html") == N_WORKSHEETS
+    for href in re.findall(r'href="([^"]+)"', keys):
+        assert (built / "keys" / href).resolve().exists(), href
+
+
+def test_every_sheet_states_objectives_level_and_time(built):
+    for path in _pages(built):
+        page = path.read_text(encoding="utf-8")
+        assert "Learning objectives." in page and page.count("<li>") >= 3, path.name
+        assert re.search(r"<strong>Level:</strong> \w", page), path.name
+        assert re.search(r"<strong>Time:</strong> \d+ minutes", page), path.name
+
+
+def test_every_worksheet_says_where_its_data_come_from(built):
+    for path in _pages(built):
+        text = " ".join(_quotes(path).text)
+        if path.name.startswith("08"):
+            assert "Metapsy" in text and "ODC-By" in text, path.name
+        elif path.name.startswith("06"):
+            assert "uses no patient data" in text, path.name
+        else:
+            assert "synthetic" in text and "calibrated to" in text, path.name
 
 
 def test_every_number_a_worksheet_shares_with_the_report_is_the_reports(built, report):
@@ -241,7 +271,7 @@ def test_every_number_a_worksheet_shares_with_the_report_is_the_reports(built, r
     tables = read_tables(report / "tables")
     shown = {q[:4]: q[4] for q in _quotes(report / "report.html").quotes}
     shared, per_sheet = 0, {}
-    for path in sorted(built.glob("*_key.html")) + sorted(built.glob("*_student.html")):
+    for path in _pages(built):
         for src, row, col, kind, text in _quotes(path).quotes:
             assert text == render(tables, src, row, col, kind), (path.name, src, row, col, text)
             if (src, row, col, kind) in shown:
@@ -253,7 +283,7 @@ def test_every_number_a_worksheet_shares_with_the_report_is_the_reports(built, r
 
 
 def test_keys_give_exact_answers(built):
-    for path in built.glob("*_key.html"):
+    for path in (built / "keys").glob("*_key.html"):
         text = " ".join(_quotes(path).text)
         assert not re.search(r"\babout \d", text), (
             path.name,
@@ -263,17 +293,113 @@ def test_keys_give_exact_answers(built):
 
 
 def test_worksheet_4_key_shows_the_computed_sample_size(built):
-    key = (built / "04_sample_size_key.html").read_text(encoding="utf-8")
+    key = (built / "keys" / "04_sample_size_key.html").read_text(encoding="utf-8")
     n = sample_size(0.42, 0.61, 0.80, "chisq")["n_per_arm"]
     assert f"{n} per arm for the chi-square test" in key
 
 
 def test_worksheet_6_draws_the_rob2_file_and_every_file_it_names_exists(built):
-    key = (built / "06_risk_of_bias_key.html").read_text(encoding="utf-8")
+    key = (built / "keys" / "06_risk_of_bias_key.html").read_text(encoding="utf-8")
     table = load_rob2(ROB2)
     assert f"Overall: {table['judgement'].iloc[-1]}" in key
     assert key.count("data:image/png;base64,") == 1
-    for path in built.glob("*.html"):
+    for path in _pages(built):
         text = " ".join(_quotes(path).text)
         for name in re.findall(r"[\w./-]+\.(?:md|toml|csv)\b", text):
             assert (ROOT / name).exists() or (built / name).exists(), (path.name, name)
+
+
+def test_worksheet_4_warns_against_power_at_the_observed_effect(built):
+    key = " ".join(_quotes(built / "keys" / "04_sample_size_key.html").text)
+    assert "Hoenig" in key and "post-hoc" in key
+    assert "a result with p = 0.05 always has an observed power of 50%" in key
+    rows = re.findall(r"(0\.\d\d)\s*(\d+\.\d)%", key)  # the p -> observed power table
+    from scipy.stats import norm
+
+    for p, power in rows:
+        z = norm.isf(float(p) / 2)
+        expected = norm.cdf(z - norm.ppf(0.975)) + norm.cdf(-z - norm.ppf(0.975))
+        assert float(power) == pytest.approx(100 * expected, abs=0.05)
+
+
+def test_worksheet_5_tipping_point_is_the_reports(built, report):
+    tables = read_tables(report / "tables")
+    exact = tables["tipping_point_exact"]
+    row = int(exact.index[(exact["arm"] == "PeGT") & (exact["visit"].astype(float) == 12)][0])
+    quotes = _quotes(built / "keys" / "05_missing_data_key.html").quotes
+    assert ("tipping_point_exact", row, "delta", "f2") in {q[:4] for q in quotes}
+    shown = {q[:4]: q[4] for q in _quotes(report / "report.html").quotes}
+    assert any(k[0] == "tipping_point_exact" for k in shown)  # the report shows it too
+
+
+def test_worksheet_3_asks_why_agreement_with_a_calibration_target_proves_nothing(built):
+    key = " ".join(_quotes(built / "keys" / "03_consistency_checks_key.html").text)
+    assert "calibrated to" in key and "a check that cannot fail tests nothing" in key
+
+
+def test_worksheet_8_numbers_are_the_meta_commands(built, tmp_path, run_cli):
+    from ipt_outcomes.format import fmt
+
+    excerpt = built / "data" / "depression-psyctr_excerpt.csv"
+    assert (built / "data" / "README.md").exists(), "the excerpt travels with its NOTICE"
+    out = tmp_path / "meta"
+    code, _, err = run_cli("meta", excerpt, "--where", "condition_arm1=ipt", "--aggregate", "0.5",
+                           "--no-plots", "--out", out)  # fmt: skip
+    assert code == 0, err
+    pooled = pd.read_csv(out / "meta_pooled.csv").iloc[0]
+    egger = pd.read_csv(out / "meta_egger.csv").iloc[0]
+    key = " ".join(_quotes(built / "keys" / "08_meta_analysis_key.html").text)
+    g = lambda c: fmt(pooled[c], "f2")  # noqa: E731
+    assert f"Pooled g = {g('estimate')} (95% CI {g('ci_low')} to {g('ci_high')};" in key
+    assert f"The 95% prediction interval, {g('pi_low')} to {g('pi_high')}," in key
+    assert (
+        f"I² = {fmt(pooled['i2'], 'f0')}%" in key and f"tau² = {fmt(pooled['tau2'], 'f3')}" in key
+    )
+    assert f"Egger's test: intercept {fmt(egger['intercept'], 'f2')}" in key
+    assert "Saloheimo, 2016" in key
+
+
+def test_worksheet_8_without_the_excerpt_says_how_to_get_it(tmp_path):
+    from types import SimpleNamespace
+
+    sys.path.insert(0, str(ROOT / "analyses" / "teaching"))
+    try:
+        import ws8_meta_analysis
+    finally:
+        sys.path.remove(str(ROOT / "analyses" / "teaching"))
+    ws = ws8_meta_analysis.build(SimpleNamespace(metapsy=tmp_path / "absent.csv"))
+    assert len(ws.tasks) == 1 and "make_excerpt.py" in ws.tasks[0].question
+
+
+def test_worksheet_7_panels_tick_labels_do_not_collide():
+    """Tick labels on one line keep at least 10 pixels apart at the worksheets' 90 dpi. With the
+    old layout (three panels side by side, 9 x 3.4 inches) and estimates from -19 to 38 points,
+    as the worksheet's 500 simulated trials give, one panel's "40" came within 5 pixels of the
+    next panel's "-20"."""
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ipt_outcomes.teaching import adjustment_plot
+
+    rng = np.random.default_rng(3)
+    outcomes = ["hypothetical strong covariate", "remission", "response"]
+    values = np.r_[rng.normal(0.1, 0.07, 200), -0.19, 0.38]
+    r = pd.DataFrame([{"outcome": o, "method": m, "estimate": e} for o in outcomes
+                      for m in ("unadjusted", "baseline-adjusted") for e in values])  # fmt: skip
+    fig = adjustment_plot(r, dict.fromkeys(outcomes, 0.1)).draw()
+    try:
+        fig.set_dpi(90)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        boxes = [lab.get_window_extent(renderer) for ax in fig.axes
+                 for lab in ax.get_xticklabels() + ax.get_yticklabels()
+                 if lab.get_visible() and lab.get_text()]  # fmt: skip
+        assert len(boxes) > 6
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1 :]:
+                assert not a.overlaps(b), (a, b)
+                if abs(a.y0 - b.y0) < 2:  # on one line
+                    assert max(b.x0 - a.x1, a.x0 - b.x1) >= 10, (a, b)
+    finally:
+        plt.close(fig)

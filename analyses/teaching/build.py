@@ -2,13 +2,18 @@
 
 Usage: python analyses/teaching/build.py --data data/synthetic/trial.csv --design
 analyses/saloheimo2016.toml --tables reports/tables --out reports/teaching [--seed 2016]
-[--sims 500] [--imputations 50] [--workers N]
+[--sims 500] [--imputations 50] [--workers N] [--metapsy FILE]
 
 The worksheets read the report's tables (``--tables``, what ``make report`` wrote), so every
 number they share with the report is the report's number; without ``--tables`` the same tables
-are computed here by the report's own function. Writes ``NN_slug_student.html`` and
-``NN_slug_key.html`` for each worksheet, ``index.html`` and the trial description the risk-of-bias
-worksheet refers to; every file is written whole (temporary file, then rename).
+are computed here by the report's own function. Worksheet 8 reads the shipped excerpt of the
+Metapsy database (``--metapsy``, default ``analyses/teaching/data/depression-psyctr_excerpt.csv``)
+and analyses it with the functions ``ipt-outcomes meta`` runs.
+
+Writes, into ``--out``: ``NN_slug_student.html`` for each worksheet, ``index.html`` (the students'
+index: it links the student versions only), the trial description the risk-of-bias worksheet
+refers to and the Metapsy excerpt with its NOTICE; into ``--out/keys``: ``NN_slug_key.html`` and
+``index.html`` (the instructors' index). Every file is written whole (temporary file, then rename).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import SYNTHETIC_NOTE, Context  # noqa: E402
+from common import INDEX_NOTE, Context  # noqa: E402
 
 from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
 from ipt_outcomes.data.trial import load_trial  # noqa: E402
@@ -39,8 +44,11 @@ WORKSHEETS = [
     "ws5_missing_data",
     "ws6_risk_of_bias",
     "ws7_baseline_adjustment",
+    "ws8_meta_analysis",
 ]
 TRIAL_DESCRIPTION = HERE / "saloheimo2016_trial.md"
+METAPSY = HERE / "data" / "depression-psyctr_excerpt.csv"
+METAPSY_NOTICE = HERE / "data" / "README.md"
 
 
 def report_tables(trial) -> dict:
@@ -58,6 +66,9 @@ def report_tables(trial) -> dict:
 
 def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    if not only:  # keys of an earlier build sat beside the student sheets: not any more
+        for stale in out.glob("*_key.html"):
+            stale.unlink()
     written, index = [], []
     for name in WORKSHEETS:
         if only and name not in only:
@@ -65,7 +76,8 @@ def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
         t0 = time.perf_counter()
         ws = importlib.import_module(name).build(ctx)
         for version in ("student", "key"):
-            path = out / f"{ws.stem}_{version}.html"
+            path = out / ws.filename(version)
+            path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_write(path) as fh:
                 fh.write(render_worksheet(ws, version))
             written.append(path)
@@ -74,14 +86,22 @@ def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
             f"  worksheet {ws.number} ({ws.slug}): {time.perf_counter() - t0:.1f} s",
             file=sys.stderr,
         )
-    with atomic_write(out / TRIAL_DESCRIPTION.name) as fh:
-        fh.write(TRIAL_DESCRIPTION.read_text(encoding="utf-8"))
-    written.append(out / TRIAL_DESCRIPTION.name)
-    if only:  # a partial build leaves the index of the full build alone
+    copies = [(TRIAL_DESCRIPTION, out / TRIAL_DESCRIPTION.name)]
+    if ctx.metapsy is not None and ctx.metapsy.exists():
+        copies += [(ctx.metapsy, out / "data" / ctx.metapsy.name),
+                   (METAPSY_NOTICE, out / "data" / "README.md")]  # fmt: skip
+    for src, dst in copies:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(dst) as fh:
+            fh.write(src.read_text(encoding="utf-8"))
+        written.append(dst)
+    if only:  # a partial build leaves the indexes of the full build alone
         return written
-    with atomic_write(out / "index.html") as fh:
-        fh.write(render_index(index, SYNTHETIC_NOTE if ctx.synthetic else ""))
-    written.append(out / "index.html")
+    note = INDEX_NOTE if ctx.synthetic else ""
+    for version, path in (("student", out / "index.html"), ("key", out / "keys" / "index.html")):
+        with atomic_write(path) as fh:
+            fh.write(render_index(index, note, version))
+        written.append(path)
     return written
 
 
@@ -97,12 +117,14 @@ def main(argv=None) -> int:
     ap.add_argument("--imputations", type=int, default=50)
     ap.add_argument("--workers", type=int)
     ap.add_argument("--only", nargs="*", choices=WORKSHEETS)
+    ap.add_argument("--metapsy", default=str(METAPSY),
+                    help="the Metapsy excerpt worksheet 8 analyses (default: the shipped one)")  # fmt: skip
     args = ap.parse_args(argv)
     trial = load_trial(args.data, args.design)
     report = read_tables(args.tables) if args.tables else report_tables(trial)
     ctx = Context(trial=trial, targets=load_targets(), rob2=Path(args.rob2), report=report,
                   seed=args.seed, sims=args.sims, imputations=args.imputations,
-                  workers=args.workers)  # fmt: skip
+                  workers=args.workers, metapsy=Path(args.metapsy))  # fmt: skip
     paths = build_all(ctx, Path(args.out), args.only)
     print(f"Wrote {len(paths)} files to {args.out}", file=sys.stderr)
     return 0

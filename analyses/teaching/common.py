@@ -18,9 +18,22 @@ from ipt_outcomes.teaching import ReportNumbers
 
 SYNTHETIC_NOTE = (
     "The trial data in this worksheet are synthetic: the individual data of Saloheimo et al. "
-    "(2016) are not public, so the project generated a trial that matches the published summary "
-    "figures (data/synthetic/README.md). Published figures quoted here are the paper's; every "
-    "other number comes from the synthetic data and is an illustration, not evidence."
+    "(2016) are not public, so the project generated a trial calibrated to the published summary "
+    "figures (data/synthetic/README.md): it agrees with them because it was made to. Published "
+    "figures quoted here are the paper's; every other number comes from the synthetic data and is "
+    "an illustration, not evidence."
+)
+METAPSY_NOTE = (
+    "The effect sizes in this worksheet are real: an excerpt of the Metapsy database of randomised "
+    "trials of psychotherapy for depression against control conditions (Cuijpers, Miguel, Harrer, "
+    "Plessen, Ciharova, Ebert, Karyotaki; doi:10.5281/zenodo.7254845; ODC-By 1.0 licence, see "
+    "data/README.md), analysed with the functions ipt-outcomes meta runs. Numbers from the "
+    "project's report are from its synthetic trial."
+)
+INDEX_NOTE = (
+    "Worksheets 1-7 use the project's synthetic trial, calibrated to the published summary figures "
+    "of Saloheimo et al. (2016): an illustration, not evidence. Worksheet 8 uses real effect sizes "
+    "from the Metapsy database (data/README.md)."
 )
 
 
@@ -34,6 +47,7 @@ class Context:
     sims: int = 500  # simulated trials per n (worksheet 4) and per scenario (worksheet 7)
     imputations: int = 50
     workers: int | None = None
+    metapsy: Path | None = None  # the Metapsy excerpt (worksheet 8)
     synthetic: bool = True
     n: ReportNumbers = field(init=False)
 

@@ -130,4 +130,9 @@ def build(ctx: Context) -> Worksheet:
                      sources=[ctx.source("response_percent", ARM, VISIT),
                               "Newcombe RG. Stat Med 1998;17:873-890 (interval of a difference of proportions).",
                               "Altman DG. BMJ 1998;317:1309-1312 (confidence intervals for the NNT)."],
-                     data_note=ctx.data_note)  # fmt: skip
+                     data_note=ctx.data_note,
+                     objectives=["compute response rates, a risk difference and an NNT from a 2x2 table;",
+                                 "give and read the interval of a risk difference and of the NNT;",
+                                 "say what a comparison whose interval includes zero does and does not show."],
+                     level="introductory: a first course in evidence-based practice",
+                     minutes=30)  # fmt: skip

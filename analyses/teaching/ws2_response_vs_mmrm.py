@@ -126,4 +126,10 @@ def build(ctx: Context) -> Worksheet:
                      sources=["Altman DG, Royston P. The cost of dichotomising continuous variables. BMJ 2006;332:1080.",
                               "Mallinckrodt CH et al. Recommendations for the primary analysis of continuous endpoints "
                               "in longitudinal clinical trials. Drug Inf J 2008;42:303-319."],
-                     data_note=ctx.data_note)  # fmt: skip
+                     data_note=ctx.data_note,
+                     objectives=["compare a responder analysis with a mixed model of the same trial;",
+                                 "explain what dichotomising a continuous outcome costs;",
+                                 "say how multiplicity and the missing-data rule enter a conclusion;",
+                                 "choose and justify a primary analysis before seeing the data."],
+                     level="intermediate: a course in medical statistics or trial methodology",
+                     minutes=45)  # fmt: skip

@@ -51,6 +51,16 @@ def build(ctx: Context) -> Worksheet:
     frag_given = frame({"arm": [ctx.label("PeGT"), ctx.label(ref)],
                                "responders": [c("events"), c("events_reference")],
                                "assessed": [c("n"), c("n_reference")]})  # fmt: skip
+    pv = ctx.report["published_vs_reproduced"]
+    reproduced_word = "reproduc" in str(n.value("tlf", "title", name="published")).lower()
+    calibrated = frame([{"arm": ctx.label(str(a)), "month": ctx.visit(float(v)),
+                         "published %": n.q("published_vs_reproduced", "published_percent", "f0", arm=a, visit=v),
+                         "synthetic trial, calibrated to it, %": n.q("published_vs_reproduced",
+                                                                     "reproduced_percent", "f0", arm=a, visit=v),
+                         "responders / assessed": M("{} / {}").format(
+                             n.q("published_vs_reproduced", "responders", "int", arm=a, visit=v),
+                             n.q("published_vs_reproduced", "n", "int", arm=a, visit=v))}
+                        for a, v in zip(pv["arm"], pv["visit"].astype(float), strict=True)])  # fmt: skip
     n_ex = int(ctx.published("observed_n", "PeGT", 3))
     k_ex = int(ctx.published("response_percent", "PeGT", 3) / 100 * n_ex)
     tasks = [
@@ -111,9 +121,48 @@ def build(ctx: Context) -> Worksheet:
                 p_after=fmt(fi["p_after"], "p"),
             ),  # fmt: skip
         ),
+        Task(
+            question=M(
+                'The report\'s {table} (titled "{title}") sets the published response rates beside '
+                "those of the project's synthetic trial, which was calibrated to them: its "
+                "generator chose, arm by arm, which patients respond so that each observed-case "
+                "rate rounds to the published percentage (data/synthetic/README.md). Every rate "
+                "agrees. Does this agreement show that the reconstruction is faithful to the real "
+                "trial, or that the analysis code is right?{word}"
+            ).format(
+                table=n.tlf("published"),
+                title=n.q("tlf", "title", "text", name="published"),
+                word=' Is "reproduced" the right word?' if reproduced_word else "",
+            ),
+            table=calibrated,
+            answer=(
+                "No. The rates agree because the generator was made to produce them: a check "
+                "that cannot fail tests nothing. Agreement with a calibration target shows only "
+                "that the calibration worked"
+                + (
+                    '; calling the rates "reproduced" suggests an independent confirmation that '
+                    'did not happen ("calibrated to" is the honest word)'
+                    if reproduced_word
+                    else ""
+                )
+                + ". It says nothing about the real patients (their trajectories, dropout, "
+                "correlations were assumed) and nothing about the code's correctness, which must "
+                "be shown against independent references (the project compares every estimate "
+                "with R, in tests/reference).\n\nAn informative check uses a quantity that was "
+                "not a target: for example a published figure left out of the calibration, or "
+                "the trial's individual data if they were released. The same circularity hides in "
+                "modelled arms (worksheet 8) and in any model judged by the data it was fitted to."
+            ),
+        ),
     ]
     return Worksheet(3, "consistency_checks", "Checking the published numbers for consistency",
-                     "Test whether reported percentages and means can be true, and how fragile a result is.", tasks,
+                     "Test whether reported percentages and means can be true, how fragile a result is, "
+                     "and what agreement with a calibration target can prove.", tasks,
+                     objectives=["check whether a reported percentage or mean can be true (GRIM);",
+                                 "compute a fragility index and compare it with the patients lost to follow-up;",
+                                 "explain why agreement with a calibration target proves nothing."],
+                     level="introductory to intermediate: evidence-based practice, journal club",
+                     minutes=45,
                      sources=["Brown NJL, Heathers JAJ. The GRIM test. Soc Psychol Personal Sci 2017;8:363-369.",
                               "Walsh M et al. The statistical significance of randomized controlled trial results is "
                               "frequently fragile. J Clin Epidemiol 2014;67:622-628.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from common import Context
 from markupsafe import Markup as M
+from scipy.stats import norm
 
 from ipt_outcomes.format import fmt
 from ipt_outcomes.report.figures import power_curve
@@ -44,6 +45,13 @@ def build(ctx: Context) -> Worksheet:
     mm = simulate_mmrm_power(scen, mm_grid, sims=ctx.sims, seed=ctx.seed, workers=ctx.workers)
     mm_table = pd.DataFrame({"n per arm": mm["n_per_arm"], "MMRM power": [fmt(x, "pct") for x in mm["power"]],
                              "Monte-Carlo SE": [fmt(x, "pct") for x in mm["mc_se"]]})  # fmt: skip
+    # observed ('post-hoc') power of a two-sided z test at the effect that gives p: a function of p
+    z_crit = norm.ppf(0.975)
+    p_grid = [0.01, 0.05, 0.1, 0.2, 0.5, 0.8]
+    observed = pd.DataFrame({"p-value of the result": [fmt(x, "f2") for x in p_grid],
+                             "power at the observed effect": [
+                                 fmt(norm.cdf(norm.isf(x / 2) - z_crit) + norm.cdf(-norm.isf(x / 2) - z_crit), "pct")
+                                 for x in p_grid]})  # fmt: skip
     sizes = pd.DataFrame([{"test": t, "n per arm": r["n_per_arm"], "exact power at that n": fmt(r["power"], "pct"),
                            "n from which power stays above the target": r["n_stable"],
                            "normal-approximation formula": r["n_normal"]} for t, r in ss.items()])  # fmt: skip
@@ -60,7 +68,10 @@ def build(ctx: Context) -> Worksheet:
                 "Exact power (every possible outcome of both arms enumerated): "
                 f"{have.iloc[0, 2]} with {n_obs} per arm and {have.iloc[1, 2]} with {n_rand} per "
                 "arm (chi-square); Fisher's test has less. Even if PeGT really is this much better, "
-                "the trial would usually have missed it."
+                "a trial of this size would usually have missed it.\n\nCareful: this is power "
+                "at the effect the trial itself observed ('post-hoc' or 'observed' power). It is "
+                "a useful planning number for the next trial, if one believes the published rates, "
+                "but it says nothing new about this trial's result (task 4)."
             ),
             answer_table=have,
         ),
@@ -108,10 +119,53 @@ def build(ctx: Context) -> Worksheet:
             ),  # fmt: skip
             answer_table=mm_table,
         ),
+        Task(
+            question=M(
+                'A letter about the trial says: "The comparison of {arm} with {ref} was '
+                "underpowered: its power to detect the observed difference was only {pw}, so the "
+                'non-significant result ({p}) is inconclusive and the therapy may well work." '
+                "The table gives, for a z test, the power computed at the observed effect for "
+                "several p-values. What is wrong with the letter's argument, and what should it "
+                "use instead?"
+            ).format(
+                arm=ctx.label(ARM),
+                ref=ctx.label(ref),
+                pw=have.iloc[0, 2],
+                p=n.q("response_comparisons", "p_fisher", "p_text", arm=ARM, visit=VISIT),
+            ),
+            table=observed,
+            answer=M(
+                "Power computed at the observed effect is a fixed function of the p-value "
+                "(Hoenig and Heisey 2001): a result with p = 0.05 always has an observed power of "
+                "50% (exactly so for a z test), and every non-significant result has an observed power below that. "
+                "So 'low observed power' only restates 'not significant'; it cannot make a "
+                "non-significant result more or less convincing, and reading it as support for "
+                "the therapy is circular.\n\nTo interpret this trial, use the confidence "
+                "interval of the difference ({table}: {rd}, {lo} to {hi}): it shows which effects "
+                "the data are compatible with, large benefit and no benefit alike. Power belongs "
+                "to planning, computed for an effect that matters clinically and is fixed before "
+                "the data are seen (the minimal important difference, or an effect justified by "
+                "earlier trials), as in tasks 2 and 3."
+            ).format(
+                table=n.tlf("response_comparisons"),
+                rd=n.q("response_comparisons", "risk_difference", "pp", arm=ARM, visit=VISIT),
+                lo=n.q("response_comparisons", "rd_ci_low", "pp", arm=ARM, visit=VISIT),
+                hi=n.q("response_comparisons", "rd_ci_high", "pp", arm=ARM, visit=VISIT),
+            ),
+        ),
     ]
     return Worksheet(4, "sample_size", "How many patients the trial would have needed",
-                     "Compute power exactly and by simulation, and find the sample size for 80% power.", tasks,
+                     "Compute power exactly and by simulation, find the sample size for 80% power, "
+                     "and see why power computed after the fact explains nothing.", tasks,
                      sources=[ctx.source("response_percent", ARM, VISIT), ctx.source("randomised_n", ARM),
                               "Walters SJ et al. Sample size estimation for randomised controlled trials with "
-                              "repeated assessment of patient-reported outcomes. Trials 2019;20:566."],
-                     data_note=ctx.data_note)  # fmt: skip
+                              "repeated assessment of patient-reported outcomes. Trials 2019;20:566.",
+                              "Hoenig JM, Heisey DM. The abuse of power: the pervasive fallacy of power "
+                              "calculations for data analysis. Am Stat 2001;55:19-24."],
+                     data_note=ctx.data_note,
+                     objectives=["compute the power of a comparison of two response rates, exactly and by simulation;",
+                                 "find the sample size for a target power, and see why exact power is saw-toothed in n;",
+                                 "compare the power of a binary and a continuous analysis of the same trial;",
+                                 "explain why power computed at the observed effect adds nothing to the p-value."],
+                     level="intermediate: a first course in trial design or medical statistics",
+                     minutes=50)  # fmt: skip

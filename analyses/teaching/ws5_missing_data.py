@@ -6,7 +6,7 @@ import pandas as pd
 from common import Context
 from markupsafe import Markup as M
 
-from ipt_outcomes.estimands.mvn import impute_mvn, mi_contrast, tipping_point, wide_scores
+from ipt_outcomes.estimands.mvn import impute_mvn, mi_contrast, wide_scores
 from ipt_outcomes.format import fmt
 from ipt_outcomes.report.figures import tipping_point_plot
 from ipt_outcomes.stats.response import MISSING_RULES, binary_outcomes
@@ -17,27 +17,34 @@ MID = 3.0  # minimal clinically important HAM-D difference used by NICE (CG90, 2
 ALPHA = 0.05
 
 
-def _reading(significant: bool, flips, arm: str, when: str) -> str:
-    """How to read the tipping point, in the direction the MAR result needs."""
-    if significant:
-        worse = flips[flips["delta"] > 0]
-        if worse.empty:
-            return "The MAR conclusion holds over the whole grid: it does not rest on the MAR assumption."
-        d = float(worse["delta"].iloc[0])
+def _reading(significant: bool, delta: float | None, direction: str, arm: str, when: str) -> str:
+    """How to read the report's tipping point, in the direction the MAR result needs."""
+    if delta is None:
         return (
-            f"The MAR conclusion holds unless the {arm} patients lost did at least {d:g} HAM-D points worse "
-            f"than MAR predicts; {'less' if d < MID else 'more'} than the minimal important difference "
-            f"({MID:g} points, NICE), so it is {'fragile' if d < MID else 'robust'} to this departure from MAR."
+            "The conclusion does not change anywhere on the grid: it does not rest on the MAR "
+            "assumption within these shifts."
         )
-    better = flips[flips["delta"] < 0]
-    if better.empty:
-        return "No plausible departure from MAR in the grid makes the result significant."
-    d = -float(better["delta"].iloc[-1])
+    size = abs(delta)
+    small = size < MID
+    if significant:
+        return (
+            f"The MAR conclusion holds unless the {arm} patients lost did at least {size:.2f} HAM-D "
+            f"points worse than MAR predicts; {'less' if small else 'more'} than the minimal "
+            f"important difference ({MID:g} points, NICE), so the result is "
+            f"{'fragile' if small else 'robust'} to this departure from MAR."
+        )
     return (
-        f"The result is not significant under MAR; it becomes significant only if the {arm} patients lost did "
-        f"at least {d:g} HAM-D points better than MAR predicts - an optimistic assumption about patients "
-        f"who left therapy, {'smaller' if d < MID else 'no smaller'} than the minimal important difference "
-        f"({MID:g} points, NICE). A reader should not claim a benefit at {when} from these data."
+        f"Under MAR the difference is not significant. It becomes significant if the {arm} "
+        f"patients lost did {size:.2f} HAM-D points {direction} than MAR predicts"
+        + (
+            f": a shift well below the minimal important difference ({MID:g} points, NICE). "
+            "So neither 'no difference' nor 'a benefit' is secure: a small, untestable "
+            f"assumption about the patients who left decides between them. A reader should not "
+            f"claim a benefit at {when}, nor that the trial showed there is none."
+            if small
+            else f", more than the minimal important difference ({MID:g} points, NICE): only an "
+            f"implausibly optimistic assumption about those who left would give a benefit at {when}."
+        )
     )
 
 
@@ -62,9 +69,19 @@ def build(ctx: Context) -> Worksheet:
     wide = wide[wide["arm"].isin([ARM, ref])]
     imputed = impute_mvn(wide, m=ctx.imputations, seed=ctx.seed, workers=ctx.workers)
     mi = mi_contrast(imputed, ARM, ref, VISIT).iloc[0]
-    deltas = [x / 2 for x in range(-16, 17)]
-    tip = tipping_point(wide, imputed, ARM, ref, VISIT, deltas)
-    flips = tip[tip["tipping_point"]]
+    # the tipping point is the report's (estimand_tables: reference-based MI under MAR with
+    # conditional mean imputation, every observed arm): quoted, not recomputed
+    rep = ctx.report
+    tip = rep["tipping_point"]
+    tip = tip[(tip["arm"].astype(str) == ARM) & (tip["visit"].astype(float) == VISIT)].reset_index(
+        drop=True
+    )
+    exact = rep["tipping_point_exact"]
+    exact_rows = exact.index[
+        (exact["arm"].astype(str) == ARM) & (exact["visit"].astype(float) == VISIT)
+    ]
+    mar_row = n.row("mi_contrasts", analysis="Multiple imputation (MAR)", arm=ARM, visit=VISIT)
+    mar_p = float(rep["mi_contrasts"].iloc[mar_row]["p"])
     n_missing = int(wide.loc[wide["arm"] == ARM, VISIT].isna().sum())
     n_arm = int((wide["arm"] == ARM).sum())
     share = {a: float(wide.loc[wide["arm"] == a, VISIT].isna().mean()) for a in (ARM, ref)}
@@ -157,26 +174,76 @@ def build(ctx: Context) -> Worksheet:
             answer_table=compare,
         ),
         Task(
-            question=(
-                "Missing at random cannot be checked from the data. A tipping-point analysis shifts "
-                f"the imputed {when} scores of {ARM} by delta points (positive: those lost did worse "
-                "than MAR predicts) and asks how large delta must be to change the conclusion. Read "
-                "the figure: where is the tipping point, and is such a shift clinically plausible?"
+            question=M(
+                "Missing at random cannot be checked from the data. The report's tipping-point "
+                "analysis ({fig}) shifts the imputed {when} scores of {arm} by delta points "
+                "(positive: those lost did worse than MAR predicts) and asks how large delta must "
+                "be to change the conclusion. It imputes under MAR as the report's multiple "
+                "imputation does ({table}: {est}, {lo} to {hi}, {p}). Read the figure: where is "
+                "the tipping point, and is such a shift clinically plausible?"
+            ).format(
+                fig=n.tlf("tipping_point"),
+                when=when,
+                arm=ARM,
+                table=n.tlf("mi_contrasts"),
+                est=n.q(
+                    "mi_contrasts",
+                    "estimate",
+                    "f2",
+                    analysis="Multiple imputation (MAR)",
+                    arm=ARM,
+                    visit=VISIT,
+                ),
+                lo=n.q(
+                    "mi_contrasts",
+                    "ci_low",
+                    "f2",
+                    analysis="Multiple imputation (MAR)",
+                    arm=ARM,
+                    visit=VISIT,
+                ),
+                hi=n.q(
+                    "mi_contrasts",
+                    "ci_high",
+                    "f2",
+                    analysis="Multiple imputation (MAR)",
+                    arm=ARM,
+                    visit=VISIT,
+                ),
+                p=n.q(
+                    "mi_contrasts",
+                    "p",
+                    "p_text",
+                    analysis="Multiple imputation (MAR)",
+                    arm=ARM,
+                    visit=VISIT,
+                ),
             ),
             figure=tipping_point_plot(tip),
             answer=(
-                (
-                    "Tipping point(s): "
-                    + "; ".join(
-                        f"delta {r['delta']:+g} ({fmt(r['p'], 'p_text')})"
-                        for _, r in flips.iterrows()
-                    )
-                    + ". "
+                M(
+                    "The report's tipping point ({table}): delta = {d} ({p}, the shift at which p "
+                    "crosses 0.05). "
+                ).format(
+                    table=n.tlf("tipping_point_exact"),
+                    d=n.q("tipping_point_exact", "delta", "f2", arm=ARM, visit=VISIT),
+                    p=n.q("tipping_point_exact", "p", "p_text", arm=ARM, visit=VISIT),
                 )
-                if len(flips)
-                else f"No tipping point within delta {deltas[0]:g} to {deltas[-1]:+g}. "
-            )  # fmt: skip
-            + _reading(mi["p"] < ALPHA, flips, ARM, when),
+                if len(exact_rows)
+                else M("No tipping point within delta {} to {}. ").format(
+                    fmt(tip["delta"].min(), "f1"), fmt(tip["delta"].max(), "f1")
+                )
+            )
+            + _reading(
+                mar_p < ALPHA,
+                float(exact.loc[exact_rows[0], "delta"]) if len(exact_rows) else None,
+                str(exact.loc[exact_rows[0], "direction"]) if len(exact_rows) else "",
+                ARM,
+                when,
+            )
+            + " (The multiple imputation of task 2 is a simpler, two-arm analysis for "
+            "illustration; the tipping point is the report's, so that the worksheet and the "
+            "report draw one conclusion.)",
             answer_table=pd.DataFrame(
                 {
                     "delta": [f"{x:+g}" for x in tip["delta"]],
@@ -186,13 +253,18 @@ def build(ctx: Context) -> Worksheet:
                         for a, b in zip(tip["ci_low"], tip["ci_high"], strict=True)
                     ],
                     "p": [fmt(x, "p") for x in tip["p"]],
-                    "significant": tip["significant"].astype(bool),
+                    "significant": tip["significant"].astype(str) == "True",
                 }
             ),  # fmt: skip
         ),
     ]
     return Worksheet(5, "missing_data", "How the missing-data rule changes the conclusion",
                      "Compare simple missing-data rules, multiple imputation and a tipping-point analysis.", tasks,
+                     objectives=["say which way observed-case, non-responder and last-observation rules bias a comparison;",
+                                 "explain what multiple imputation under missing at random assumes and what Rubin's rules pool;",
+                                 "read a tipping-point analysis and judge whether the shift that changes the conclusion is plausible."],
+                     level="advanced: a course in trial methodology or applied statistics (MSc level)",
+                     minutes=60,
                      sources=["Rubin DB. Multiple Imputation for Nonresponse in Surveys. Wiley, 1987.",
                               "Barnard J, Rubin DB. Small-sample degrees of freedom with multiple imputation. "
                               "Biometrika 1999;86:948-955.",

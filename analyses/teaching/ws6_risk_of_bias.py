@@ -67,4 +67,9 @@ def build(ctx: Context) -> Worksheet:
                               "Res Synth Methods 2021;12:55-61."],
                      data_note="This worksheet judges the published trial from what is public about it "
                                "and uses no patient data (the other worksheets use the project's synthetic "
-                               "reconstruction of the trial).")  # fmt: skip
+                               "reconstruction of the trial).",
+                     objectives=["apply the five domains of the Cochrane RoB 2 tool to a published trial;",
+                                 "record an assessment with its support in a structured file and draw it;",
+                                 "say how a trial's risk of bias should change how its results are read."],
+                     level="introductory: evidence-based practice, journal club",
+                     minutes=45)  # fmt: skip

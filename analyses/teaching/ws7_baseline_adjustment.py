@@ -8,22 +8,12 @@ import math
 import pandas as pd
 from common import Context
 from markupsafe import Markup as M
-from plotnine import (
-    aes,
-    facet_wrap,
-    geom_density,
-    geom_vline,
-    ggplot,
-    labs,
-    scale_color_manual,
-    theme,
-    theme_minimal,
-)
 
 from ipt_outcomes.format import fmt
 from ipt_outcomes.teaching import (
     Task,
     Worksheet,
+    adjustment_plot,
     adjustment_scenario,
     simulate_adjustment,
     summarise_adjustment,
@@ -76,20 +66,8 @@ def build(ctx: Context) -> Worksheet:
                                  "variance_ratio"].iloc[0])
         for o in scenarios
     }  # fmt: skip
-    fig = (
-        ggplot(sims.assign(estimate=100 * sims["estimate"]), aes("estimate", color="method"))
-        + geom_density(size=0.9)
-        + geom_vline(aes(xintercept="truth"), data=pd.DataFrame(
-            {"outcome": list(scenarios),
-             "truth": [100 * s.true_risk_difference for s in scenarios.values()]}),
-            linetype="dashed", color="#333333")
-        + facet_wrap("~outcome")
-        + scale_color_manual(values={"baseline-adjusted": "#0072B2", "unadjusted": "#D55E00"})
-        + labs(x="estimated risk difference (percentage points); dashed: the true value",
-               y="density", color="", title=f"{ctx.sims} simulated trials of {N_PER_ARM} per arm")
-        + theme_minimal(base_size=10)
-        + theme(figure_size=(9, 3.4), legend_position="bottom")
-    )  # fmt: skip
+    fig = adjustment_plot(sims, {o: s.true_risk_difference for o, s in scenarios.items()},
+                          title=f"{ctx.sims} simulated trials of {N_PER_ARM} per arm")  # fmt: skip
     se_verdict = n.value("adjustment_effect", "direction", **at)
     unbiased = (summary["bias"].abs() <= 2 * summary["bias_mc_se"]).all()
     covered = (
@@ -234,4 +212,10 @@ def build(ctx: Context) -> Worksheet:
                               "2011;45:481-493.",
                               "Kahan BC, Jairath V, Dore CJ, Morris TP. The risks and rewards of covariate adjustment "
                               "in randomized trials. Trials 2014;15:139."],
-                     data_note=ctx.data_note)  # fmt: skip
+                     data_note=ctx.data_note,
+                     objectives=["explain what a covariate-adjusted (g-computation) risk difference estimates;",
+                                 "say why baseline predicts remission better than response;",
+                                 "read a simulation study: bias, spread, standard error and coverage;",
+                                 "state what must be pre-specified for an adjusted analysis to be credible."],
+                     level="advanced: a course in trial methodology or applied statistics (MSc level)",
+                     minutes=50)  # fmt: skip

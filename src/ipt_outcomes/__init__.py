@@ -85,6 +85,19 @@ _EXPORTS = {
     "resolve_plan": "plan.resolve",
     "default_plan": "plan.resolve",
     "report_tables": "plan.tables",
+    # meta-analysis of published trials
+    "read_effect_sizes": "meta",
+    "aggregate_effects": "meta",
+    "estimate_tau2": "meta",
+    "random_effects": "meta",
+    "tau2_confint": "meta",
+    "cochran_q": "meta",
+    "egger_test": "meta",
+    "meta_analysis": "meta",
+    "MetaAnalysis": "meta",
+    "RandomEffectsResults": "meta",
+    "meta_forest_plot": "meta",
+    "funnel_plot": "meta",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -1,7 +1,12 @@
 """Teaching kit: worksheets (student and key from one definition), numbers quoted from the
 report, the baseline-adjustment simulation and RoB 2 assessments."""
 
-from .adjustment import adjustment_scenario, simulate_adjustment, summarise_adjustment
+from .adjustment import (
+    adjustment_plot,
+    adjustment_scenario,
+    simulate_adjustment,
+    summarise_adjustment,
+)
 from .worksheets import (
     ROB2_DOMAINS,
     ROB2_LEVELS,
@@ -26,6 +31,7 @@ __all__ = [
     "adjustment_scenario",
     "simulate_adjustment",
     "summarise_adjustment",
+    "adjustment_plot",
     "ROB2_DOMAINS",
     "ROB2_LEVELS",
     "load_rob2",

@@ -67,6 +67,13 @@ class Task:
 
 @dataclass
 class Worksheet:
+    """A worksheet: its tasks, what it teaches, for whom and how long it takes.
+
+    ``objectives`` are the learning objectives ("After this worksheet you can ..."), ``level``
+    the audience it is written for and ``minutes`` the time a class needs; all three are shown
+    at the top of both versions and in the indexes.
+    """
+
     number: int
     slug: str
     title: str
@@ -74,10 +81,20 @@ class Worksheet:
     tasks: list[Task]
     sources: list[str] = field(default_factory=list)
     data_note: str = ""  # where the data come from (synthetic, ...), shown under the goal
+    objectives: list[str] = field(default_factory=list)
+    level: str = ""
+    minutes: int | None = None
 
     @property
     def stem(self) -> str:
         return f"{self.number:02d}_{self.slug}"
+
+    def filename(self, version: str) -> str:
+        """Where a version is written, relative to the teaching folder: students' sheets at
+        the top, instructor keys in ``keys/``."""
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
+        return f"{self.stem}_student.html" if version == "student" else f"keys/{self.stem}_key.html"
 
 
 class ReportNumbers:
@@ -237,14 +254,31 @@ def render_worksheet(ws: Worksheet, version: str) -> str:
         )
     page = _environment().get_template("worksheet.html.j2")
     ws_view = dict(number=ws.number, title=ws.title, goal=ws.goal, data_note=ws.data_note,
-                   sources=list(dict.fromkeys(ws.sources)))  # fmt: skip
+                   sources=list(dict.fromkeys(ws.sources)), objectives=list(ws.objectives),
+                   level=ws.level, minutes=ws.minutes)  # fmt: skip
     return page.render(ws=ws_view, tasks=tasks, key=key,
                        label="Instructor key" if key else "Student version")  # fmt: skip
 
 
-def render_index(worksheets, note: str = "") -> str:
-    """The index page linking each worksheet's two versions."""
-    return _environment().get_template("index.html.j2").render(worksheets=worksheets, note=note)
+def render_index(worksheets, note: str = "", version: str = "student") -> str:
+    """An index page: the students' (linking the student versions only) or the instructors'
+    (``version="key"``, written in ``keys/``, linking each key and its student version).
+
+    Examples
+    --------
+    >>> ws = Worksheet(1, "demo", "Demo", "goal", [], level="introductory", minutes=30)
+    >>> "keys/" in render_index([ws]) or "_key" in render_index([ws])
+    False
+    >>> "01_demo_key.html" in render_index([ws], version="key")
+    True
+    """
+    if version not in VERSIONS:
+        raise ValueError(f"version must be one of {VERSIONS}, got {version!r}")
+    return (
+        _environment()
+        .get_template("index.html.j2")
+        .render(worksheets=worksheets, note=note, key=version == "key")
+    )
 
 
 # ------------------------------------------------------------------------------------------
