@@ -1,5 +1,5 @@
 """Teaching kit: worksheet rendering (one object, two versions), the RoB 2 file and algorithm,
-the baseline-adjustment simulation, and the seven worksheets built end to end on the project's
+the baseline-adjustment simulation, and the eight worksheets built end to end on the project's
 trial from the report's own tables - every number they share with the report is the report's."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.exceptions import DesignError
-from ipt_outcomes.report.html import read_tables
 from ipt_outcomes.report.views import render
 from ipt_outcomes.stats.power import sample_size
 from ipt_outcomes.teaching import (
@@ -25,6 +24,7 @@ from ipt_outcomes.teaching import (
     adjustment_scenario,
     frame,
     load_rob2,
+    read_report_tables,
     render_worksheet,
     rob2_overall,
     rob2_traffic_light,
@@ -192,28 +192,48 @@ def _quotes(path):
     return parser
 
 
+BUILD_ARGS = ["--sims", "40", "--imputations", "6", "--workers", "1"]
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, project_trial_csv):
+def report_and_built(tmp_path_factory, project_trial_csv):
+    """The project's report (``ipt-outcomes report``), and meanwhile, in a second process, the
+    worksheets as build.py builds them without --tables: the report's tables built in memory,
+    as ``ipt-outcomes report`` builds them."""
     from ipt_outcomes.cli import main
 
-    out = tmp_path_factory.mktemp("report")
-    args = ["report", "--data", str(project_trial_csv), "--design", str(ROOT / "analyses" / "saloheimo2016.toml"),
-            "--out", str(out)]  # fmt: skip
-    assert main(args) == 0
-    return out
+    design = str(ROOT / "analyses" / "saloheimo2016.toml")
+    report, built = tmp_path_factory.mktemp("report"), tmp_path_factory.mktemp("teaching")
+    log = tmp_path_factory.mktemp("log") / "build.txt"
+    with log.open("w", encoding="utf-8") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "analyses" / "teaching" / "build.py"), "--data",
+             str(project_trial_csv), "--design", design, "--out", str(built), *BUILD_ARGS],
+            stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+        try:
+            code = main(["report", "--data", str(project_trial_csv), "--design", design,
+                         "--out", str(report)])  # fmt: skip
+        finally:
+            proc.wait()
+    assert proc.returncode == 0, log.read_text(encoding="utf-8")
+    assert code == 0
+    return report, built
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, project_trial_csv, report):
-    out = tmp_path_factory.mktemp("teaching")
-    res = subprocess.run(
-        [sys.executable, str(ROOT / "analyses" / "teaching" / "build.py"), "--data", str(project_trial_csv),
-         "--design", str(ROOT / "analyses" / "saloheimo2016.toml"), "--tables", str(report / "tables"),
-         "--out", str(out), "--sims", "40", "--imputations", "6", "--workers", "1"],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    return out
+def report(report_and_built):
+    return report_and_built[0]
+
+
+@pytest.fixture(scope="module")
+def built(report_and_built):
+    return report_and_built[1]
+
+
+@pytest.fixture(scope="module")
+def report_tables(report):
+    return read_report_tables(report / "tables")
 
 
 N_WORKSHEETS = 8
@@ -265,10 +285,13 @@ def test_every_worksheet_says_where_its_data_come_from(built):
             assert "synthetic" in text and "calibrated to" in text, path.name
 
 
-def test_every_number_a_worksheet_shares_with_the_report_is_the_reports(built, report):
-    """Worksheets quote the report's tables: each quote renders as the report renders that
-    cell, and where the report shows the same cell, the two texts are equal."""
-    tables = read_tables(report / "tables")
+def test_every_number_a_worksheet_shares_with_the_report_is_the_reports(
+    built, report, report_tables
+):
+    """Worksheets quote the report's tables (built in memory by build.py): each quote renders
+    as the report's written table renders that cell, and where the report shows the same
+    cell, the two texts are equal."""
+    tables = report_tables
     shown = {q[:4]: q[4] for q in _quotes(report / "report.html").quotes}
     shared, per_sheet = 0, {}
     for path in _pages(built):
@@ -322,14 +345,79 @@ def test_worksheet_4_warns_against_power_at_the_observed_effect(built):
         assert float(power) == pytest.approx(100 * expected, abs=0.05)
 
 
-def test_worksheet_5_tipping_point_is_the_reports(built, report):
-    tables = read_tables(report / "tables")
-    exact = tables["tipping_point_exact"]
-    row = int(exact.index[(exact["arm"] == "PeGT") & (exact["visit"].astype(float) == 12)][0])
+def test_worksheet_5_tipping_point_is_the_reports(built, report, report_tables):
+    name = "primary-tipping-point-MAR__exact"
+    exact = report_tables[name]
+    row = int(exact.index[(exact["arm"] == "PeGT") & (exact["visit"] == 12)][0])
     quotes = _quotes(built / "keys" / "05_missing_data_key.html").quotes
-    assert ("tipping_point_exact", row, "delta", "f2") in {q[:4] for q in quotes}
+    assert (name, row, "delta", "f2") in {q[:4] for q in quotes}
     shown = {q[:4]: q[4] for q in _quotes(report / "report.html").quotes}
-    assert any(k[0] == "tipping_point_exact" for k in shown)  # the report shows it too
+    assert (name, row, "delta", "f2") in shown  # the report shows the same cell
+
+
+def test_worksheet_5_compares_the_reports_missing_data_rules(built, report_tables):
+    """Task 1 quotes the key secondary analysis and its missing-rule sensitivity analyses:
+    each rule's adjusted risk difference of PeGT against TAU at month 12, observed arms."""
+    quotes = {q[:3] for q in _quotes(built / "keys" / "05_missing_data_key.html").quotes}
+    for src in ("key-secondary__effects", "key-secondary-missing-rule-nri__effects",
+                "key-secondary-missing-rule-locf__effects"):  # fmt: skip
+        t = report_tables[src]
+        row = int(t.index[(t["arm"] == "PeGT") & (t["visit"] == 12) & (t["fit"] == "observed")
+                          & (t["contrast"] == "risk_difference")][0])  # fmt: skip
+        assert (src, row, "estimate") in quotes, src
+
+
+def test_observed_arms_are_quoted_from_the_observed_arms_fit(built, report_tables):
+    """A table with two fits holds the reference arm twice (with the observed arms, and with
+    the modelled arm alone): every quoted row of an observed arm is from the observed fit."""
+    arms = report_tables["arms"]
+    modelled = set(arms.loc[arms["modelled"].astype(str) == "True", "arm"])
+    checked = 0
+    for path in _pages(built):
+        for src, row, _col, _kind, _text in _quotes(path).quotes:
+            t = report_tables[src]
+            if "fit" in t.columns and t["fit"].nunique() > 1 and t["arm"].iloc[row] not in modelled:
+                assert t["fit"].iloc[row] == "observed", (path.name, src, row)
+                checked += 1
+    assert checked >= 30
+
+
+def test_worksheets_from_a_built_reports_tables_are_those_built_in_memory(
+    built, report, project_trial_csv, tmp_path
+):
+    """build.py --tables (what make teaching does) reads the report's CSVs back with every text
+    kept as text: the worksheets are byte for byte those built from the tables in memory."""
+    sys.path.insert(0, str(ROOT / "analyses" / "teaching"))
+    try:
+        import build
+    finally:
+        sys.path.remove(str(ROOT / "analyses" / "teaching"))
+    only = ["ws1_risk_difference", "ws3_consistency", "ws5_missing_data"]
+    args = ["--data", str(project_trial_csv), "--design", str(ROOT / "analyses" / "saloheimo2016.toml"),
+            "--tables", str(report / "tables")]  # fmt: skip
+    assert build.main([*args, "--out", str(tmp_path), *BUILD_ARGS, "--only", *only]) == 0
+    pages = sorted(tmp_path.glob("*_student.html")) + sorted(tmp_path.glob("keys/*_key.html"))
+    assert len(pages) == 2 * len(only)
+    for page in pages:
+        twin = built / page.relative_to(tmp_path)
+        assert page.read_bytes() == twin.read_bytes(), page.name
+
+
+def test_report_tables_read_back_keep_every_text_as_text(tmp_path):
+    """pandas' defaults would read an arm coded NA (or N/A, null, nan) as missing."""
+    (tmp_path / "rates.csv").write_text(
+        "arm,reference,visit,rate,note,significant,fit\n"
+        "NA,null,3,0.5,,True,observed\nN/A,null,3,,'=1,False,modelled\n", encoding="utf-8"
+    )  # fmt: skip
+    t = read_report_tables(tmp_path)["rates"]
+    assert t["arm"].tolist() == ["NA", "N/A"] and t["reference"].tolist() == ["null", "null"]
+    assert t["visit"].dtype.kind == "i" and t["rate"].iloc[0] == 0.5 and np.isnan(t["rate"].iloc[1])
+    assert t["note"].tolist() == ["", "=1"]  # the writer's guard against formulas undone
+    assert t["significant"].tolist() == [True, False] and t["significant"].dtype == bool
+    n = ReportNumbers({"rates": t})
+    assert n.row("rates", arm="N/A", fit="modelled") == 1
+    with pytest.raises(Exception, match="no report tables"):
+        read_report_tables(tmp_path / "empty")
 
 
 def test_worksheet_3_asks_why_agreement_with_a_calibration_target_proves_nothing(built):

@@ -4,9 +4,10 @@ Usage: python analyses/teaching/build.py --data data/synthetic/trial.csv --desig
 analyses/saloheimo2016.toml --tables reports/tables --out reports/teaching [--seed 2016]
 [--sims 500] [--imputations 50] [--workers N] [--metapsy FILE]
 
-The worksheets read the report's tables (``--tables``, what ``make report`` wrote), so every
-number they share with the report is the report's number; without ``--tables`` the same tables
-are computed here by the report's own function. Worksheet 8 reads the shipped excerpt of the
+The worksheets quote the report's tables, so every number they share with the report is the
+report's number: those of a built report with ``--tables`` (what ``make report`` wrote, read
+back with every text kept as text), else the same tables built here in memory as
+``ipt-outcomes report`` builds them (the design's analysis plan, run and laid out). Worksheet 8 reads the shipped excerpt of the
 Metapsy database (``--metapsy``, default ``analyses/teaching/data/depression-psyctr_excerpt.csv``)
 and analyses it with the functions ``ipt-outcomes meta`` runs.
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,9 +32,8 @@ from common import INDEX_NOTE, Context  # noqa: E402
 
 from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
 from ipt_outcomes.data.trial import load_trial  # noqa: E402
-from ipt_outcomes.output import atomic_write, write_csv  # noqa: E402
-from ipt_outcomes.report.html import read_tables  # noqa: E402
-from ipt_outcomes.teaching import render_index, render_worksheet  # noqa: E402
+from ipt_outcomes.output import atomic_write  # noqa: E402
+from ipt_outcomes.teaching import read_report_tables, render_index, render_worksheet  # noqa: E402
 
 WORKSHEETS = [
     "ws1_risk_difference",
@@ -52,16 +51,23 @@ METAPSY_NOTICE = HERE / "data" / "README.md"
 
 
 def report_tables(trial) -> dict:
-    """The report's tables for ``trial``, exactly as the report reads them back from CSV."""
-    from ipt_outcomes.report.tables import build_tables, load_published
+    """The report's tables for ``trial``, built in memory as ``ipt-outcomes report`` builds
+    them: the design's analysis plan run (:func:`~ipt_outcomes.plan.run_plan`), its results
+    laid out as tables (:func:`~ipt_outcomes.plan.tables.report_tables`) and numbered as TLFs
+    (:func:`~ipt_outcomes.report.tlf.catalogue`)."""
+    from ipt_outcomes.plan import run_plan
+    from ipt_outcomes.plan.tables import load_published
+    from ipt_outcomes.plan.tables import report_tables as lay_out
+    from ipt_outcomes.report.tlf import catalogue
 
-    pub = trial.design.published
-    tables = build_tables(trial, published=load_published(pub) if pub else None)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, frame in tables.items():
-            with (Path(tmp) / f"{name}.csv").open("w", newline="", encoding="utf-8") as fh:
-                write_csv(frame, fh)
-        return read_tables(tmp)
+    design = trial.design
+    first = (getattr(design, "instruments", None) or (design.instrument,))[0].name
+    results = run_plan(trial, trials={first: trial})
+    tables = lay_out(
+        results, published=load_published(design.published) if design.published else None
+    )
+    tables["tlf"], tables["tlf_footnotes"] = catalogue(tables)
+    return tables
 
 
 def build_all(ctx: Context, out: Path, only=None) -> list[Path]:
@@ -109,7 +115,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/synthetic/trial.csv")
     ap.add_argument("--design", default="analyses/saloheimo2016.toml")
-    ap.add_argument("--tables", help="the report's tables folder (default: compute them here)")
+    ap.add_argument("--tables", help="a built report's tables folder, e.g. reports/tables "
+                    "(default: build the report's tables here, in memory)")  # fmt: skip
     ap.add_argument("--rob2", default=str(HERE / "rob2_saloheimo2016.toml"))
     ap.add_argument("--out", default="reports/teaching")
     ap.add_argument("--seed", type=int, default=2016)
@@ -121,7 +128,7 @@ def main(argv=None) -> int:
                     help="the Metapsy excerpt worksheet 8 analyses (default: the shipped one)")  # fmt: skip
     args = ap.parse_args(argv)
     trial = load_trial(args.data, args.design)
-    report = read_tables(args.tables) if args.tables else report_tables(trial)
+    report = read_report_tables(args.tables) if args.tables else report_tables(trial)
     ctx = Context(trial=trial, targets=load_targets(), rob2=Path(args.rob2), report=report,
                   seed=args.seed, sims=args.sims, imputations=args.imputations,
                   workers=args.workers, metapsy=Path(args.metapsy))  # fmt: skip

@@ -9,6 +9,7 @@ analysis, a simulation) they say so, and show the report's number beside it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +43,7 @@ class Context:
     trial: Trial
     targets: pd.DataFrame  # published figures and their sources (saloheimo2016_targets.csv)
     rob2: Path
-    report: dict  # the report's tables, as the report reads them
+    report: dict  # the report's tables (build.py: built in memory, or read by read_report_tables)
     seed: int = 2016
     sims: int = 500  # simulated trials per n (worksheet 4) and per scenario (worksheet 7)
     imputations: int = 50
@@ -69,6 +70,42 @@ class Context:
     @property
     def data_note(self) -> str:
         return SYNTHETIC_NOTE if self.synthetic else ""
+
+    @cached_property
+    def plan(self):
+        """The design's analysis plan, resolved as the report resolves it (ids filled in)."""
+        from ipt_outcomes.plan.resolve import resolve_plan
+
+        return resolve_plan(self.trial)
+
+    def endpoint(self, endpoint_id: str):
+        """The plan's endpoint ``endpoint_id`` (its population, covariates, missing rule...)."""
+        for ep in self.plan.endpoints:
+            if ep.id == endpoint_id:
+                return ep
+        raise KeyError(f"the design's plan has no endpoint {endpoint_id!r}")
+
+    def sensitivity_id(self, endpoint_id: str, analysis: str, **settings) -> str:
+        """The id of the plan's sensitivity analysis of ``endpoint_id`` by ``analysis`` with
+        ``settings`` (e.g. ``missing="nri"``): the name of its report tables."""
+        for s in self.plan.sensitivity:
+            if (s.endpoint == endpoint_id and s.analysis == analysis
+                    and all(getattr(s, k) == v for k, v in settings.items())):  # fmt: skip
+                return s.id
+        raise KeyError(f"the design's plan has no {analysis} sensitivity analysis of "
+                       f"{endpoint_id!r} with {settings}")  # fmt: skip
+
+    def analysed_observed_arms(self, endpoint_id: str) -> Trial:
+        """The trial as the report analyses ``endpoint_id`` for the observed arms: the
+        endpoint's population, the observed arms only (the report fits a modelled arm with the
+        reference apart, ``fit = "modelled"``)."""
+        from ipt_outcomes.plan.analyses import split_arms
+        from ipt_outcomes.plan.populations import members, restrict
+
+        ep = self.endpoint(endpoint_id)
+        pop = next(p for p in self.plan.populations if p.id == ep.population)
+        observed, _ = split_arms(restrict(self.trial, members(self.trial, pop)))
+        return observed
 
     def label(self, arm: str) -> str:
         return self.trial.arm_label(arm)

@@ -12,21 +12,21 @@ ARM, VISIT = "PeGT", 3.0
 
 def build(ctx: Context) -> Worksheet:
     ref, n = ctx.reference, ctx.n
-    at = dict(arm=ARM, visit=VISIT)
+    at = dict(arm=ARM, visit=VISIT, fit="observed")  # the observed arms' analysis
     when = ctx.visit(VISIT)
     pub_arm = ctx.published("response_percent", ARM, VISIT)
     pub_ref = ctx.published("response_percent", ref, VISIT)
 
     def c(col, kind):  # the report's comparison of ARM with the reference at VISIT
-        return n.q("response_comparisons", col, kind, **at)
+        return n.q("response__comparisons", col, kind, **at)
 
     def rate(arm, col="rate"):
-        return n.q("response_rates", col, "pct", arm=arm, visit=VISIT)
+        return n.q("response__rates", col, "pct", arm=arm, visit=VISIT, fit="observed")
 
-    lo = n.value("response_comparisons", "rd_ci_low", **at)
-    hi = n.value("response_comparisons", "rd_ci_high", **at)
-    p = n.value("response_comparisons", "p_fisher", **at)
-    adj = dict(arm=ARM, visit=VISIT, contrast="risk_difference")
+    lo = n.value("response__comparisons", "rd_ci_low", **at)
+    hi = n.value("response__comparisons", "rd_ci_high", **at)
+    p = n.value("response__comparisons", "p_fisher", **at)
+    adj = dict(arm=ARM, visit=VISIT, contrast="risk_difference", fit="observed")
     given = frame({"arm": [ctx.label(ARM), ctx.label(ref)],
                           f"assessed at {when}": [c("n", "int"), c("n_reference", "int")],
                           "responders": [c("events", "int"), c("events_reference", "int")],
@@ -79,9 +79,9 @@ def build(ctx: Context) -> Worksheet:
                 "(Altman: always round an NNT up).\n\nRisk difference {rd} (95% CI {lo} to {hi}, "
                 "Newcombe). The NNT interval inverts the limits, as Altman (1998) words it: "
                 "{nnt_text}. Fisher's exact test: {p}.\n\nThese are the numbers of the report's "
-                "{table} (unadjusted comparisons). Its {primary} also adjusts for baseline "
-                "HAM-D: risk difference {adj} ({adj_lo} to {adj_hi}); this worksheet keeps the "
-                "unadjusted comparison because it is what the paper reported and what you can "
+                "{table} (unadjusted comparisons). Its key secondary analysis ({primary}) adjusts "
+                "for baseline HAM-D: risk difference {adj} ({adj_lo} to {adj_hi}); this worksheet "
+                "keeps the unadjusted comparison because it is what the paper reported and what you can "
                 "compute by hand (worksheet 7 shows what adjustment does)."
             ).format(
                 rdp=c("risk_difference", "pp_n"),
@@ -96,11 +96,11 @@ def build(ctx: Context) -> Worksheet:
                 hi=c("rd_ci_high", "pp"),
                 nnt_text=c("nnt_text", "text"),
                 p=c("p_fisher", "p_text"),
-                table=n.tlf("response_comparisons"),
-                primary=n.tlf("response_primary"),
-                adj=n.q("response_adjusted", "estimate", "pp", **adj),
-                adj_lo=n.q("response_adjusted", "ci_low", "pp", **adj),
-                adj_hi=n.q("response_adjusted", "ci_high", "pp", **adj),
+                table=n.tlf("response-comparisons"),
+                primary=n.tlf("key-secondary-effects"),
+                adj=n.q("key-secondary__effects", "estimate", "pp", **adj),
+                adj_lo=n.q("key-secondary__effects", "ci_low", "pp", **adj),
+                adj_hi=n.q("key-secondary__effects", "ci_high", "pp", **adj),
             ),  # fmt: skip
         ),
         Task(

@@ -9,29 +9,30 @@ from plotnine import aes, facet_wrap, geom_histogram, geom_vline, ggplot, labs, 
 from ipt_outcomes.teaching import Task, Worksheet, frame
 
 ARM = "PeGT"
+PRIMARY = "primary"  # the plan's primary endpoint: the MMRM of the change in score
 
 
 def build(ctx: Context) -> Worksheet:
     ref, n = ctx.reference, ctx.n
     inst = ctx.trial.instrument.name
     visits = list(ctx.trial.key_visits)
-    fit = "observed arms"
+    fit = "observed"  # the MMRM of the observed arms (the modelled arm is fitted apart)
     rows, sig = [], []
     for v in visits:
-        at = dict(arm=ARM, visit=v)
+        at = dict(arm=ARM, visit=v, fit=fit)
         mm = dict(arm=ARM, visit=v, fit=fit)
         rows.append({
             "visit": ctx.visit(v),
             "assessed (response)": M("{} + {}").format(
-                n.q("response_comparisons", "n", "int", **at),
-                n.q("response_comparisons", "n_reference", "int", **at)),
-            "risk difference in response": n.q("response_comparisons", "risk_difference", "pp", **at),
-            "Fisher p": n.q("response_comparisons", "p_fisher", "p", **at),
-            f"MMRM difference in {inst} change": n.q("mmrm_contrasts", "estimate", "f2", **mm),
-            "MMRM p": n.q("mmrm_contrasts", "p", "p", **mm),
+                n.q("response__comparisons", "n", "int", **at),
+                n.q("response__comparisons", "n_reference", "int", **at)),
+            "risk difference in response": n.q("response__comparisons", "risk_difference", "pp", **at),
+            "Fisher p": n.q("response__comparisons", "p_fisher", "p", **at),
+            f"MMRM difference in {inst} change": n.q("primary__contrasts", "estimate", "f2", **mm),
+            "MMRM p": n.q("primary__contrasts", "p", "p", **mm),
         })  # fmt: skip
-        sig.append((n.value("response_comparisons", "p_fisher", **at) < 0.05,
-                    n.value("mmrm_contrasts", "p", **mm) < 0.05))  # fmt: skip
+        sig.append((n.value("response__comparisons", "p_fisher", **at) < 0.05,
+                    n.value("primary__contrasts", "p", **mm) < 0.05))  # fmt: skip
     table = frame(rows)
     d = ctx.trial.derived
     near = d[(d["visit"] == visits[0]) & d["arm"].isin([ARM, ref]) & d["pct_improvement"].notna()]
@@ -48,6 +49,8 @@ def build(ctx: Context) -> Worksheet:
         + theme(figure_size=(8, 3.2))
     )  # fmt: skip
     first, last = dict(arm=ARM, visit=visits[0]), dict(arm=ARM, visit=visits[-1])
+    # the MMRM of ARM at the first key visit in the report's confirmatory family
+    family_at = dict(analysis_id=PRIMARY, **first)
     tasks = [
         Task(
             question=M(
@@ -60,31 +63,33 @@ def build(ctx: Context) -> Worksheet:
                 arm=ctx.label(ARM),
                 ref=ctx.label(ref),
                 inst=inst,
-                t_resp=n.tlf("response_comparisons"),
-                t_mmrm=n.tlf("contrasts"),
+                t_resp=n.tlf("response-comparisons"),
+                t_mmrm=n.tlf("primary-contrasts"),
             ),  # fmt: skip
             table=table,
             answer=M(
                 "At {v1} the response comparison gives Fisher {rp1} and the MMRM {mp1}; at {v2} the "
                 "response comparison gives {rp2} and the MMRM {mp2}. {verdict} These are nominal "
-                "p-values; after Holm's adjustment over the report's confirmatory family "
-                "({family}) the MMRM at {v1} has Holm p {holm}: {holm_verdict}."
+                "p-values. The report tests its confirmatory family ({family}) by a pre-specified "
+                "multiplicity procedure (method: {method}); after its adjustment the MMRM at {v1} "
+                "has adjusted p {adj}: {adj_verdict}."
             ).format(
                 v1=ctx.visit(visits[0]),
                 v2=ctx.visit(visits[-1]),
-                rp1=n.q("response_comparisons", "p_fisher", "p_text", **first),
-                mp1=n.q("mmrm_contrasts", "p", "p_text", fit=fit, **first),
-                rp2=n.q("response_comparisons", "p_fisher", "p_text", **last),
-                mp2=n.q("mmrm_contrasts", "p", "p_text", fit=fit, **last),
+                rp1=n.q("response__comparisons", "p_fisher", "p_text", fit=fit, **first),
+                mp1=n.q("primary__contrasts", "p", "p_text", fit=fit, **first),
+                rp2=n.q("response__comparisons", "p_fisher", "p_text", fit=fit, **last),
+                mp2=n.q("primary__contrasts", "p", "p_text", fit=fit, **last),
                 verdict=(
                     "They differ in significance at least once."
                     if any(a != b for a, b in sig)
                     else "They agree about significance here, but the strength of evidence differs."
                 ),
                 family=n.tlf("multiplicity"),
-                holm=n.q("multiplicity", "p_holm", "p", endpoint="mmrm", **first),
-                holm_verdict="significant"
-                if n.value("multiplicity", "significant", endpoint="mmrm", **first)
+                method=n.q("multiplicity", "method", "text", **family_at),
+                adj=n.q("multiplicity", "p_adjusted", "p", **family_at),
+                adj_verdict="significant"
+                if n.value("multiplicity", "rejected", **family_at)
                 else "not significant",
             ),  # fmt: skip
         ),

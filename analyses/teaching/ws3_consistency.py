@@ -40,19 +40,20 @@ def build(ctx: Context) -> Worksheet:
                       "GRIM informative (n < 10)?": r["informative"]})  # fmt: skip
     means = pd.DataFrame(means)
     n = ctx.n
-    at = dict(arm="PeGT", visit=3.0)
+    at = dict(arm="PeGT", visit=3.0, fit="observed")
 
     def c(col, kind="int"):  # the report's 3-month comparison of PeGT with the reference
-        return n.q("response_comparisons", col, kind, **at)
+        return n.q("response__comparisons", col, kind, **at)
 
-    counts = [int(n.value("response_comparisons", k, **at))
+    counts = [int(n.value("response__comparisons", k, **at))
               for k in ("events", "n", "events_reference", "n_reference")]  # fmt: skip
     fi = fragility_index(*counts)
     frag_given = frame({"arm": [ctx.label("PeGT"), ctx.label(ref)],
                                "responders": [c("events"), c("events_reference")],
                                "assessed": [c("n"), c("n_reference")]})  # fmt: skip
     pv = ctx.report["published_vs_reproduced"]
-    reproduced_word = "reproduc" in str(n.value("tlf", "title", name="published")).lower()
+    title = str(n.value("tlf", "title", name="published")).lower()  # the report's own title
+    reproduced_word = "reproduc" in title
     calibrated = frame([{"arm": ctx.label(str(a)), "month": ctx.visit(float(v)),
                          "published %": n.q("published_vs_reproduced", "published_percent", "f0", arm=a, visit=v),
                          "synthetic trial, calibrated to it, %": n.q("published_vs_reproduced",
@@ -113,7 +114,7 @@ def build(ctx: Context) -> Worksheet:
                 "would have done."
             ).format(
                 p=c("p_fisher", "p_text"),
-                table=n.tlf("response_comparisons"),
+                table=n.tlf("response-comparisons"),
                 sig="significant" if fi["significant"] else "not significant",
                 kind=fi["kind"],
                 fi=fi["fragility_index"],
@@ -143,6 +144,9 @@ def build(ctx: Context) -> Worksheet:
                     '; calling the rates "reproduced" suggests an independent confirmation that '
                     'did not happen ("calibrated to" is the honest word)'
                     if reproduced_word
+                    else '; that is why the report\'s title says "calibrated to": "reproduced" '
+                    "would suggest an independent confirmation that did not happen"
+                    if "calibrated to" in title
                     else ""
                 )
                 + ". It says nothing about the real patients (their trajectories, dropout, "

@@ -38,9 +38,10 @@ def build(ctx: Context) -> Worksheet:
                          "exact power, chi-square": [fmt(exact_power(p0, p1, k, "chisq"), "pct") for k in (n_obs, n_rand)],
                          "exact power, Fisher": [fmt(exact_power(p0, p1, k, "fisher"), "pct") for k in (n_obs, n_rand)]})  # fmt: skip
     # the MMRM power scenario: the trial's covariance, and the report's estimate as the effect
-    mm_at = dict(arm=ARM, visit=VISIT, fit="observed arms")
-    effect = float(n.value("mmrm_contrasts", "estimate", **mm_at))
+    mm_at = dict(arm=ARM, visit=VISIT, fit="observed")  # the primary MMRM, observed arms
+    effect = float(n.value("primary__contrasts", "estimate", **mm_at))
     scen = mmrm_scenario(ctx.scores, ARM, ref, VISIT, effect=effect)
+    rc_at = dict(arm=ARM, visit=VISIT, fit="observed")  # the unadjusted response comparison
     mm_grid = [20, n_obs, n_rand, 60]
     mm = simulate_mmrm_power(scen, mm_grid, sims=ctx.sims, seed=ctx.seed, workers=ctx.workers)
     mm_table = pd.DataFrame({"n per arm": mm["n_per_arm"], "MMRM power": [fmt(x, "pct") for x in mm["power"]],
@@ -98,8 +99,8 @@ def build(ctx: Context) -> Worksheet:
             ).format(
                 inst=inst,
                 when=ctx.visit(VISIT),
-                est=n.q("mmrm_contrasts", "estimate", "f2", **mm_at),
-                table=n.tlf("contrasts"),
+                est=n.q("primary__contrasts", "estimate", "f2", **mm_at),
+                table=n.tlf("primary-contrasts"),
             ),  # fmt: skip
             answer=M(
                 "Simulated power of the MMRM contrast at {when} (true difference {est} {inst} "
@@ -109,7 +110,7 @@ def build(ctx: Context) -> Worksheet:
                 "Kenward-Roger degrees of freedom)."
             ).format(
                 when=ctx.visit(VISIT),
-                est=n.q("mmrm_contrasts", "estimate", "f2", **mm_at),
+                est=n.q("primary__contrasts", "estimate", "f2", **mm_at),
                 inst=inst,
                 sims=ctx.sims,
                 powers=", ".join(
@@ -131,7 +132,7 @@ def build(ctx: Context) -> Worksheet:
                 arm=ctx.label(ARM),
                 ref=ctx.label(ref),
                 pw=have.iloc[0, 2],
-                p=n.q("response_comparisons", "p_fisher", "p_text", arm=ARM, visit=VISIT),
+                p=n.q("response__comparisons", "p_fisher", "p_text", **rc_at),
             ),
             table=observed,
             answer=M(
@@ -147,10 +148,10 @@ def build(ctx: Context) -> Worksheet:
                 "the data are seen (the minimal important difference, or an effect justified by "
                 "earlier trials), as in tasks 2 and 3."
             ).format(
-                table=n.tlf("response_comparisons"),
-                rd=n.q("response_comparisons", "risk_difference", "pp", arm=ARM, visit=VISIT),
-                lo=n.q("response_comparisons", "rd_ci_low", "pp", arm=ARM, visit=VISIT),
-                hi=n.q("response_comparisons", "rd_ci_high", "pp", arm=ARM, visit=VISIT),
+                table=n.tlf("response-comparisons"),
+                rd=n.q("response__comparisons", "risk_difference", "pp", **rc_at),
+                lo=n.q("response__comparisons", "rd_ci_low", "pp", **rc_at),
+                hi=n.q("response__comparisons", "rd_ci_high", "pp", **rc_at),
             ),
         ),
     ]

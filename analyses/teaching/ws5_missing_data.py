@@ -9,12 +9,18 @@ from markupsafe import Markup as M
 from ipt_outcomes.estimands.mvn import impute_mvn, mi_contrast, wide_scores
 from ipt_outcomes.format import fmt
 from ipt_outcomes.report.figures import tipping_point_plot
-from ipt_outcomes.stats.response import MISSING_RULES, binary_outcomes
+from ipt_outcomes.stats.response import MISSING_RULES
 from ipt_outcomes.teaching import Task, Worksheet, frame
 
 ARM, VISIT = "PeGT", 12.0
 MID = 3.0  # minimal clinically important HAM-D difference used by NICE (CG90, 2009)
 ALPHA = 0.05
+PRIMARY, KEY = "primary", "key-secondary"  # the plan's MMRM and baseline-adjusted response
+RULE_NAMES = {"observed": "observed cases", "nri": "non-responder imputation",
+              "locf": "last observation carried forward"}  # fmt: skip
+RULE_DOES = {"observed": "analyse only patients assessed at {when}",
+             "nri": "count every missing {when} assessment as non-response",
+             "locf": "carry each patient's last score forward"}  # fmt: skip
 
 
 def _reading(significant: bool, delta: float | None, direction: str, arm: str, when: str) -> str:
@@ -51,86 +57,116 @@ def _reading(significant: bool, delta: float | None, direction: str, arm: str, w
 def build(ctx: Context) -> Worksheet:
     ref, n = ctx.reference, ctx.n
     when = ctx.visit(VISIT)
+    # the key secondary analysis (baseline-adjusted response, its own missing-data rule) and
+    # the plan's sensitivity analyses of it under the other rules: one report table each
+    own = ctx.endpoint(KEY).missing or "observed"
+    ids = {r: KEY if r == own else ctx.sensitivity_id(KEY, "missing-rule", missing=r)
+           for r in MISSING_RULES}  # fmt: skip
+    eff = dict(arm=ARM, visit=VISIT, contrast="risk_difference", fit="observed")
+
+    def count(rule, arm):  # responders / analysed in the report's rates table of the rule
+        at = dict(arm=arm, visit=VISIT, fit="observed")
+        return M("{}/{}").format(n.q(f"{ids[rule]}__rates", "responders", "int", **at),
+                                 n.q(f"{ids[rule]}__rates", "n", "int", **at))  # fmt: skip
+
     rows, rd_values = [], []
-    for rule in MISSING_RULES:
-        out = binary_outcomes(ctx.scores, rule, visits=[VISIT])
-        counts = out[out["arm"].isin([ARM, ref])].groupby("arm")["responder"].agg(["sum", "size"])
-        at = dict(rule=rule, arm=ARM)
-        rd_values.append(float(n.value("sensitivity", "estimate", **at)))
-        rows.append({"rule": n.q("sensitivity", "rule_label", "text", **at),
-                     f"{ARM} responders": f"{counts.loc[ARM, 'sum']:.0f}/{counts.loc[ARM, 'size']:.0f}",
-                     f"{ref} responders": f"{counts.loc[ref, 'sum']:.0f}/{counts.loc[ref, 'size']:.0f}",
-                     "risk difference": n.q("sensitivity", "estimate", "pp", **at),
-                     "interval": M("{} to {}").format(n.q("sensitivity", "ci_low", "pp", **at),
-                                                      n.q("sensitivity", "ci_high", "pp", **at)),
-                     "Fisher p": n.q("sensitivity", "p", "p", **at)})  # fmt: skip
+    for rule, sid in ids.items():
+        rd_values.append(float(n.value(f"{sid}__effects", "estimate", **eff)))
+        rows.append({"rule": RULE_NAMES[rule], f"{ARM} responders": count(rule, ARM),
+                     f"{ref} responders": count(rule, ref),
+                     "adjusted risk difference": n.q(f"{sid}__effects", "estimate", "pp", **eff),
+                     "interval": M("{} to {}").format(n.q(f"{sid}__effects", "ci_low", "pp", **eff),
+                                                      n.q(f"{sid}__effects", "ci_high", "pp", **eff)),
+                     "p": n.q(f"{sid}__effects", "p", "p", **eff),
+                     "report table": n.tlf(f"{sid}-effects")})  # fmt: skip
     rules = frame(rows)
-    wide = wide_scores(ctx.scores)
+    # who is missing at VISIT among those the report analyses (its full analysis set): the
+    # rates of the observed-case rule count those assessed, those of NRI everyone analysed
+    assessed, everyone = ids["observed"], ids["nri"]
+
+    def analysed(rule_id, arm):
+        return int(n.value(f"{rule_id}__rates", "n", arm=arm, visit=VISIT, fit="observed"))
+
+    share = {a: 1 - analysed(assessed, a) / analysed(everyone, a) for a in (ARM, ref)}
+    lost = (
+        f"{fmt(share[ARM], 'pct')} of {ARM} and {fmt(share[ref], 'pct')} of {ref} missing at {when}"
+    )
+    if abs(share[ARM] - share[ref]) < 0.02:  # as good as the same share lost in both arms
+        dropout = (f"here the arms lose almost the same share, {lost}, so it pulls both "
+                   "response rates down, the higher one the more")  # fmt: skip
+    else:
+        dropout = f"here {max(share, key=share.get)}: {lost}"
+    others = [r for r in ids if r != own]
+    n_arm = n.q(f"{everyone}__rates", "n", "int", arm=ARM, visit=VISIT, fit="observed")
+    n_missing = analysed(everyone, ARM) - analysed(assessed, ARM)
+    spread = max(rd_values) - min(rd_values)
+    given = frame({"rule": [RULE_NAMES[r] for r in ids],
+                   "what it does": [RULE_DOES[r].format(when=when) for r in ids]})  # fmt: skip
+    # this worksheet's own multiple imputation: the primary analysis's patients (its
+    # population), ARM and the reference only
+    wide = wide_scores(ctx.analysed_observed_arms(PRIMARY))
     wide = wide[wide["arm"].isin([ARM, ref])]
     imputed = impute_mvn(wide, m=ctx.imputations, seed=ctx.seed, workers=ctx.workers)
     mi = mi_contrast(imputed, ARM, ref, VISIT).iloc[0]
-    # the tipping point is the report's (estimand_tables: reference-based MI under MAR with
-    # conditional mean imputation, every observed arm): quoted, not recomputed
+    # the tipping point is the report's (the plan's tipping-point sensitivity analysis of the
+    # primary endpoint: MAR imputation, shifted): quoted, not recomputed
     rep = ctx.report
-    tip = rep["tipping_point"]
+    tp = ctx.sensitivity_id(PRIMARY, "tipping-point", strategy="MAR")
+    tip = rep[f"{tp}__grid"]
     tip = tip[(tip["arm"].astype(str) == ARM) & (tip["visit"].astype(float) == VISIT)].reset_index(
         drop=True
     )
-    exact = rep["tipping_point_exact"]
+    exact = rep[f"{tp}__exact"]
     exact_rows = exact.index[
         (exact["arm"].astype(str) == ARM) & (exact["visit"].astype(float) == VISIT)
     ]
-    mar_row = n.row("mi_contrasts", analysis="Multiple imputation (MAR)", arm=ARM, visit=VISIT)
-    mar_p = float(rep["mi_contrasts"].iloc[mar_row]["p"])
-    n_missing = int(wide.loc[wide["arm"] == ARM, VISIT].isna().sum())
-    n_arm = int((wide["arm"] == ARM).sum())
-    share = {a: float(wide.loc[wide["arm"] == a, VISIT].isna().mean()) for a in (ARM, ref)}
-    more_missing = max(share, key=share.get)
-    spread = max(rd_values) - min(rd_values)
-    given = frame({"rule": [n.q("sensitivity", "rule_label", "text", rule=r, arm=ARM) for r in MISSING_RULES],
-                          "what it does": [f"analyse only patients assessed at {when}",
-                                           f"count every missing {when} assessment as non-response",
-                                           "carry each patient's last score forward (baseline if nothing later)"]})  # fmt: skip
-    mm = dict(arm=ARM, visit=VISIT, fit="observed arms")
+    mar = dict(arm=ARM, visit=VISIT)  # the tipping-point analysis at delta = 0: MAR
+    mar_p = float(n.value(f"{tp}__contrasts", "p", **mar))
+    jr, cir = (ctx.sensitivity_id(PRIMARY, "mi", strategy=s) for s in ("JR", "CIR"))
+    mm = dict(arm=ARM, visit=VISIT, fit="observed")
     n_observed_arms = sum(not ctx.design.arm(a).modelled for a in ctx.trial.arms)
     compare = frame({
         "analysis": [f"multiple imputation under MAR, {ARM} and {ref} only, ANCOVA at {when} "
                      "(this worksheet)",
-                     M("MMRM of every visit, observed arms ({})").format(n.tlf("contrasts"))],
-        "difference in change": [fmt(mi["estimate"], "f2"), n.q("mmrm_contrasts", "estimate", "f2", **mm)],
+                     M("MMRM of every visit, observed arms ({})").format(n.tlf("primary-contrasts"))],
+        "difference in change": [fmt(mi["estimate"], "f2"), n.q("primary__contrasts", "estimate", "f2", **mm)],
         "interval": [f"{fmt(mi['ci_low'], 'f2')} to {fmt(mi['ci_high'], 'f2')}",
-                     M("{} to {}").format(n.q("mmrm_contrasts", "ci_low", "f2", **mm),
-                                          n.q("mmrm_contrasts", "ci_high", "f2", **mm))],
-        "p": [fmt(mi["p"], "p"), n.q("mmrm_contrasts", "p", "p", **mm)],
+                     M("{} to {}").format(n.q("primary__contrasts", "ci_low", "f2", **mm),
+                                          n.q("primary__contrasts", "ci_high", "f2", **mm))],
+        "p": [fmt(mi["p"], "p"), n.q("primary__contrasts", "p", "p", **mm)],
     })  # fmt: skip
     tasks = [
         Task(
-            question=(
-                f"{n_missing} of {n_arm} {ARM} patients have no HAM-D at {when}. Three simple rules "
-                "handle this differently. Before looking at the results: which rule do you expect "
-                "to favour which arm?"
-            ),
+            question=M(
+                "{k} of the {n} {arm} patients the report analyses (its full analysis set) have no "
+                "HAM-D at {when}. Three simple rules handle this differently. Before looking at the "
+                "results: which rule do you expect to favour which arm?"
+            ).format(k=n_missing, n=n_arm, arm=ARM, when=when),
             table=given,
             answer=M(
-                "Non-responder imputation penalises the arm with more dropout (here {more}: {s1} of "
-                "{arm} and {s0} of {ref} missing at {when}); last observation carried forward "
+                "Non-responder imputation counts every patient lost as a failure, so it penalises "
+                "the arm with more dropout ({dropout}); last observation carried forward "
                 "freezes patients at an earlier, usually worse, score and so understates "
                 "improvement; the observed-case analysis assumes those lost are like those who "
-                "stayed. None is a principled model of why data are missing.\n\nThe report's "
-                "{table} gives the risk difference under each rule: {r0} with observed cases, {r1} "
-                "with non-responder imputation and {r2} with last observation carried forward: the "
-                "rule alone moves the estimate by {spread}."
+                "stayed. None is a principled model of why data are missing.\n\nThe report's key "
+                "secondary analysis, the risk difference in response adjusted for baseline HAM-D "
+                "({t_key}), uses {own}; its sensitivity analyses repeat it with {o1} ({t1}) and "
+                "{o2} ({t2}). The adjusted risk difference is {r0} with observed cases, {r1} with "
+                "non-responder imputation and {r2} with last observation carried forward: the "
+                "rule alone moves the estimate by {spread}. (Adjusting for baseline does not "
+                "change what each rule does: it decides who counts as a responder before any "
+                "model is fitted.)"
             ).format(
-                more=more_missing,
-                s1=fmt(share[ARM], "pct"),
-                s0=fmt(share[ref], "pct"),
-                arm=ARM,
-                ref=ref,
-                when=when,
-                table=n.tlf("sensitivity"),
-                r0=n.q("sensitivity", "estimate", "pp", rule="observed", arm=ARM),
-                r1=n.q("sensitivity", "estimate", "pp", rule="nri", arm=ARM),
-                r2=n.q("sensitivity", "estimate", "pp", rule="locf", arm=ARM),
+                dropout=dropout,
+                own=RULE_NAMES[own],
+                t_key=n.tlf(f"{KEY}-effects"),
+                o1=RULE_NAMES[others[0]],
+                t1=n.tlf(f"{ids[others[0]]}-effects"),
+                o2=RULE_NAMES[others[1]],
+                t2=n.tlf(f"{ids[others[1]]}-effects"),
+                r0=n.q(f"{ids['observed']}__effects", "estimate", "pp", **eff),
+                r1=n.q(f"{ids['nri']}__effects", "estimate", "pp", **eff),
+                r2=n.q(f"{ids['locf']}__effects", "estimate", "pp", **eff),
                 spread=fmt(spread, "pp"),
             ),  # fmt: skip
             answer_table=rules,
@@ -147,7 +183,7 @@ def build(ctx: Context) -> Worksheet:
                 "df {df}; the fraction of missing information is {fmi}: {fmi_pct} of the "
                 "information about this difference is lost to missing data.\n\nThis is a "
                 "deliberately simpler analysis than the report's: it imputes within {arm} and {ref} "
-                "only and analyses the {when} scores alone (ANCOVA on baseline), whereas the "
+                "only (the patients of the report's full analysis set) and analyses the {when} scores alone (ANCOVA on baseline), whereas the "
                 "report's MMRM ({table}) models every visit of the {k} observed arms at once: "
                 "{mm_est} ({mm_lo} to {mm_hi}). Both assume missing at random; they differ because "
                 "the models differ (two arms or {k}, one visit or all, a covariance per arm or "
@@ -165,59 +201,31 @@ def build(ctx: Context) -> Worksheet:
                 arm=ARM,
                 ref=ref,
                 when=when,
-                table=n.tlf("contrasts"),
+                table=n.tlf("primary-contrasts"),
                 k=n_observed_arms,
-                mm_est=n.q("mmrm_contrasts", "estimate", "f2", **mm),
-                mm_lo=n.q("mmrm_contrasts", "ci_low", "f2", **mm),
-                mm_hi=n.q("mmrm_contrasts", "ci_high", "f2", **mm),
+                mm_est=n.q("primary__contrasts", "estimate", "f2", **mm),
+                mm_lo=n.q("primary__contrasts", "ci_low", "f2", **mm),
+                mm_hi=n.q("primary__contrasts", "ci_high", "f2", **mm),
             ),  # fmt: skip
             answer_table=compare,
         ),
         Task(
             question=M(
                 "Missing at random cannot be checked from the data. The report's tipping-point "
-                "analysis ({fig}) shifts the imputed {when} scores of {arm} by delta points "
-                "(positive: those lost did worse than MAR predicts) and asks how large delta must "
-                "be to change the conclusion. It imputes under MAR as the report's multiple "
-                "imputation does ({table}: {est}, {lo} to {hi}, {p}). Read the figure: where is "
-                "the tipping point, and is such a shift clinically plausible?"
+                "analysis ({fig}) imputes the missing scores under MAR ({arm} against {ref} at "
+                "{when}: {est}, {lo} to {hi}, {p}), then shifts the imputed {when} scores of {arm} "
+                "by delta points (positive: those lost did worse than MAR predicts) and asks how "
+                "large delta must be to change the conclusion. Read the figure: where is the "
+                "tipping point, and is such a shift clinically plausible?"
             ).format(
-                fig=n.tlf("tipping_point"),
+                fig=n.tlf(f"{tp}-figure"),
                 when=when,
                 arm=ARM,
-                table=n.tlf("mi_contrasts"),
-                est=n.q(
-                    "mi_contrasts",
-                    "estimate",
-                    "f2",
-                    analysis="Multiple imputation (MAR)",
-                    arm=ARM,
-                    visit=VISIT,
-                ),
-                lo=n.q(
-                    "mi_contrasts",
-                    "ci_low",
-                    "f2",
-                    analysis="Multiple imputation (MAR)",
-                    arm=ARM,
-                    visit=VISIT,
-                ),
-                hi=n.q(
-                    "mi_contrasts",
-                    "ci_high",
-                    "f2",
-                    analysis="Multiple imputation (MAR)",
-                    arm=ARM,
-                    visit=VISIT,
-                ),
-                p=n.q(
-                    "mi_contrasts",
-                    "p",
-                    "p_text",
-                    analysis="Multiple imputation (MAR)",
-                    arm=ARM,
-                    visit=VISIT,
-                ),
+                ref=ref,
+                est=n.q(f"{tp}__contrasts", "estimate", "f2", **mar),
+                lo=n.q(f"{tp}__contrasts", "ci_low", "f2", **mar),
+                hi=n.q(f"{tp}__contrasts", "ci_high", "f2", **mar),
+                p=n.q(f"{tp}__contrasts", "p", "p_text", **mar),
             ),
             figure=tipping_point_plot(tip),
             answer=(
@@ -225,9 +233,9 @@ def build(ctx: Context) -> Worksheet:
                     "The report's tipping point ({table}): delta = {d} ({p}, the shift at which p "
                     "crosses 0.05). "
                 ).format(
-                    table=n.tlf("tipping_point_exact"),
-                    d=n.q("tipping_point_exact", "delta", "f2", arm=ARM, visit=VISIT),
-                    p=n.q("tipping_point_exact", "p", "p_text", arm=ARM, visit=VISIT),
+                    table=n.tlf(f"{tp}-exact"),
+                    d=n.q(f"{tp}__exact", "delta", "f2", arm=ARM, visit=VISIT),
+                    p=n.q(f"{tp}__exact", "p", "p_text", arm=ARM, visit=VISIT),
                 )
                 if len(exact_rows)
                 else M("No tipping point within delta {} to {}. ").format(
@@ -240,6 +248,19 @@ def build(ctx: Context) -> Worksheet:
                 str(exact.loc[exact_rows[0], "direction"]) if len(exact_rows) else "",
                 ARM,
                 when,
+            )
+            + M(
+                "\n\nThe report's other sensitivity analyses of the primary endpoint assume two "
+                "specific departures from MAR for the patients lost: that from dropout on they "
+                "followed the reference arm's mean (jump to reference, {jr_t}: {jr_est}, {jr_p}) or "
+                "its changes (copy increments in reference, {cir_t}: {cir_est}, {cir_p})."
+            ).format(
+                jr_t=n.tlf(f"{jr}-contrasts"),
+                jr_est=n.q(f"{jr}__contrasts", "estimate", "f2", **mar),
+                jr_p=n.q(f"{jr}__contrasts", "p", "p_text", **mar),
+                cir_t=n.tlf(f"{cir}-contrasts"),
+                cir_est=n.q(f"{cir}__contrasts", "estimate", "f2", **mar),
+                cir_p=n.q(f"{cir}__contrasts", "p", "p_text", **mar),
             )
             + " (The multiple imputation of task 2 is a simpler, two-arm analysis for "
             "illustration; the tipping point is the report's, so that the worksheet and the "

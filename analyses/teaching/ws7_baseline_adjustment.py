@@ -10,6 +10,7 @@ from common import Context
 from markupsafe import Markup as M
 
 from ipt_outcomes.format import fmt
+from ipt_outcomes.stats.adjusted import adjusted_response
 from ipt_outcomes.teaching import (
     Task,
     Worksheet,
@@ -23,14 +24,39 @@ ARM, VISIT, N_PER_ARM = "PeGT", 3.0, 100
 ENDPOINTS = {"responder": "response", "remitter": "remission"}
 STRONG = "hypothetical strong covariate"
 STRONG_OR = 3.0  # odds ratio per SD of baseline in the hypothetical scenario
+KEY = "key-secondary"  # the plan's baseline-adjusted response endpoint
+
+
+def _standard_errors(ctx: Context, effects: dict) -> tuple[float, float]:
+    """The standard error of the risk difference at ``effects`` (arm, visit), by the report's
+    key secondary analysis with its covariates and by the same analysis without them (same
+    patients, g-computation and variance). The report gives only the first; both are computed
+    here, and the first must be the report's, so that the two differ only by the adjustment."""
+    ep = ctx.endpoint(KEY)
+    trial = ctx.analysed_observed_arms(KEY)
+
+    def se(covariates) -> float:
+        eff = adjusted_response(trial, ep.missing or "observed", covariates=covariates,
+                                variance=ep.variance or "ge", strata=list(ep.strata),
+                                endpoint="responder")  # fmt: skip
+        hit = eff[(eff["arm"] == effects["arm"]) & (eff["visit"].astype(float) == effects["visit"])
+                  & (eff["contrast"] == "risk_difference")]  # fmt: skip
+        return float(hit["se"].iloc[0])
+
+    adjusted, plain = se(list(ep.covariates)), se([])
+    reported = float(ctx.n.value(f"{KEY}__effects", "se", **effects))
+    if abs(adjusted - reported) > 1e-9 * max(1.0, reported):
+        raise RuntimeError(f"worksheet 7 re-ran the report's {KEY} analysis and got SE {adjusted}, "
+                           f"not the report's {reported}: the comparison would not be like with like")  # fmt: skip
+    return adjusted, plain
 
 
 def build(ctx: Context) -> Worksheet:
     ref, n = ctx.reference, ctx.n
     inst = ctx.trial.instrument.name
     when = ctx.visit(VISIT)
-    at = dict(arm=ARM, visit=VISIT)
-    adj = dict(arm=ARM, visit=VISIT, contrast="risk_difference")
+    at = dict(arm=ARM, visit=VISIT, fit="observed")  # the observed arms' analyses
+    adj = dict(arm=ARM, visit=VISIT, contrast="risk_difference", fit="observed")
     fitted = {ENDPOINTS[e]: adjustment_scenario(ctx.trial, ARM, VISIT, e, n_per_arm=N_PER_ARM)
               for e in ENDPOINTS}  # fmt: skip
     strength = pd.DataFrame({
@@ -68,7 +94,11 @@ def build(ctx: Context) -> Worksheet:
     }  # fmt: skip
     fig = adjustment_plot(sims, {o: s.true_risk_difference for o, s in scenarios.items()},
                           title=f"{ctx.sims} simulated trials of {N_PER_ARM} per arm")  # fmt: skip
-    se_verdict = n.value("adjustment_effect", "direction", **at)
+    se_adj, se_plain = _standard_errors(ctx, adj)
+    se_change = 100 * (se_adj / se_plain - 1)
+    se_verdict = (
+        "unchanged" if round(se_change, 1) == 0 else "smaller" if se_change < 0 else "larger"
+    )
     unbiased = (summary["bias"].abs() <= 2 * summary["bias_mc_se"]).all()
     covered = (
         (summary["coverage"] - 0.95).abs() <= 2 * summary["coverage_mc_se"].clip(lower=0.01)
@@ -102,22 +132,23 @@ def build(ctx: Context) -> Worksheet:
     tasks = [
         Task(
             question=M(
-                "The report's {table} sets the baseline-adjusted risk difference in response beside "
-                "the unadjusted one. For {arm} against {ref} at {when}: unadjusted {un} ({un_lo} to "
-                "{un_hi}); adjusted for baseline {inst} {ad} ({ad_lo} to {ad_hi}). What does each "
-                "estimate, and why are they so close?"
+                "The report gives the risk difference in response twice: unadjusted ({unadj}) and, "
+                "as its key secondary analysis, adjusted for baseline {inst} ({table}). For {arm} "
+                "against {ref} at {when}: unadjusted {un} ({un_lo} to {un_hi}); adjusted {ad} "
+                "({ad_lo} to {ad_hi}). What does each estimate, and why are they so close?"
             ).format(
-                table=n.tlf("response_primary"),
+                table=n.tlf("key-secondary-effects"),
                 arm=ctx.label(ARM),
                 ref=ctx.label(ref),
                 when=when,
                 inst=inst,
-                un=n.q("response_comparisons", "risk_difference", "pp", **at),
-                un_lo=n.q("response_comparisons", "rd_ci_low", "pp", **at),
-                un_hi=n.q("response_comparisons", "rd_ci_high", "pp", **at),
-                ad=n.q("response_adjusted", "estimate", "pp", **adj),
-                ad_lo=n.q("response_adjusted", "ci_low", "pp", **adj),
-                ad_hi=n.q("response_adjusted", "ci_high", "pp", **adj),
+                unadj=n.tlf("response-comparisons"),
+                un=n.q("response__comparisons", "risk_difference", "pp", **at),
+                un_lo=n.q("response__comparisons", "rd_ci_low", "pp", **at),
+                un_hi=n.q("response__comparisons", "rd_ci_high", "pp", **at),
+                ad=n.q(f"{KEY}__effects", "estimate", "pp", **adj),
+                ad_lo=n.q(f"{KEY}__effects", "ci_low", "pp", **adj),
+                ad_hi=n.q(f"{KEY}__effects", "ci_high", "pp", **adj),
             ),  # fmt: skip
             answer=M(
                 "Both estimate the same thing: the marginal (population-average) difference in the "
@@ -127,8 +158,9 @@ def build(ctx: Context) -> Worksheet:
                 "FDA's 2023 guidance recommends; randomisation makes the two targets equal, and "
                 "adjustment only removes the noise of chance baseline imbalance.\n\nThey are close "
                 "because baseline severity predicts response only weakly here: adjusting leaves the "
-                "standard error {verdict} ({se_adj} with baseline against {se_un} without, the same "
-                "method otherwise). The unadjusted interval in the report is Newcombe's, which is "
+                "standard error {verdict} ({se_adj} with baseline, the report's; {se_un} without, "
+                "computed for this worksheet by the same g-computation and variance on the same "
+                "patients with the covariate left out). The unadjusted interval in the report is Newcombe's, which is "
                 "a different interval method, so compare the standard errors, not the interval "
                 "widths, to see what adjustment does."
             ).format(
@@ -137,12 +169,9 @@ def build(ctx: Context) -> Worksheet:
                 inst=inst,
                 verdict="practically unchanged"
                 if se_verdict == "unchanged"
-                else M("{}% {}").format(
-                    n.q("adjustment_effect", "se_change_percent", "f1", **at),
-                    n.q("adjustment_effect", "direction", "text", **at),
-                ),
-                se_adj=n.q("adjustment_effect", "se_adjusted", "pp", **at),
-                se_un=n.q("adjustment_effect", "se_without_covariates", "pp", **at),
+                else f"{fmt(abs(se_change), 'f1')}% {se_verdict}",
+                se_adj=n.q(f"{KEY}__effects", "se", "pp", **adj),
+                se_un=fmt(se_plain, "pp"),
             ),  # fmt: skip
         ),
         Task(

@@ -4,6 +4,8 @@ Every number comes from the shipped excerpt of the Metapsy database, analysed by
 ``ipt-outcomes meta`` runs (read_effect_sizes -> meta_analysis -> forest and funnel plots), with
 the command's defaults: several effect sizes of a study pooled at rho = 0.5, REML tau^2,
 Knapp-Hartung intervals. Nothing here is typed in: texts that depend on a result are chosen by it.
+The exceptions are the synthetic trial's Hedges' g, computed here from its 3-month scores, and
+the report's MMRM difference quoted beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from markupsafe import Markup as M
 from ipt_outcomes.format import fmt
 from ipt_outcomes.meta import meta_analysis, parse_number, read_effect_sizes
 from ipt_outcomes.meta.plots import funnel_plot, meta_forest_plot
+from ipt_outcomes.stats.effect_sizes import hedges_g
 from ipt_outcomes.teaching import Task, Worksheet
 
 TRIAL = "Saloheimo, 2016"
@@ -154,6 +157,10 @@ def build(ctx: Context) -> Worksheet:
     rec = trial_rows.iloc[0] if in_db else None
     pegt_rec = pegt.iloc[0] if len(pegt) == 1 else None
     sd = _num(rec["sd_change_arm1"]) if in_db else float("nan")
+    # Hedges' g of the synthetic trial's 3-month scores, IPT against the reference: computed
+    # here (the report analyses change by MMRM and has no g); observed scores, no covariates
+    g_rows = hedges_g(ctx.trial, [3.0])
+    own_g = float(g_rows.loc[g_rows["arm"] == "IPT", "g"].iloc[0])
 
     # --- the IPT + medication claim: the literature figures the project's modelled arm uses
     rr = ctx.published("response_rr_vs_ipt", "IPT+MED")
@@ -324,9 +331,11 @@ def build(ctx: Context) -> Worksheet:
                     f"reversed the sign: IPT against usual care would be g = {_g(-trial['estimate'])}, "
                     "favouring IPT. Only the paper's table can settle it. This project's synthetic "
                     "trial, calibrated to the same figures read as scores, gives Hedges' g for IPT "
-                    "against TAU at 3 months of {report_g} in the report ({report_table}): the same "
-                    "size, with the report's sign convention (IPT minus TAU in HAM-D score, so "
-                    "negative favours IPT).\n\nWith the sign "
+                    "against TAU at 3 months of {own_g} (computed for this worksheet from the "
+                    "synthetic 3-month scores, unadjusted, as the database computes g; the report "
+                    "itself analyses change from baseline with an MMRM, {mmrm} HAM-D points in "
+                    "its {mmrm_table}): the same size, with the report's sign convention (IPT minus "
+                    "TAU in HAM-D score, so negative favours IPT).\n\nWith the sign "
                     f"reversed the pooled g moves from {_g(o.estimate)} to {_g(flip.estimate)} "
                     f"({_ci(flip)}): one trial among {k} hardly changes the pooled estimate, but it "
                     'changes the story told about the trial ("a trial that found IPT worse than '
@@ -336,8 +345,11 @@ def build(ctx: Context) -> Worksheet:
                 if in_db
                 else "Compare its effect size, computed as the database computes g, with the forest plot."
             ).format(
-                report_g=ctx.n.q("hedges_g", "g", "f2", arm="IPT", visit=3.0),
-                report_table=ctx.n.tlf("hedges"),
+                own_g=_g(own_g),
+                mmrm=ctx.n.q(
+                    "primary__contrasts", "estimate", "f2", arm="IPT", visit=3.0, fit="observed"
+                ),
+                mmrm_table=ctx.n.tlf("primary-contrasts"),
             ),  # fmt: skip
         ),
         Task(

@@ -35,6 +35,7 @@ __all__ = [
     "Task",
     "Worksheet",
     "ReportNumbers",
+    "read_report_tables",
     "frame",
     "render_worksheet",
     "render_index",
@@ -103,8 +104,10 @@ class ReportNumbers:
     Parameters
     ----------
     tables : dict of DataFrame
-        The report's tables as it reads them (``reports/tables``, see
-        :func:`ipt_outcomes.report.html.read_tables`).
+        The report's tables: as ``ipt-outcomes report`` builds them (its analysis plan run and
+        laid out), or a built report's ``tables`` folder read by :func:`read_report_tables`.
+        A table of several fits (``fit`` = ``observed``, ``modelled``) holds the reference arm
+        in each: match ``fit`` too.
 
     Examples
     --------
@@ -151,6 +154,77 @@ class ReportNumbers:
     def tlf(self, name: str) -> Markup:
         """A TLF's label ("Table 14.2.6"), tagged."""
         return self.q("tlf", "label", "text", name=name)
+
+
+def _column_from_text(col: pd.Series, text: bool) -> pd.Series:
+    """One column read as text, typed as the report held it: text stays text (an empty cell
+    an empty string), a column of True/False becomes bool, a column of numbers (empty cells
+    missing) numeric."""
+    from ..output import FORMULA_START
+
+    guarded = col.str.startswith("'") & col.str[1:2].isin(list(FORMULA_START))
+    col = col.where(~guarded, col.str[1:])  # undo the writer's guard against CSV formulas
+    if text:
+        return col
+    filled = col[col != ""]
+    if len(filled) and filled.isin(["True", "False"]).all():
+        return col.map({"True": True, "False": False, "": None}).astype(
+            bool if len(filled) == len(col) else object
+        )
+    try:
+        return pd.to_numeric(col.replace("", float("nan")))
+    except (ValueError, TypeError):
+        return col
+
+
+def read_report_tables(tables_dir) -> dict[str, pd.DataFrame]:
+    r"""The tables of a built report (``reports/tables/*.csv``), typed as the report held them.
+
+    Every cell is read as text first, so no text is ever taken for a missing value (an arm
+    coded ``NA`` or ``null`` stays that arm); then each column that is not one of the report's
+    text columns and holds only numbers (or only True/False) is converted. Use it rather than
+    :func:`pandas.read_csv` with its defaults, which turns ``NA``, ``N/A``, ``null`` and
+    ``nan`` into missing values.
+
+    Parameters
+    ----------
+    tables_dir : str or Path
+        The ``tables`` folder of a report (what ``ipt-outcomes report`` wrote).
+
+    Returns
+    -------
+    dict of DataFrame
+        One table per ``*.csv``, keyed by the file's stem.
+
+    Raises
+    ------
+    IptOutcomesError
+        The folder does not exist or holds no table.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "rates.csv").write_text(
+    ...         "arm,visit,rate,note,significant\nNA,3,0.42,,True\nTAU,3,0.61,,False\n")
+    ...     t = read_report_tables(tmp)["rates"]
+    >>> t["arm"].tolist(), t["visit"].tolist(), t["note"].tolist(), t["significant"].tolist()
+    (['NA', 'TAU'], [3, 3], ['', ''], [True, False])
+    """
+    from ..exceptions import IptOutcomesError
+    from ..report.html import TEXT_COLUMNS
+
+    paths = sorted(Path(tables_dir).glob("*.csv"))
+    if not paths:
+        raise IptOutcomesError(f"{tables_dir}: no report tables (*.csv) there; run `make report`")
+    out = {}
+    for path in paths:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        out[path.stem] = pd.DataFrame(
+            {c: _column_from_text(raw[c], c in TEXT_COLUMNS) for c in raw.columns},
+            index=raw.index,
+        )
+    return out
 
 
 def frame(columns) -> pd.DataFrame:
