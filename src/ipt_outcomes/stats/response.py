@@ -270,6 +270,7 @@ def compare_with_reference(
     arms=None,
     visits=None,
     adjust_visits=None,
+    harmful_event: bool = False,
 ) -> pd.DataFrame:
     """Each arm against the reference at each visit.
 
@@ -287,6 +288,10 @@ def compare_with_reference(
     arms, visits : sequence, optional
     adjust_visits : sequence, optional
         Visits whose comparisons form the Holm family (the design's key visits); default all.
+    harmful_event : bool
+        The endpoint is a harm (e.g. reliable deterioration): the NNT and its interval are
+        worded from the benefit's side, so a higher rate in the arm is NNTH and ``nnt`` is
+        ``-1 / risk difference`` (positive = benefit, as for response).
 
     Returns
     -------
@@ -330,7 +335,9 @@ def compare_with_reference(
             if arm == reference:
                 continue
             a, n1 = cell(arm, v)
-            rows.append(_compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha))
+            rows.append(
+                _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha, harmful_event)
+            )
     cols = [
         "arm", "reference", "visit", "risk_difference", "rd_ci_low", "rd_ci_high", "risk_ratio",
         "rr_ci_low", "rr_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "p_fisher", "nnt",
@@ -345,7 +352,7 @@ def compare_with_reference(
     return out[cols]
 
 
-def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha) -> dict:
+def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha, harmful=False) -> dict:
     row = dict(
         arm=arm,
         reference=reference,
@@ -395,7 +402,7 @@ def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha) -> dict:
             lor = math.log(row["odds_ratio"])
             row["or_ci_low"], row["or_ci_high"] = (math.exp(lor + s * z * se) for s in (-1, 1))
     row["p_fisher"] = float(stats.fisher_exact([[a, b], [c, d]], alternative="two-sided").pvalue)
-    nnt, nlo, nhi, text = nnt_interval(rd, lo, hi)
+    nnt, nlo, nhi, text = nnt_interval(-rd, -hi, -lo) if harmful else nnt_interval(rd, lo, hi)
     if math.isinf(nnt):
         notes.append("NNT undefined: risk difference is 0")
     else:
