@@ -307,26 +307,27 @@ class Instrument:
     def is_responder(self, baseline, score):
         """Response: percent improvement >= ``response_improvement``, exact at the boundary.
 
-        For the default 0.5 the comparison is made without division (``2 * score <= baseline``
-        for a lower-is-better scale starting at 0), exact for whole-number scores; other
-        thresholds compare with a relative tolerance of 1e-12 so that a boundary case is never
-        lost to rounding. A missing score is not a response.
+        For whole-number scores and the default 0.5 the comparison is made without division
+        (``2 * score <= baseline`` for a lower-is-better scale starting at 0), exactly; other
+        thresholds, and continuous (decimal) scores, compare with a relative tolerance of 1e-12
+        so that a boundary case is never lost to binary rounding (3.55 - 2.10 is not exactly
+        1.45 in floating point). A missing score is not a response.
         """
         b = np.asarray(baseline, dtype=float)
         y = np.asarray(score, dtype=float)
         thr = self.response_improvement
-        if not self.higher_is_better and self.minimum == 0:
-            if thr == 0.5:
+        if self.integer and not self.higher_is_better and self.minimum == 0:
+            if thr == 0.5:  # the SPEC's (baseline - score) / baseline >= 0.5, exactly
                 out = 2.0 * y <= b
             else:
                 out = (b - y) >= thr * b - 1e-12 * np.abs(b)
         else:
             gain = (y - b) if self.higher_is_better else (b - y)
             room = (self.maximum - b) if self.higher_is_better else (b - self.minimum)
-            if thr == 0.5:
+            if self.integer and thr == 0.5:
                 out = 2.0 * gain >= room
-            else:
-                out = gain >= thr * room - 1e-12 * np.abs(room)
+            else:  # decimal scores (3.55 - 2.10 is not exactly 1.45 in binary): 1e-12 relative
+                out = gain >= thr * room - 1e-12 * np.maximum(np.abs(room), 1.0)
         return bool(out) if out.ndim == 0 else out
 
     @property

@@ -267,11 +267,13 @@ def validate_scores(
         keep = _is_yes(frame[columns.analysis_flag])
         n_out = int((~keep).sum())
         if n_out:
+            values = _parse_text(frame.loc[~keep, columns.analysis_flag]).value_counts()
+            detail = ", ".join(f"{n} {'empty' if v == '' else repr(v)}" for v, n in values.items())
             notes.append(
                 Problem(
                     "analysis_flag",
                     f"{n_out} row{'s' if n_out != 1 else ''} with {columns.analysis_flag} other "
-                    f"than 'Y' {'are' if n_out != 1 else 'is'} left out (not analysed)",
+                    f"than 'Y' ({detail}) {'are' if n_out != 1 else 'is'} left out (not analysed)",
                     severity="warning",
                     column=columns.analysis_flag,
                 )
@@ -766,7 +768,7 @@ def _baseline_rules(data, raw, design, columns, problems):
         where = f"column {columns.baseline!r}" + (
             f" or a record at visit {design.visit_text(bv)}" if len(at_base) else ""
         )
-    col = columns.baseline if has_column else columns.outcome
+    col = columns.baseline if has_column else (columns.baseline_flag or columns.outcome)
     for s in missing:
         idx = row_of.get(s)
         notes.append(
