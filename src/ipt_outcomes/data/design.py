@@ -756,7 +756,9 @@ def _instrument_sections(d) -> list[tuple[str, object]]:
 
 
 def _label(key: str, inst) -> str:
-    return f"{inst.name!r}" if inst.name else key
+    if inst.name:
+        return repr(inst.name)
+    return "the instrument" if key == "instrument" else key
 
 
 def _check_instruments(d) -> None:

@@ -470,7 +470,7 @@ def _map_visit_codes(frame, raw, design, columns, data, problems, parse_bad) -> 
     values = norm.map(keys).astype(float)
     unknown = (text != "") & values.isna()
     codes = ", ".join(repr(c) for c in design.visit_codes)
-    for code, idx in text[unknown].drop_duplicates().items():
+    for idx, code in text[unknown].drop_duplicates().items():
         n = int((text[unknown] == code).sum())
         problems.append(
             Problem(
@@ -520,8 +520,11 @@ def _apply_baseline_flag(data, frame, raw, design, columns, problems, notes):
         )
     if not design.baseline_stated:
         counts = flagged["visit"].value_counts()
-        top = counts[counts == counts.max()].index
-        bv = float(min(top, key=design.time_of))
+        top = [float(v) for v in counts[counts == counts.max()].index]
+        # a tie: not a key visit, a code naming the baseline, then the later visit
+        top = [v for v in top if v not in design.key_visits] or top
+        named = [v for v in top if "base" in str(design.visit_code(v)).casefold()]
+        bv = max(named or top, key=design.time_of)
         design = _with_baseline(design, bv)
     bv = design.baseline_visit
     base_time = design.time_of(bv)
