@@ -463,3 +463,11 @@ def test_a_higher_is_better_design_replaces_a_lower_one_cleanly():
     hamd = Instrument()
     who = dataclasses.replace(hamd, higher_is_better=True, remission_max=None, remission_min=3)
     assert who.remission_rule == "score >= 3" and hamd.remission_rule == "score <= 7"
+
+
+def test_the_baseline_record_is_analysed_even_without_its_analysis_flag(adam):
+    path, toml = adam
+    path.write_text(
+        path.read_text().replace("S1,PBO,HAMD,BASELINE,20,Y,Y", "S1,PBO,HAMD,BASELINE,20,Y,")
+    )
+    assert load_trial(path, toml).baseline.to_dict() == {"S1": 20, "S2": 24}

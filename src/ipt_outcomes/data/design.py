@@ -2,14 +2,35 @@
 
 A design names the arms (display order, labels, which are modelled), the reference arm, the
 visit schedule with the time of each visit in its unit and a label for each, the key visits, the
-instrument with its range, the response and remission thresholds and the column mapping of the
-score file. Every command takes ``--design FILE``; without one the design is inferred from the
-data (:func:`ipt_outcomes.data.infer.infer_design`).
+instrument(s) with range, direction and thresholds, and the column mapping of the score file.
+Every command takes ``--design FILE``; without one the design is inferred from the data.
 
 The file is checked by a schema (pydantic models with unknown keys forbidden): a typo such as
 ``refrence`` or a ``[visit]`` section is refused, naming the key and the nearest valid one; values
 are checked (``remission_max`` inside the instrument's range, times increasing, key visits in the
-schedule, ...).
+schedule, a threshold no instrument's direction can use, ...).
+
+Instruments
+-----------
+``[instrument]`` (one) or ``[[instruments]]`` (several; the first is the default, the others
+are chosen with ``--instrument NAME`` / ``load_trial(..., instrument=NAME)``) with ``name``,
+``min``, ``max``, ``integer`` (``false``: continuous scores), ``higher_is_better``,
+``reliability``, ``functional_mean``, ``functional_sd``, and for a long file ``param`` (the value
+of ``[columns] param`` that selects its rows). An entry may carry its own
+``response_improvement``, ``remission_max`` (lower is better) or ``remission_min`` (higher is
+better); otherwise ``[analysis]``'s apply. Each becomes an :class:`Instrument`, whose helpers
+(``direction``, ``improvement_sign``, ``favours_text``, ``remission_text``, ...) word every
+sentence in its direction. An entry may instead name its own ``outcome`` column (a file with one
+column per instrument).
+
+Visit codes
+-----------
+``schedule`` holds the visit values as in the data: numbers, or text codes (ADaM ``AVISIT``:
+``"WEEK 4"``), for which ``times`` is required. Inside, a coded visit is the number of its time
+(:attr:`TrialDesign.schedule` = ``times``); :meth:`TrialDesign.visit_code` gives the code back
+for every table written (codes are matched ignoring case and repeated spaces). ``[columns]
+baseline_flag`` (``"Y"`` marks each subject's baseline record) may replace ``[visits]
+baseline``; ``[columns] analysis_flag`` keeps only rows flagged ``"Y"``.
 
 Example::
 
@@ -30,15 +51,31 @@ Example::
 
     [visits]
     unit = "weeks"
-    baseline = 10
-    schedule = [10, 20, 30]
+    baseline = "BASELINE"
+    schedule = ["BASELINE", "WEEK 4", "WEEK 8"]
     times = [0, 4, 8]
-    key = [30]
+    key = ["WEEK 8"]
 
-    [instrument]
+    [[instruments]]
     name = "MADRS"
-    min = 0
+    param = "MADRS"
     max = 60
+
+    [[instruments]]
+    name = "WHO-5"
+    param = "WHO5"
+    max = 25
+    higher_is_better = true
+    remission_min = 13
+
+    [columns]
+    subject = "USUBJID"
+    arm = "TRT01P"
+    visit = "AVISIT"
+    outcome = "AVAL"
+    param = "PARAMCD"
+    baseline_flag = "ABLFL"
+    analysis_flag = "ANL01FL"
 """
 
 from __future__ import annotations

@@ -203,7 +203,8 @@ def validate_scores(
     -----
     Rows are selected before they are checked: with ``[columns] param`` only the rows of the
     selected instrument, with ``[columns] analysis_flag`` only rows flagged ``"Y"`` (a warning
-    says how many were left out). With ``[columns] baseline_flag`` the row flagged ``"Y"`` is
+    says how many were left out), and the baseline record (``baseline_flag``), whose own
+    analysis flag some files leave empty. With ``[columns] baseline_flag`` the row flagged ``"Y"`` is
     each subject's baseline record, whatever its visit; other rows at the baseline visit are not
     analysed (a warning says how many). Unmapped extra columns are kept (one named as a column
     the data layer makes, e.g. ``baseline``, as ``baseline_input``) and never used.
@@ -265,6 +266,8 @@ def validate_scores(
         frame = _select_instrument(frame, raw, design, columns, notes)
     if columns.analysis_flag:
         keep = _is_yes(frame[columns.analysis_flag])
+        if columns.baseline_flag:  # the baseline record is analysed whatever its analysis flag
+            keep |= _is_yes(frame[columns.baseline_flag])
         n_out = int((~keep).sum())
         if n_out:
             values = _parse_text(frame.loc[~keep, columns.analysis_flag]).value_counts()
