@@ -607,10 +607,13 @@ class TrialDesign:
             When the visit is not a code (or number) of the design, naming them.
         """
         if self.visit_codes:
-            if isinstance(visit, str):
+            text = visit
+            if isinstance(visit, float | int) and math.isfinite(visit):
+                text = f"{visit:g}"  # a code that looks like a number ("4")
+            if isinstance(text, str):
                 keys = [_code_key(c) for c in self.visit_codes]
-                if _code_key(visit) in keys:
-                    return self.schedule[keys.index(_code_key(visit))]
+                if _code_key(text) in keys:
+                    return self.schedule[keys.index(_code_key(text))]
             codes = ", ".join(repr(c) for c in self.visit_codes)
             raise ValueError(f"visit {visit!r} is not one of the design's visit codes ({codes})")
         try:
