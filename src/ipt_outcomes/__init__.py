@@ -49,6 +49,11 @@ _EXPORTS = {
     "nnt_interval": "stats.proportions",
     "gee_response": "models.gee",
     "hedges_g": "stats.effect_sizes",
+    # reliable and clinically significant change
+    "reliable_change": "stats.reliable_change",
+    "jacobson_truax": "stats.reliable_change",
+    "reliable_change_plot": "stats.reliable_change",
+    "lookup_instrument": "data.instruments",
     # models
     "fit_mmrm": "models.mmrm",
     "mmrm_data": "models.mmrm",

@@ -56,6 +56,7 @@ def load(args, path, *, analysable: bool = True):
             sheet=args.sheet,
             encoding=args.encoding,
             value_labels=args.value_labels,
+            instrument=getattr(args, "instrument", None),
         )
     except DataValidationError as err:
         raise explain_sheet(err, path, args) from None
@@ -211,12 +212,13 @@ def inputs_of(args, *paths) -> list[Path]:
 
 
 def labelled(tables: dict, trial) -> dict:
-    """Each table with a ``visit`` column gains ``visit_label`` (the design's label) at the end."""
+    """Each table with a ``visit`` column gains ``visit_label`` (the design's label) at the end,
+    and its visits are written as in the input (a design's text codes stay text)."""
     out = {}
     for name, t in tables.items():
         if "visit" in t.columns and "visit_label" not in t.columns and len(t.columns):
             t = t.assign(visit_label=[trial.visit_label(v) if v == v else "" for v in t["visit"]])
-        out[name] = t
+        out[name] = trial.with_input_visits(t)
     return out
 
 
@@ -228,7 +230,12 @@ def arm_and_visit(args, trial) -> tuple[str, float]:
     """``--arm`` (default: the design's first non-reference arm in the data) and ``--visit``
     (default: the last key visit), checked against the data."""
     arm = args.arm or next((a for a in trial.arms if a != trial.reference), None)
-    visit = args.visit if args.visit is not None else trial.key_visits[-1]
+    visit = trial.key_visits[-1]
+    if args.visit is not None:
+        try:
+            visit = trial.design.visit_value(args.visit)
+        except ValueError as exc:
+            raise IptOutcomesError(f"--visit: {exc}") from None
     if arm is None:
         raise IptOutcomesError("give --arm: the data have no arm besides the reference")
     if arm not in trial.arms:
@@ -239,7 +246,7 @@ def arm_and_visit(args, trial) -> tuple[str, float]:
         )
     if float(visit) not in trial.post_visits:
         raise IptOutcomesError(
-            f"--visit {visit:g} is not a post-baseline visit of the data "
-            f"({', '.join(f'{v:g}' for v in trial.post_visits)})"
+            f"--visit {trial.design.visit_text(visit)} is not a post-baseline visit of the data "
+            f"({', '.join(trial.design.visit_text(v) for v in trial.post_visits)})"
         )
     return arm, float(visit)

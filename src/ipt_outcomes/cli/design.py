@@ -7,7 +7,7 @@ import sys
 from ..exceptions import DataValidationError, IptOutcomesError
 from ..output import atomic_write, check_output_file
 from .common import check_value_labels, explain_sheet, inputs_of
-from .options import add_data_options, path_text
+from .options import add_data_options, nonempty_name, path_text
 
 __all__ = ["arguments", "run"]
 
@@ -17,14 +17,22 @@ def arguments(p) -> None:
     p.add_argument("file", type=path_text, metavar="FILE")
     p.add_argument("--out", required=True, type=path_text, metavar="FILE.toml",
                    help="design file to write")  # fmt: skip
+    g = p.add_argument_group("analysis-data (ADaM BDS) columns (default: PARAMCD, ABLFL, ANL01FL "
+                             "when the file has them)")  # fmt: skip
+    g.add_argument("--param-col", type=nonempty_name, metavar="COL",
+                   help="column whose values select each instrument's rows of a long file")  # fmt: skip
+    g.add_argument("--baseline-flag-col", type=nonempty_name, metavar="COL",
+                   help="column whose 'Y' marks the baseline record")  # fmt: skip
+    g.add_argument("--analysis-flag-col", type=nonempty_name, metavar="COL",
+                   help="column whose 'Y' marks the rows to analyse")  # fmt: skip
     add_data_options(p)
 
 
 def run(args) -> int:
     import tomllib
 
-    from ..data.design import ColumnMap, parse_design
-    from ..data.infer import infer_design_text
+    from ..data.design import parse_design
+    from ..data.infer import infer_design_text, resolve_columns
     from ..data.readers import read_table
     from ..data.validation import validate_scores
 
@@ -33,38 +41,51 @@ def run(args) -> int:
             "`design` infers a design from the score file and reads no --design; the design "
             "file it writes is --out"
         )
-    columns = ColumnMap().with_overrides(
-        subject=args.subject_col,
-        arm=args.arm_col,
-        visit=args.visit_col,
-        outcome=args.outcome_col,
-        baseline=args.baseline_col,
-    )
-    roles = {"subject": columns.subject, "arm": columns.arm, "visit": columns.visit,
-             "outcome": columns.outcome, "baseline": columns.baseline}  # fmt: skip
-    used = [c for c in roles.values() if c]
+    if args.instrument:
+        raise IptOutcomesError(
+            "`design` writes every instrument of the file into the design; --instrument "
+            "chooses one when the analysis commands read it"
+        )
+    given = {"subject": args.subject_col, "arm": args.arm_col, "visit": args.visit_col,
+             "outcome": args.outcome_col, "baseline": args.baseline_col,
+             "param": args.param_col, "baseline_flag": args.baseline_flag_col,
+             "analysis_flag": args.analysis_flag_col}  # fmt: skip
+    used = [c for c in given.values() if c]
     twice = sorted({c for c in used if used.count(c) > 1})
     if twice:
         raise IptOutcomesError(
             f"{args.file}: column {twice[0]!r} is mapped to more than one role "
-            f"({', '.join(k for k, v in roles.items() if v == twice[0])})"
+            f"({', '.join(k for k, v in given.items() if v == twice[0])})"
         )
     inputs = inputs_of(args, args.file)
     check_output_file(args.out, inputs)  # before reading, so a wrong --out is said first
     check_value_labels(args, args.file, None)
     raw = read_table(args.file, sheet=args.sheet, encoding=args.encoding,
                      value_labels=args.value_labels)  # fmt: skip
+    columns = resolve_columns(raw.frame, given)
+    roles = columns.roles()
+    twice = sorted({c for c in roles.values() if list(roles.values()).count(c) > 1})
+    if twice:
+        raise IptOutcomesError(
+            f"{args.file}: column {twice[0]!r} would serve more than one role "
+            f"({', '.join(k for k, v in roles.items() if v == twice[0])}); name the columns with "
+            "the mapping flags"
+        )
     try:
         text = infer_design_text(raw, columns, baseline_visit=args.baseline_visit,
                                  reference=args.reference)  # fmt: skip
         # the data must hold up under the design written for them: a subject in two arms, a
         # duplicated visit or a bad cell is said now, by row, subject and column
         design = parse_design(tomllib.loads(text), source=str(args.out))
-        validate_scores(raw, design, columns)  # raises with every problem found
+        for name in design.instrument_names:
+            chosen = design.with_instrument(name)
+            validate_scores(raw, chosen, chosen.columns)  # raises with every problem found
     except DataValidationError as err:
         raise explain_sheet(err, args.file, args) from None
     with atomic_write(args.out, inputs=inputs) as fh:
         fh.write(text)
-    print(f"Wrote {args.out}: check every value (especially times, unit and the instrument), "
-          f"then use it with --design {args.out}", file=sys.stderr)  # fmt: skip
+    names = ", ".join(design.instrument_names)
+    print(f"Wrote {args.out} ({names}): check every value (especially times, unit, the "
+          "direction of each instrument and the suggested thresholds), then use it with "
+          f"--design {args.out}", file=sys.stderr)  # fmt: skip
     return 0

@@ -80,6 +80,10 @@ def run(args) -> int:
         )
     )
     say(format_frame(shown, 4).to_string(index=False))
+    inst = trial.instrument
+    say(f"{inst.better.capitalize()} {inst.name} scores are better: in the arm terms "
+        f"{inst.favours_note()} (an arm-by-time term: a steeper "
+        f"{'rise' if inst.higher_is_better else 'fall'} than in the reference).")  # fmt: skip
     if "lmm_icc" in tables:
         icc = tables["lmm_icc"].iloc[0]
         say(

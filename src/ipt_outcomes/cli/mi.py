@@ -20,6 +20,7 @@ from .options import (
     nonnegative,
     positive,
     positive_int,
+    visit_value,
 )
 
 __all__ = ["arguments", "run"]
@@ -64,7 +65,7 @@ def arguments(p) -> None:
     p.add_argument("--arm", metavar="ARM",
                    help="arm of the tipping point (default: every non-reference arm; mvn: the "
                         "design's first)")  # fmt: skip
-    p.add_argument("--visit", type=nonnegative, metavar="V",
+    p.add_argument("--visit", type=visit_value, metavar="V",
                    help="visit of the tipping point (default: the design's last key visit)")  # fmt: skip
     p.add_argument("--iterations", type=positive_int, default=50, metavar="K",
                    help="mvn: data-augmentation iterations per imputation (default 50)")  # fmt: skip
@@ -187,14 +188,15 @@ def _report(res, trial, contrasts, tables, visit, format_frame) -> None:
         reference=contrasts["reference"].map(trial.arm_label),
         visit=contrasts["visit"].map(trial.visit_label),
     )[["arm", "reference", "visit", "estimate", "se", "df", "ci_low", "ci_high", "p"]]
-    say(f"Difference in change from baseline in {trial.instrument.name} (ANCOVA, pooled):")
+    say(f"Difference in change from baseline in {trial.instrument.name} (ANCOVA, pooled; "
+        f"{trial.instrument.favours_note()}):")  # fmt: skip
     say(format_frame(show, 3).to_string(index=False))
     exact = tables.get("mi_tipping_point")
     if exact is not None:
         for _, t in exact.iterrows():
             say(f"Tipping point at {trial.visit_label(visit)}: with {t['delta']:+.3f} points added "
-                f"to the imputed post-event scores of {trial.arm_label(t['arm'])}, p reaches "
-                f"{res.alpha:g}.")  # fmt: skip
+                f"to the imputed post-event scores of {trial.arm_label(t['arm'])} (making them "
+                f"{trial.instrument.shift_text(t['delta'])}), p reaches {res.alpha:g}.")  # fmt: skip
         if exact.empty:
             say(f"No tipping point at {trial.visit_label(visit)} within the delta grid.")
 
@@ -235,11 +237,14 @@ def _run_mvn(args) -> int:
     n_imp = int(wide.loc[wide["arm"] == arm, visit].isna().sum())
     say(f"Multiple imputation (MVN per arm, MAR; m = {m}, seed {args.seed}): "
         f"{trial.arm_label(arm)} - {trial.arm_label(ref)} in change, {trial.visit_label(visit)}: "
-        f"{r['estimate']:.2f} (95% CI {r['ci_low']:.2f} to {r['ci_high']:.2f}), p = {r['p']:.4f}, "
+        f"{r['estimate']:.2f} (95% CI {r['ci_low']:.2f} to {r['ci_high']:.2f}; "
+        f"{trial.instrument.favours_text(r['estimate'], trial.arm_label(arm), trial.arm_label(ref))}), "
+        f"p = {r['p']:.4f}, "
         f"Barnard-Rubin df {r['df']:.1f}, fraction of missing information {r['fmi']:.2f}")  # fmt: skip
     for _, t in tipping[tipping["tipping_point"]].iterrows():
         say(f"Tipping point: with {t['delta']:+g} points added to the {n_imp} imputed "
-            f"{trial.arm_label(arm)} scores the conclusion changes (p = {t['p']:.3f}).")  # fmt: skip
+            f"{trial.arm_label(arm)} scores (making them {trial.instrument.shift_text(t['delta'])}) "
+            f"the conclusion changes (p = {t['p']:.3f}).")  # fmt: skip
     if not tipping["tipping_point"].any():
         say(f"No tipping point within delta +-{args.delta_max:g}.")
     print(f"Wrote 2 tables and tipping_point.png to {args.out}", file=sys.stderr)

@@ -21,6 +21,7 @@ __all__ = [
     "finite",
     "path_text",
     "nonempty_name",
+    "visit_value",
     "encoding",
     "MAX_WORKERS",
 ]
@@ -107,6 +108,22 @@ def nonempty_name(text: str) -> str:
     return text.strip()
 
 
+def visit_value(text: str) -> float | str:
+    """A visit as in the data: a number >= 0, or a text code that the design maps (``"WEEK 4"``,
+    checked against the design when the data are read)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a visit value or code, got an empty one")
+    try:
+        v = float(text)
+    except ValueError:
+        return text.strip()
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return v
+
+
 def encoding(text: str) -> str:
     """A text encoding Python knows (checked here, before the file is read)."""
     import codecs
@@ -141,6 +158,7 @@ FLAGS = {
     "reference": "--reference",
     "sheet": "--sheet",
     "value_labels": "--value-labels",
+    "instrument": "--instrument",
 }
 
 
@@ -181,9 +199,16 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--baseline-visit",
-        type=nonnegative,
+        type=visit_value,
         metavar="V",
-        help="visit value of the baseline rows (default: the design's, else 0)",
+        help="visit value (or the design's visit code) of the baseline rows (default: the "
+        "design's, else 0)",
+    )
+    g.add_argument(
+        "--instrument",
+        type=nonempty_name,
+        metavar="NAME",
+        help="the design's instrument to analyse, by name or param (default: its first)",
     )
     g.add_argument(
         "--reference",

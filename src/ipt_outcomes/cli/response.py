@@ -93,6 +93,10 @@ def run(args) -> int:
     )
     rule = {"observed": "observed cases", "nri": "non-responder imputation",
             "locf": "last observation carried forward"}[args.missing]  # fmt: skip
+    inst = trial.instrument
+    remission = f"; remission = {inst.remission_text}" if inst.has_remission else ""
+    say(f"Response = improvement of at least {inst.response_improvement:.0%} from baseline in "
+        f"{inst.name} ({inst.better} scores are better){remission}.")  # fmt: skip
     say(f"Response ({rule}; reference {trial.arm_label(res.reference)}):")
     say(pct.to_string(index=False))
     if "response_adjusted" in tables:

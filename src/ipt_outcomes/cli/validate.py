@@ -27,18 +27,38 @@ def validation_report(trial) -> str:
     design = trial.design
     unit = f" ({design.visit_unit})" if design.visit_unit else ""
     visits = ", ".join(trial.visit_label(v) for v in trial.visits)
+    rows = f"{trial.n_file_rows} rows"
+    if trial.n_rows_read > trial.n_file_rows:
+        rows = f"{trial.n_file_rows} rows analysed (of {trial.n_rows_read} in the file)"
     lines = [
-        f"{trial.source}: valid - {trial.n_file_rows} rows, {d['subject_id'].nunique()} subjects in "
+        f"{trial.source}: valid - {rows}, {d['subject_id'].nunique()} subjects in "
         f"{len(trial.arms)} arms; visits: {visits}",
     ]
+    cols = trial.columns
+    where = design.visit_text(design.baseline_visit)
     if trial.baseline_from_column:
-        mode = f"baseline from column {trial.columns.baseline!r}"
+        mode = f"baseline from column {cols.baseline!r}"
+    elif cols.baseline_flag:
+        mode = f"baseline = the row flagged {cols.baseline_flag} = 'Y' (as visit {where})"
     else:
-        mode = f"baseline = the score at visit {design.baseline_visit:g}"
+        mode = f"baseline = the score at visit {where}"
     inst = design.instrument
+    kind = "whole numbers" if inst.integer else "continuous"
     lines.append(
-        f"Outcome {trial.columns.outcome!r} ({inst.name}, {inst.minimum:g}-{inst.maximum:g}); {mode}."
+        f"Outcome {cols.outcome!r} ({inst.name}, {inst.range_text}, {kind}; {inst.better} is "
+        f"better); {mode}."
     )
+    remission = inst.remission_text or "not defined (no remission_min)"
+    lines.append(
+        f"Response = improvement >= {inst.response_improvement:.0%} from baseline; remission = "
+        f"{remission}; reliability "
+        f"{'not given' if inst.reliability is None else f'{inst.reliability:g}'}."
+    )
+    if len(design.instruments) > 1:
+        names = ", ".join(
+            f"{i.name}" + (" (this one)" if i == inst else "") for i in design.instruments
+        )
+        lines.append(f"Instruments of the design: {names}; choose one with --instrument NAME.")
     if design.inferred:
         lines.append(
             "No design file: arms and visits are taken from the data and visit values are used "
@@ -82,7 +102,7 @@ def validation_report(trial) -> str:
             )
             lines += [
                 "",
-                f"Response (improvement >= {thr:.0%} from baseline), observed cases:",
+                f"Response (improvement >= {thr:.0%} from baseline in {inst.name}), observed cases:",
                 resp.to_string(index=False),
             ]
     return "\n".join(lines) + "\n"

@@ -1,10 +1,17 @@
 """Derived quantities: baseline, change, percent improvement, response and remission.
 
-The definitions are the SPEC's and are the same in every analysis:
+The definitions are the SPEC's and are the same in every analysis, in the instrument's direction
+(:class:`~ipt_outcomes.data.design.Instrument`):
 
-* percent improvement = (baseline - score) / baseline;
+* percent improvement = (baseline - score) / (baseline - min) when lower is better (the SPEC's
+  (baseline - score) / baseline for a scale starting at 0), (score - baseline) / (max - baseline)
+  when higher is better;
 * response = improvement >= 0.50, the boundary counting as response;
-* remission = score <= 7.
+* remission = score <= 7 (the design's ``remission_max``), or score >= the design's
+  ``remission_min`` on a higher-is-better scale.
+
+A baseline at the best end of the scale (0 on a symptom scale starting at 0) leaves percent
+improvement undefined: such data are refused, naming the subject.
 """
 
 from __future__ import annotations
@@ -17,28 +24,34 @@ from .design import Instrument
 from .schemas import derived_scores_schema
 from .validation import Problem
 
-__all__ = ["derive_outcomes", "is_responder", "baseline_scores"]
+__all__ = ["derive_outcomes", "is_responder", "baseline_scores", "best_end_message"]
 
 
-def is_responder(baseline, score, improvement: float = 0.5):
-    """Whether ``(baseline - score) / baseline >= improvement``, exact at the boundary.
+def is_responder(baseline, score, improvement: float = 0.5, instrument: Instrument | None = None):
+    """Whether percent improvement >= ``improvement``, exact at the boundary.
 
-    For the default 0.5 the comparison is done as ``2 * score <= baseline``, which is exact for
-    whole-number scores; other thresholds compare with a relative tolerance of 1e-12 so that a
-    boundary case is never lost to rounding.
+    Without ``instrument``: ``(baseline - score) / baseline >= improvement`` (a lower-is-better
+    scale starting at 0, the SPEC's default); with one, in its direction and range (see
+    :meth:`Instrument.is_responder <ipt_outcomes.data.design.Instrument.is_responder>`).
+
+    For 0.5 the comparison is done without division (``2 * score <= baseline``), which is exact
+    for whole-number scores; other thresholds compare with a relative tolerance of 1e-12 so that
+    a boundary case is never lost to rounding.
 
     Examples
     --------
     >>> is_responder(20, 10), is_responder(20, 11), is_responder(21, 10)
     (True, False, True)
+    >>> who5 = Instrument("WHO-5", 0, 25, higher_is_better=True)
+    >>> is_responder(9, 17, instrument=who5), is_responder(9, 16.9, instrument=who5)
+    (True, False)
     """
-    b = np.asarray(baseline, dtype=float)
-    y = np.asarray(score, dtype=float)
-    if improvement == 0.5:
-        out = 2.0 * y <= b
-    else:
-        out = (b - y) >= improvement * b - 1e-12 * np.abs(b)
-    return bool(out) if out.ndim == 0 else out
+    inst = instrument or Instrument()
+    if inst.response_improvement != improvement:
+        import dataclasses
+
+        inst = dataclasses.replace(inst, response_improvement=improvement)
+    return inst.is_responder(baseline, score)
 
 
 _NUMERIC = ("visit", "time", "score", "baseline", "antidepressant", "age", "cgi_s", "sofas")
@@ -75,6 +88,7 @@ def derive_outcomes(
     instrument: Instrument | None = None,
     source: str = "data",
     validated: bool = False,
+    visit_codes: bool = False,
 ) -> pd.DataFrame:
     """Post-baseline rows with baseline, change, percent improvement and flags.
 
@@ -94,6 +108,8 @@ def derive_outcomes(
     validated : bool
         The rows come from a table that passed the score-table contract (as in a
         :class:`~ipt_outcomes.data.trial.Trial`): its row-set checks are not repeated.
+    visit_codes : bool
+        Visits were text codes mapped to their times (a visit may be negative).
 
     Returns
     -------
@@ -102,15 +118,19 @@ def derive_outcomes(
         subject that has a baseline, in the input order, with the input columns plus:
 
         * ``baseline`` - the subject's baseline score;
-        * ``change`` - score - baseline (negative = improvement on a symptom scale);
-        * ``pct_improvement`` - (baseline - score) / baseline;
+        * ``change`` - score - baseline (``instrument.direction * change > 0`` is improvement:
+          negative on a symptom scale, positive on a well-being scale);
+        * ``pct_improvement`` - improvement as a fraction of the room to improve (module
+          docstring);
         * ``responder`` - improvement >= threshold (nullable boolean, missing with the score);
-        * ``remitter`` - score <= remission maximum (nullable boolean).
+        * ``remitter`` - score <= remission maximum, or >= remission minimum when higher is
+          better (nullable boolean; missing everywhere when remission is not defined).
 
     Raises
     ------
     DataValidationError
-        If a baseline is 0 (percent improvement undefined), naming the subject.
+        If a baseline is at the best end of the scale (0 on a symptom scale starting at 0:
+        percent improvement undefined), naming the subject.
 
     Notes
     -----
@@ -135,29 +155,47 @@ def derive_outcomes(
     values = np.append(base.to_numpy(float), np.nan)  # index -1 picks the NaN
     post["baseline"] = values[where]
     post = post.loc[post["baseline"].notna()]
-    zero = post.loc[post["baseline"] == 0]
-    if len(zero):
+    best = post.loc[instrument.at_best_end(post["baseline"].to_numpy(float))]
+    if len(best):
         problems = [
             Problem(
-                "baseline_zero",
-                "baseline score is 0, so percent improvement is undefined",
+                "baseline_zero" if instrument.best == 0 else "baseline_at_best_end",
+                best_end_message(instrument, b),
                 subject=s,
                 column="baseline",
             )
-            for s in zero["subject_id"].unique()
+            for s, b in best.drop_duplicates("subject_id")[["subject_id", "baseline"]].itertuples(
+                index=False
+            )
         ]
         raise DataValidationError(problems, source)
     y = post["score"].astype(float)
     b = post["baseline"].astype(float)
     observed = y.notna().to_numpy()
     post["change"] = y - b
-    post["pct_improvement"] = (b - y) / b
-    resp = pd.array(
-        is_responder(b.to_numpy(), y.to_numpy(), instrument.response_improvement), dtype="boolean"
-    )
-    remit = pd.array((y <= instrument.remission_max).to_numpy(), dtype="boolean")
+    post["pct_improvement"] = instrument.pct_improvement(b.to_numpy(), y.to_numpy())
+    resp = pd.array(instrument.is_responder(b.to_numpy(), y.to_numpy()), dtype="boolean")
     resp[~observed] = pd.NA
-    remit[~observed] = pd.NA
     post["responder"] = resp
+    if instrument.has_remission:
+        remit = pd.array(instrument.is_remitter(y.to_numpy()), dtype="boolean")
+        remit[~observed] = pd.NA
+    else:  # a higher-is-better instrument without remission_min: remission is not defined
+        remit = pd.array([pd.NA] * len(post), dtype="boolean")
     post["remitter"] = remit
-    return derived_scores_schema(instrument, from_validated_scores=validated).validate(post)
+    schema = derived_scores_schema(
+        instrument, from_validated_scores=validated, visit_codes=visit_codes
+    )
+    return schema.validate(post)
+
+
+def best_end_message(instrument: Instrument, baseline: float) -> str:
+    """Why a baseline at the best end of the scale is refused (percent improvement undefined)."""
+    if instrument.best == 0:
+        head = f"baseline score is {baseline:g}"
+    else:
+        head = (
+            f"baseline score is {baseline:g}, the best end of the {instrument.name} range "
+            f"{instrument.range_text}"
+        )
+    return f"{head}, so percent improvement is undefined"

@@ -148,13 +148,17 @@ class ScoreTable(pa.DataFrameModel):
 class DerivedScores(ScoreTable):
     """Post-baseline rows with the derived quantities (SPEC "Derived quantities").
 
-    ``pct_improvement`` = (baseline - score) / baseline; ``responder`` = improvement >= the
-    response threshold (0.50; the boundary counts); ``remitter`` = score <= the remission maximum
-    (7). Flags are missing where the score is missing. Only subjects with a non-zero baseline are
-    here: a missing baseline excludes the subject, a zero baseline is refused earlier.
+    ``pct_improvement`` = improvement from baseline as a fraction of the room to improve, in the
+    instrument's direction (``(baseline - score) / baseline`` for a lower-is-better scale
+    starting at 0); ``responder`` = improvement >= the response threshold (0.50; the boundary
+    counts); ``remitter`` = score <= the remission maximum (7), or >= the remission minimum of
+    a higher-is-better scale. Flags are missing where the score is missing (and ``remitter``
+    everywhere when the instrument defines no remission). Only subjects with a baseline that is
+    not at the best end of the scale are here: a missing baseline excludes the subject, one at
+    the best end is refused earlier.
     """
 
-    baseline: Series[float] = pa.Field(nullable=False, gt=0)
+    baseline: Series[float] = pa.Field(nullable=False)
     change: Series[float] = pa.Field(nullable=True)
     pct_improvement: Series[float] = pa.Field(nullable=True, le=1)
     responder: Series[pd.BooleanDtype] = pa.Field(nullable=True)
@@ -167,7 +171,10 @@ class DerivedScores(ScoreTable):
     @pa.dataframe_check(name="flags_missing_with_score")
     def _flags_missing_with_score(cls, df: pd.DataFrame) -> Series[bool]:
         miss = df["score"].isna()
-        return (miss == df["responder"].isna()) & (miss == df["remitter"].isna())
+        remit = df["remitter"].isna()
+        if remit.all():  # an instrument without a remission threshold
+            return miss == df["responder"].isna()
+        return (miss == df["responder"].isna()) & (miss == remit)
 
 
 def _with_range(schema: pa.DataFrameSchema, column: str, lo: float, hi: float, name: str):
@@ -179,17 +186,30 @@ def _with_range(schema: pa.DataFrameSchema, column: str, lo: float, hi: float, n
     return schema.update_column(column, checks=checks)
 
 
-def score_table_schema(instrument: Instrument | None = None) -> pa.DataFrameSchema:
-    """The :class:`ScoreTable` schema with the instrument's range instead of HAM-D's 0-52."""
+def _without_check(schema: pa.DataFrameSchema, column: str, name: str):
+    col = schema.columns[column]
+    return schema.update_column(
+        column, checks=[c for c in col.checks if str(c.name).lstrip("_") != name]
+    )
+
+
+def score_table_schema(
+    instrument: Instrument | None = None, *, visit_codes: bool = False
+) -> pa.DataFrameSchema:
+    """The :class:`ScoreTable` schema for an instrument: its range instead of HAM-D's 0-52,
+    and without the whole-number check for continuous scores (``integer = False``).
+
+    With ``visit_codes`` (visits were text codes that the design mapped to their times) the
+    visit may be negative (a screening visit before randomisation).
+    """
     inst = instrument or Instrument()
     schema = ScoreTable.to_schema()
     schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
     schema = _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
     if not inst.integer:
-        col = schema.columns["score"]
-        schema = schema.update_column(
-            "score", checks=[c for c in col.checks if str(c.name).lstrip("_") != "score_whole"]
-        )
+        schema = _without_check(schema, "score", "score_whole")
+    if visit_codes:
+        schema = _without_check(schema, "visit", "visit_nonnegative")
     return schema
 
 
@@ -201,9 +221,13 @@ _CHECKED_ON_SCORES = {"one_row_per_subject_visit", "one_arm_per_subject",
 
 
 def derived_scores_schema(
-    instrument: Instrument | None = None, *, from_validated_scores: bool = False
+    instrument: Instrument | None = None,
+    *,
+    from_validated_scores: bool = False,
+    visit_codes: bool = False,
 ) -> pa.DataFrameSchema:
-    """The :class:`DerivedScores` schema with the instrument's range.
+    """The :class:`DerivedScores` schema for an instrument (range, whole numbers or not, and a
+    baseline that is not at the best end of the scale: percent improvement is defined).
 
     With ``from_validated_scores`` (how :func:`~ipt_outcomes.data.derive.derive_outcomes` is
     used: on rows of a table that passed :class:`ScoreTable`), the inherited row-set checks
@@ -219,4 +243,18 @@ def derived_scores_schema(
         schema = copy.copy(schema)
         schema.checks = keep
     schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
-    return _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
+    schema = _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
+    best = inst.best
+    col = schema.columns["baseline"]
+    schema = schema.update_column(
+        "baseline",
+        checks=[
+            *col.checks,
+            pa.Check(lambda s: s != best, name="baseline_not_at_best_end"),
+        ],
+    )
+    if not inst.integer:
+        schema = _without_check(schema, "score", "score_whole")
+    if visit_codes:
+        schema = _without_check(schema, "visit", "visit_nonnegative")
+    return schema

@@ -70,7 +70,8 @@ class Trial:
         default_factory=lambda: pd.DataFrame(columns=["subject_id", "arm", "reason"]), repr=False
     )
     baseline_from_column: bool = False
-    n_file_rows: int = 0  # rows in the file (made-up baseline rows not counted)
+    n_file_rows: int = 0  # rows analysed (made-up baseline rows not counted)
+    n_rows_read: int = 0  # rows of the file, rows of other instruments and flagged-out rows too
 
     def __repr__(self) -> str:
         n = self.scores["subject_id"].nunique()
@@ -87,7 +88,26 @@ class Trial:
 
     @property
     def instrument(self):
+        """The trial's instrument (:class:`~ipt_outcomes.data.design.Instrument`): the
+        design's selected one. Its helpers word the direction (``direction``,
+        ``improvement_sign``, ``favours_text``, ``remission_text``, ...)."""
         return self.design.instrument
+
+    def visit_code(self, visit):
+        """The visit as in the input (its text code when the design maps codes)."""
+        return self.design.visit_code(visit)
+
+    def with_input_visits(self, table: pd.DataFrame, columns=("visit", "visit2")) -> pd.DataFrame:
+        """A table whose visit columns hold the visits as in the input (text codes stay text;
+        numbers are unchanged): what every written table carries (SPEC "Output tables")."""
+        if not self.design.has_visit_codes:
+            return table
+        changes = {
+            c: [self.design.visit_code(v) if v == v else v for v in table[c]]
+            for c in columns
+            if c in table.columns
+        }
+        return table.assign(**changes) if changes else table
 
     @property
     def baseline_visit(self) -> float:
@@ -125,13 +145,13 @@ class Trial:
     def nothing_to_analyse(self) -> str | None:
         """Why nothing in the trial can be analysed, or ``None`` when something can."""
         d = self.scores
-        visits = ", ".join(f"{v:g}" for v in sorted(d["visit"].unique()))
+        visits = ", ".join(self.design.visit_text(v) for v in sorted(d["visit"].unique()))
         base = self.baseline
         if base.empty:
             return (
-                f"no subject has a baseline score at visit {self.baseline_visit:g} (visits in the "
-                f"file: {visits}); name the baseline visit (design [visits] baseline, or "
-                "baseline_visit) or the baseline column"
+                f"no subject has a baseline score at visit {self.design.visit_text(self.baseline_visit)} "
+                f"(visits in the file: {visits}); name the baseline visit (design [visits] "
+                "baseline, or baseline_visit) or the baseline column"
             )
         if not self.post_visits:
             return f"there are no post-baseline visits (visits in the file: {visits})"
@@ -245,10 +265,11 @@ def build_trial(validated: ValidatedScores) -> Trial:
         problems.append(
             Problem(
                 "visit_before_baseline",
-                f"visit{'s' if len(early) > 1 else ''} {', '.join(f'{v:g}' for v in early)} "
+                f"visit{'s' if len(early) > 1 else ''} "
+                f"{', '.join(design.visit_text(v) for v in early)} "
                 f"come{'' if len(early) > 1 else 's'} before the baseline visit "
-                f"{design.baseline_visit:g}: {int(pre.sum())} rows are not analysed (check the "
-                "baseline visit if this is not a screening or run-in visit)",
+                f"{design.visit_text(design.baseline_visit)}: {int(pre.sum())} rows are not "
+                "analysed (check the baseline visit if this is not a screening or run-in visit)",
                 severity="warning",
             )
         )
@@ -261,6 +282,7 @@ def build_trial(validated: ValidatedScores) -> Trial:
         instrument=design.instrument,
         source=validated.source,
         validated=True,
+        visit_codes=design.has_visit_codes,
     )
     arms = tuple(design.arm_order(data["arm"].unique()))
     post = sorted(
@@ -293,11 +315,17 @@ def build_trial(validated: ValidatedScores) -> Trial:
         excluded_subjects=validated.excluded_subjects,
         baseline_from_column=from_column,
         n_file_rows=len(validated.data),
+        n_rows_read=validated.n_rows_read or len(validated.data),
     )
 
 
 def _design_for(
-    design, *, baseline_visit=None, reference=None, columns: dict | None = None
+    design,
+    *,
+    baseline_visit=None,
+    reference=None,
+    columns: dict | None = None,
+    instrument: str | None = None,
 ) -> tuple[TrialDesign, ColumnMap]:
     if design is None:
         design = dataclasses.replace(default_design(), inferred=True)
@@ -305,16 +333,38 @@ def _design_for(
         design = load_design(design)
     elif not isinstance(design, TrialDesign):
         raise TypeError(f"design must be a path or a TrialDesign, got {type(design).__name__}")
+    if instrument is not None:
+        if design.inferred:
+            raise IptOutcomesError(
+                f"instrument {instrument!r}: without a design file there is one instrument; "
+                "describe the instruments in a design ([[instruments]])"
+            )
+        design = design.with_instrument(instrument)
     changes = {}
     if baseline_visit is not None:
-        if not np.isfinite(baseline_visit) or baseline_visit < 0:
-            raise ValueError(f"baseline_visit must be a number >= 0, got {baseline_visit!r}")
-        if design.schedule and float(baseline_visit) not in design.schedule:
+        if isinstance(baseline_visit, str) and design.has_visit_codes:
+            value = design.visit_value(baseline_visit)
+        else:
+            try:
+                value = float(baseline_visit)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"baseline_visit must be a number >= 0, got {baseline_visit!r}"
+                ) from None
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"baseline_visit must be a number >= 0, got {baseline_visit!r}")
+            if design.has_visit_codes:
+                raise ValueError(
+                    f"baseline_visit {baseline_visit!r}: the design's visits are codes "
+                    f"({', '.join(repr(c) for c in design.visit_codes)}); name the code"
+                )
+        if design.schedule and value not in design.schedule:
             raise ValueError(
-                f"baseline_visit {baseline_visit:g} is not in the design's schedule "
+                f"baseline_visit {value:g} is not in the design's schedule "
                 f"({', '.join(f'{v:g}' for v in design.schedule)})"
             )
-        changes["baseline_visit"] = float(baseline_visit)
+        changes["baseline_visit"] = value
+        changes["baseline_stated"] = True
     if reference is not None:
         if design.arms and reference not in design.arm_codes:
             raise ValueError(
@@ -341,6 +391,7 @@ def load_trial(
     sheet: str | None = None,
     encoding: str | None = None,
     value_labels: str = "codes",
+    instrument: str | None = None,
 ) -> Trial:
     """Read, validate and derive a trial from a score file.
 
@@ -362,15 +413,22 @@ def load_trial(
         Worksheet of an .xlsx file; encoding of a text file.
     value_labels : {"codes", "labels"}
         SPSS / Stata value labels: keep the stored codes (default) or use the labels.
+    instrument : str, optional
+        The design's instrument to analyse, by name (or ``param`` value); default the first
+        of ``design.instruments``. With ``[columns] param`` only that instrument's rows of a
+        long file are read; with per-instrument ``outcome`` columns, its column.
 
     Returns
     -------
     Trial
+        Of the selected instrument (``trial.instrument``; ``trial.design.instruments`` lists
+        every instrument of the design).
 
     Raises
     ------
     InputFileError, DesignError, DataValidationError
-        Naming the file, row, subject and column of every problem.
+        Naming the file, row, subject and column of every problem (``DesignError`` for an
+        instrument the design does not list).
 
     Examples
     --------
@@ -384,6 +442,7 @@ def load_trial(
         baseline_visit=baseline_visit,
         reference=reference,
         columns=dict(subject=subject, arm=arm, visit=visit, outcome=outcome, baseline=baseline),
+        instrument=instrument,
     )
     raw = read_table(path, sheet=sheet, encoding=encoding, value_labels=value_labels)
     return build_trial(validate_scores(raw, d, cols))
@@ -396,9 +455,13 @@ def trial_from_frame(
     source: str = "data",
     baseline_visit: float | None = None,
     reference: str | None = None,
+    instrument: str | None = None,
     **columns,
 ) -> Trial:
     """A :class:`Trial` from a DataFrame already in memory (same checks as :func:`load_trial`).
+
+    ``instrument`` selects one of the design's instruments (as in :func:`load_trial`); the
+    keyword arguments ``subject, arm, visit, outcome, baseline`` override the design's columns.
 
     Examples
     --------
@@ -413,7 +476,11 @@ def trial_from_frame(
     from .readers import RawTable
 
     d, cols = _design_for(
-        design, baseline_visit=baseline_visit, reference=reference, columns=columns
+        design,
+        baseline_visit=baseline_visit,
+        reference=reference,
+        columns=columns,
+        instrument=instrument,
     )
     frame = data.reset_index(drop=True)
     return build_trial(validate_scores(RawTable(frame=frame, path=source), d, cols))

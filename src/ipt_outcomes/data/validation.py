@@ -81,6 +81,8 @@ class ValidatedScores:
     excluded_subjects: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=["subject_id", "arm", "reason"])
     )
+    #: rows of the file, before rows of other instruments or flagged-out rows were left out
+    n_rows_read: int = 0
 
     @property
     def baseline_in_column(self) -> bool:
@@ -152,6 +154,18 @@ def _parse_text(raw: pd.Series) -> pd.Series:
     return raw.map(one).astype(str)
 
 
+#: Names the data layer gives its own columns: an unmapped extra column of the file with one of
+#: these names is kept under ``<name>_input`` and never taken for the contract's column.
+RESERVED = frozenset({"subject_id", "arm", "visit", "score", "baseline", "time", "visit_label",
+                      "change", "pct_improvement", "responder", "remitter", "imputed"})  # fmt: skip
+
+
+def _is_yes(raw: pd.Series) -> pd.Series:
+    """ADaM flags: ``"Y"`` (any case, spaces ignored) is set; anything else (``""``, ``"N"``,
+    missing) is not."""
+    return _parse_text(raw).str.upper().eq("Y")
+
+
 def validate_scores(
     raw: RawTable,
     design: TrialDesign | None = None,
@@ -164,24 +178,37 @@ def validate_scores(
     raw : RawTable
         As returned by :func:`ipt_outcomes.readers.read_table`.
     design : TrialDesign, optional
-        Instrument range, baseline visit, arms and schedule (default: SPEC defaults).
+        Instrument (the design's selected one) and its range, baseline visit, arms, schedule
+        and visit codes (default: SPEC defaults).
     columns : ColumnMap, optional
         Where the contract's columns are (default: the design's mapping).
 
     Returns
     -------
     ValidatedScores
+        Its ``design`` is the design given, with the baseline visit found from the baseline
+        flag when the design names none.
 
     Raises
     ------
     DataValidationError
         With every problem found: required columns missing (with a close match suggested); text,
-        fractional, infinite or out-of-range scores; empty, text or negative visits; empty
-        subject or arm; a subject with two rows at one visit or in two arms; a baseline of 0; a
-        baseline column that changes within a subject; an arm the design does not list.
+        fractional (for an integer instrument), infinite or out-of-range scores; empty, text or
+        negative visits; visit codes the design does not map; empty subject or arm; a subject
+        with two rows at one visit or in two arms; a baseline at the best end of the scale; a
+        baseline column that changes within a subject; two baseline records of a subject; an arm
+        the design does not list.
 
     Notes
     -----
+    Rows are selected before they are checked: with ``[columns] param`` only the rows of the
+    selected instrument, with ``[columns] analysis_flag`` only rows flagged ``"Y"`` (a warning
+    says how many were left out), and the baseline record (``baseline_flag``), whose own
+    analysis flag some files leave empty. With ``[columns] baseline_flag`` the row flagged ``"Y"`` is
+    each subject's baseline record, whatever its visit; other rows at the baseline visit are not
+    analysed (a warning says how many). Unmapped extra columns are kept (one named as a column
+    the data layer makes, e.g. ``baseline``, as ``baseline_input``) and never used.
+
     A subject with no baseline score is not an error: it is reported as a note and listed in
     ``excluded_subjects``; change-based analyses leave it out.
     """
@@ -199,15 +226,20 @@ def validate_scores(
     }
     if columns.baseline:
         mapping["baseline"] = columns.baseline
-    used = [c for c in mapping.values()]
+    flags = {
+        k: getattr(columns, k) for k in ("param", "baseline_flag", "analysis_flag")
+        if getattr(columns, k)
+    }  # fmt: skip
+    used = [*mapping.values(), *flags.values()]
     dup = sorted({c for c in used if used.count(c) > 1})
     if dup:
+        roles = {**mapping, **flags}
         raise IptOutcomesError(
             f"{source}: column {dup[0]!r} is mapped to more than one role "
-            f"({', '.join(k for k, v in mapping.items() if v == dup[0])})"
+            f"({', '.join(k for k, v in roles.items() if v == dup[0])})"
         )
     present = [str(c) for c in frame.columns]
-    for role, col in mapping.items():
+    for role, col in [*mapping.items(), *flags.items()]:
         if col not in present:
             hint = difflib.get_close_matches(col.lower(), [c.lower() for c in present], n=1)
             guess = ""
@@ -228,20 +260,55 @@ def validate_scores(
     if problems:
         raise DataValidationError(problems, source)
 
+    # --- the rows to analyse -----------------------------------------------------------------
+    notes: list[Problem] = []
+    if columns.param:
+        frame = _select_instrument(frame, raw, design, columns, notes)
+    if columns.analysis_flag:
+        keep = _is_yes(frame[columns.analysis_flag])
+        if columns.baseline_flag:  # the baseline record is analysed whatever its analysis flag
+            keep |= _is_yes(frame[columns.baseline_flag])
+        n_out = int((~keep).sum())
+        if n_out:
+            values = _parse_text(frame.loc[~keep, columns.analysis_flag]).value_counts()
+            detail = ", ".join(f"{n} {'empty' if v == '' else repr(v)}" for v, n in values.items())
+            notes.append(
+                Problem(
+                    "analysis_flag",
+                    f"{n_out} row{'s' if n_out != 1 else ''} with {columns.analysis_flag} other "
+                    f"than 'Y' ({detail}) {'are' if n_out != 1 else 'is'} left out (not analysed)",
+                    severity="warning",
+                    column=columns.analysis_flag,
+                )
+            )
+        frame = frame.loc[keep]
+        if frame.empty:
+            raise DataValidationError(
+                [Problem("analysis_flag", f"no row has {columns.analysis_flag} = 'Y': nothing "
+                         "to analyse", column=columns.analysis_flag)], source)  # fmt: skip
+
     # --- parse cells into the contract's types -------------------------------------------------
     data = pd.DataFrame(index=frame.index)
     data["subject_id"] = _parse_text(frame[columns.subject])
     data["arm"] = _parse_text(frame[columns.arm])
     parse_bad: set[tuple[int, str]] = set()
-    numeric_roles = [("visit", columns.visit), ("score", columns.outcome)]
+    numeric_roles = [("score", columns.outcome)]
     if columns.baseline:
         numeric_roles.append(("baseline", columns.baseline))
     for name in NUMERIC_OPTIONAL:
         if name in frame.columns and name not in used:
             numeric_roles.append((name, name))
+    if design.has_visit_codes:
+        data["visit"] = _map_visit_codes(frame, raw, design, columns, data, problems, parse_bad)
+    else:
+        numeric_roles.insert(0, ("visit", columns.visit))
     for role, col in numeric_roles:
         values, bad = _parse_numbers(frame[col], raw.decimal)
         data[role] = values
+        if role == "visit" and bad.any() and _all_text(frame[col], bad):
+            problems.append(_visits_are_codes(frame[col], bad, raw, data, columns))
+            parse_bad.update((idx, role) for idx in bad[bad].index)
+            continue
         for idx in bad[bad].index:
             parse_bad.add((idx, role))
             what = (
@@ -257,19 +324,25 @@ def validate_scores(
                     column=col,
                 )
             )
+    data = data[["subject_id", "arm", "visit", *[c for c in data.columns
+                                                 if c not in ("subject_id", "arm", "visit")]]]  # fmt: skip
     for name in TEXT_OPTIONAL:
         if name in frame.columns and name not in used:
             data[name] = _parse_text(frame[name]).replace("", np.nan)
     for col in frame.columns:
-        if col in used or col in data.columns:
+        if col in used or col in data.columns and col in NUMERIC_OPTIONAL + TEXT_OPTIONAL:
             continue
-        target = col if col not in data.columns else f"{col}_input"
+        target = col if col not in data.columns and col not in RESERVED else f"{col}_input"
         data[target] = frame[col]
     display = {role: col for role, col in numeric_roles}
-    display.update({"subject_id": columns.subject, "arm": columns.arm})
+    display.update({"subject_id": columns.subject, "arm": columns.arm, "visit": columns.visit})
+
+    # --- the baseline record marked by a flag --------------------------------------------------
+    if columns.baseline_flag:
+        data, design = _apply_baseline_flag(data, frame, raw, design, columns, problems, notes)
 
     # --- the pandera contract --------------------------------------------------------------------
-    schema = score_table_schema(design.instrument)
+    schema = score_table_schema(design.instrument, visit_codes=design.has_visit_codes)
     try:
         schema.validate(data, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -292,8 +365,9 @@ def validate_scores(
                     column=columns.arm,
                 )
             )
-    if design.schedule:
-        off = data.loc[~data["visit"].isin(design.schedule)].drop_duplicates("visit")
+    if design.schedule and not design.has_visit_codes:
+        off = data.loc[data["visit"].notna() & ~data["visit"].isin(design.schedule)]
+        off = off.drop_duplicates("visit")
         sched = ", ".join(f"{v:g}" for v in design.schedule)
         for idx, r in off.iterrows():
             if design.has_times:  # the time axis is the design's: an unscheduled visit has none
@@ -315,11 +389,12 @@ def validate_scores(
                     column=columns.visit,
                 )
             )
-    notes, excluded = _baseline_rules(data, raw, design, columns, problems)
+    base_notes, excluded = _baseline_rules(data, raw, design, columns, problems)
     errors = sorted((p for p in problems if p.severity == "error"), key=lambda p: p.position)
     if errors:
         raise DataValidationError(errors, source)
     problems.extend(notes)
+    problems.extend(base_notes)
     return ValidatedScores(
         data=data,
         design=design,
@@ -327,6 +402,185 @@ def validate_scores(
         source=source,
         problems=problems,
         excluded_subjects=excluded,
+        n_rows_read=len(raw.frame),
+    )
+
+
+def _select_instrument(frame, raw, design, columns, notes) -> pd.DataFrame:
+    """The rows of the design's selected instrument in a long file (``[columns] param``)."""
+    col = columns.param
+    values = _parse_text(frame[col])
+    found = list(dict.fromkeys(v for v in values if v))
+    inst = design.instrument
+    if inst.param is None:
+        if len(found) > 1:
+            raise DataValidationError(
+                [Problem("param", f"the file holds {len(found)} parameters in {col} "
+                         f"({_list(found)}); describe each as an [[instruments]] entry with its "
+                         "param (and choose one with --instrument)", column=col)],
+                raw.path)  # fmt: skip
+        return frame
+    keep = values.str.casefold() == inst.param.casefold()
+    if not keep.any():
+        raise DataValidationError(
+            [Problem("param", f"no row has {col} = {inst.param!r} (the param of {inst.name}); "
+                     f"the file's values are {_list(found)}", column=col)], raw.path)  # fmt: skip
+    other = [v for v in found if v.casefold() != inst.param.casefold()]
+    if other:
+        described = {i.param.casefold(): i.name for i in design.instruments if i.param}
+        shown = ", ".join(
+            f"{v!r}" + (f" ({described[v.casefold()]})" if v.casefold() in described else
+                        " (not in the design)") for v in other[:12])  # fmt: skip
+        n_other = int((~keep).sum())
+        notes.append(
+            Problem(
+                "other_parameters",
+                f"{inst.name} is the rows with {col} = {inst.param!r}; {n_other} rows of other "
+                f"parameters are not part of this analysis: {shown}",
+                severity="note",
+                column=col,
+            )
+        )
+    return frame.loc[keep]
+
+
+def _all_text(raw: pd.Series, bad: pd.Series) -> bool:
+    """Every cell that is not empty failed to parse as a number (visits written as codes)."""
+    return bool(bad.sum() > 0) and int(bad.sum()) >= int(_parse_text(raw).ne("").sum())
+
+
+def _visits_are_codes(raw, bad, raw_table, data, columns) -> Problem:
+    codes = list(dict.fromkeys(_parse_text(raw[bad])))
+    first = bad[bad].index[0]
+    return Problem(
+        "visit_codes_not_mapped",
+        f"visits are text codes ({_list(codes)}): map them in the design ([visits] schedule = "
+        "the codes in time order, times = their times, baseline = the baseline's code); "
+        "`ipt-outcomes design` writes a starter",
+        row=raw_table.row_label(first),
+        position=first,
+        column=columns.visit,
+    )
+
+
+def _map_visit_codes(frame, raw, design, columns, data, problems, parse_bad) -> pd.Series:
+    """Text visit codes mapped to the numbers inside (their times); unknown codes refused."""
+    from .design import _code_key
+
+    text = _parse_text(frame[columns.visit])
+    keys = {_code_key(c): t for c, t in zip(design.visit_codes, design.schedule, strict=True)}
+    norm = text.map(_code_key)
+    values = norm.map(keys).astype(float)
+    unknown = (text != "") & values.isna()
+    codes = ", ".join(repr(c) for c in design.visit_codes)
+    for idx, code in text[unknown].drop_duplicates().items():
+        n = int((text[unknown] == code).sum())
+        problems.append(
+            Problem(
+                "visit_not_in_schedule",
+                f"visit {code!r} is not one of the design's visit codes ({codes})"
+                + (f" ({n} rows)" if n > 1 else "")
+                + "; add it to visits.schedule with its time",
+                row=raw.row_label(idx),
+                position=idx,
+                subject=data.at[idx, "subject_id"],
+                column=columns.visit,
+            )
+        )
+    parse_bad.update((idx, "visit") for idx in unknown[unknown].index)
+    return values
+
+
+def _apply_baseline_flag(data, frame, raw, design, columns, problems, notes):
+    """The flagged row is each subject's baseline record: moved to the baseline visit (found
+    from the flags when the design names none); unflagged rows at the baseline visit are left
+    out. Returns the rows and the design with its baseline visit."""
+    col = columns.baseline_flag
+    yes = _is_yes(frame[col]).reindex(data.index, fill_value=False)
+    ok_visit = data["visit"].notna()
+    flagged = data.loc[yes & ok_visit]
+    if flagged.empty:
+        problems.append(
+            Problem(
+                "baseline_flag",
+                f"no row has {col} = 'Y', so no subject has a baseline record",
+                column=col,
+            )  # fmt: skip
+        )
+        return data, design
+    twice = flagged.loc[flagged["subject_id"].duplicated(keep=False)]
+    for subj, g in twice.groupby("subject_id", sort=False):
+        rows = ", ".join(raw.row_label(i) for i in g.index)
+        problems.append(
+            Problem(
+                "baseline_flag_twice",
+                f"{len(g)} rows are flagged as the baseline record ({rows}); flag one",
+                row=raw.row_label(g.index[1]),
+                position=g.index[1],
+                subject=subj,
+                column=col,
+            )
+        )
+    if not design.baseline_stated:
+        counts = flagged["visit"].value_counts()
+        top = [float(v) for v in counts[counts == counts.max()].index]
+        # a tie: not a key visit, a code naming the baseline, then the later visit
+        top = [v for v in top if v not in design.key_visits] or top
+        named = [v for v in top if "base" in str(design.visit_code(v)).casefold()]
+        bv = max(named or top, key=design.time_of)
+        design = _with_baseline(design, bv)
+    bv = design.baseline_visit
+    base_time = design.time_of(bv)
+    late = flagged.loc[[design.time_of(v) > base_time for v in flagged["visit"]]]
+    for idx, r in late.drop_duplicates("subject_id").iterrows():
+        problems.append(
+            Problem(
+                "baseline_flag_late",
+                f"the row flagged as baseline ({col} = 'Y') is at visit "
+                f"{design.visit_text(r['visit'])}, after the baseline visit {design.visit_text(bv)}",
+                row=raw.row_label(idx),
+                position=idx,
+                subject=r["subject_id"],
+                column=col,
+            )
+        )
+    unflagged = (data["visit"] == bv) & ~yes
+    n_out = int(unflagged.sum())
+    if n_out:
+        notes.append(
+            Problem(
+                "baseline_visit_not_flagged",
+                f"{n_out} row{'s' if n_out != 1 else ''} at the baseline visit "
+                f"{design.visit_text(bv)} {'are' if n_out != 1 else 'is'} not flagged "
+                f"{col} = 'Y' and not analysed (the flagged row is the baseline record)",
+                severity="warning",
+                column=col,
+            )
+        )
+    data = data.loc[~unflagged].copy()
+    moved = yes.reindex(data.index, fill_value=False) & data["visit"].notna()
+    data.loc[moved, "visit"] = bv
+    return data, design
+
+
+def _with_baseline(design: TrialDesign, bv: float) -> TrialDesign:
+    """The design with its baseline visit found from the data (its default label "Baseline")."""
+    import dataclasses
+
+    from .design import default_visit_label
+
+    labels = list(design.labels)
+    if bv in design.schedule and len(labels) == len(design.schedule):
+        i = design.schedule.index(bv)
+        if labels[i] == default_visit_label(design.time_of(bv), design.visit_unit):
+            labels[i] = "Baseline"
+    if bv in design.key_visits:
+        raise DataValidationError(
+            [Problem("baseline_flag", f"the flagged baseline records are at visit "
+                     f"{design.visit_text(bv)}, a key visit of the design; name the baseline "
+                     "visit in [visits] baseline")], design.source)  # fmt: skip
+    return dataclasses.replace(
+        design, baseline_visit=bv, labels=tuple(labels), baseline_stated=True
     )
 
 
@@ -343,7 +597,8 @@ _TEMPLATES = {
     "visit_finite": "visit {v} is not a finite number",
     "visit_nonnegative": "visit {v} is negative; visits are time since randomisation (0 or more)",
     "score_finite": "score {v} is not a finite number",
-    "score_whole": "score {v} is not a whole number ({inst} totals are integers)",
+    "score_whole": "score {v} is not a whole number ({inst} totals are integers; for "
+    "continuous scores set integer = false in the design's [instrument])",
     "score_in_range": "score {v} is outside the {inst} range {lo}-{hi}",
     "baseline_finite": "baseline score {v} is not a finite number",
     "baseline_in_range": "baseline score {v} is outside the {inst} range {lo}-{hi}",
@@ -416,7 +671,7 @@ def _problems_from_pandera(fc, data, raw, design, display, parse_bad) -> list[Pr
             out.append(
                 Problem(
                     "one_row_per_subject_visit",
-                    f"subject has {len(g)} rows at visit {visit:g} (also {rows}); keep one row per subject and visit",
+                    f"subject has {len(g)} rows at visit {design.visit_text(visit)} (also {rows}); keep one row per subject and visit",
                     row=raw.row_label(g.index[0]),
                     position=g.index[0],
                     subject=subj,
@@ -474,15 +729,16 @@ def _baseline_rules(data, raw, design, columns, problems):
     if has_column:
         col_base = data.groupby("subject_id", sort=False)["baseline"].first()
         base = base.fillna(col_base.reindex(base.index))
-        for subj in data.loc[data["baseline"] == 0, "subject_id"].unique():
-            idx = data.index[(data["subject_id"] == subj) & (data["baseline"] == 0)][0]
+        best = design.instrument.best
+        for subj in data.loc[data["baseline"] == best, "subject_id"].unique():
+            idx = data.index[(data["subject_id"] == subj) & (data["baseline"] == best)][0]
             problems.append(_zero_baseline(raw, idx, subj, columns.baseline, design))
         both = at_base.loc[at_base["score"].notna() & at_base["baseline"].notna()]
         for idx in both.index[both["score"] != both["baseline"]]:
             problems.append(
                 Problem(
                     "baseline_record_disagrees",
-                    f"the baseline record (visit {bv:g}) has {data.at[idx, 'score']:g} but column "
+                    f"the baseline record (visit {design.visit_text(bv)}) has {data.at[idx, 'score']:g} but column "
                     f"{columns.baseline!r} has {data.at[idx, 'baseline']:g}; they must agree",
                     row=raw.row_label(idx),
                     position=idx,
@@ -492,7 +748,7 @@ def _baseline_rules(data, raw, design, columns, problems):
             )
     rec = at_base.loc[at_base["score"].notna()].drop_duplicates("subject_id")
     rec_base = rec.set_index("subject_id")["score"]
-    for idx in rec.index[rec["score"] == 0]:
+    for idx in rec.index[rec["score"] == design.instrument.best]:
         problems.append(
             _zero_baseline(raw, idx, data.at[idx, "subject_id"], columns.outcome, design)
         )
@@ -511,12 +767,14 @@ def _baseline_rules(data, raw, design, columns, problems):
         },
         columns=["subject_id", "arm", "reason"],
     )
-    where = f"visit {bv:g}"
+    where = f"visit {design.visit_text(bv)}"
+    if columns.baseline_flag:
+        where = f"no row flagged {columns.baseline_flag} = 'Y' with a score"
     if has_column:
         where = f"column {columns.baseline!r}" + (
-            f" or a record at visit {bv:g}" if len(at_base) else ""
+            f" or a record at visit {design.visit_text(bv)}" if len(at_base) else ""
         )
-    col = columns.baseline if has_column else columns.outcome
+    col = columns.baseline if has_column else (columns.baseline_flag or columns.outcome)
     for s in missing:
         idx = row_of.get(s)
         notes.append(
@@ -533,10 +791,14 @@ def _baseline_rules(data, raw, design, columns, problems):
 
 
 def _zero_baseline(raw, idx, subject, column, design) -> Problem:
+    from .derive import best_end_message
+
+    inst = design.instrument
+    value = inst.best
     return Problem(
-        "baseline_zero",
-        "baseline score is 0, so percent improvement from baseline is undefined; "
-        "correct the score or remove the subject",
+        "baseline_zero" if value == 0 else "baseline_at_best_end",
+        best_end_message(inst, value).replace("is undefined", "from baseline is undefined")
+        + "; correct the score or remove the subject",
         row=raw.row_label(idx),
         position=idx,
         subject=subject,

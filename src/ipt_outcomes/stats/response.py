@@ -1,7 +1,8 @@
 """Response and remission: rates, between-arm comparisons, NNT, missing-data rules, GEE.
 
-The headline numbers of a depression trial are response rates (at least 50% HAM-D improvement
-from baseline) and remission rates (HAM-D <= 7). This module computes, per arm and visit, the
+The headline numbers of a depression trial are response rates (at least 50% improvement from
+baseline on the instrument, in its direction) and remission rates (HAM-D <= 7; the design's
+``remission_max``, or ``remission_min`` on a higher-is-better scale such as WHO-5). This module computes, per arm and visit, the
 rate with its interval, and each arm against the reference: risk difference, risk ratio, odds
 ratio, Fisher's exact test, the number needed to treat and Holm-adjusted p-values; and a
 repeated-measures logistic GEE over all post-baseline visits.
@@ -30,7 +31,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..data.derive import is_responder
 from ..data.trial import Trial
 from ..models.gee import gee_response
 from .proportions import (
@@ -62,6 +62,15 @@ __all__ = [
 from ..constants import MISSING_RULES
 
 ENDPOINTS = {"responder": "responders", "remitter": "remitters"}
+
+
+def _check_endpoint(outcomes: pd.DataFrame, endpoint: str) -> None:
+    """``responder``, ``remitter`` or another boolean column of ``outcomes`` (e.g. a reliable
+    change category)."""
+    if endpoint not in ENDPOINTS and endpoint not in outcomes.columns:
+        raise ValueError(
+            f"endpoint must be one of {tuple(ENDPOINTS)} or a column of outcomes, got {endpoint!r}"
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -110,7 +119,9 @@ def binary_outcomes(trial: Trial, missing: str = "observed", visits=None) -> pd.
                 "score": obs["score"].to_numpy(float),
                 "baseline": obs["baseline"].to_numpy(float),
                 "responder": obs["responder"].to_numpy(bool),
-                "remitter": obs["remitter"].to_numpy(bool),
+                "remitter": obs["remitter"].to_numpy(bool)
+                if inst.has_remission
+                else pd.array([pd.NA] * len(obs), dtype="boolean"),
                 "imputed": False,
             }
         )
@@ -136,12 +147,20 @@ def binary_outcomes(trial: Trial, missing: str = "observed", visits=None) -> pd.
             "visit": np.tile(np.asarray(grid, dtype=float), n_s),
             "score": y,
             "baseline": b,
-            "responder": has & is_responder(b, np.where(has, y, 0.0), inst.response_improvement),
-            "remitter": has & (np.where(has, y, np.inf) <= inst.remission_max),
+            "responder": has & inst.is_responder(b, np.where(has, y, b)),
+            "remitter": _remitted(inst, y, has),
             "imputed": ~seen.to_numpy().reshape(-1),
         }
     )
     return _with_subject_columns(out[cols], trial)
+
+
+def _remitted(inst, y, has):
+    """Remission of the scores used (``False`` where there is none); missing throughout when the
+    instrument defines no remission (a higher-is-better scale without ``remission_min``)."""
+    if not inst.has_remission:
+        return pd.array([pd.NA] * len(y), dtype="boolean")
+    return has & inst.is_remitter(np.where(has, y, inst.worst))
 
 
 def _with_subject_columns(out: pd.DataFrame, trial: Trial) -> pd.DataFrame:
@@ -184,8 +203,10 @@ def rates(
     Parameters
     ----------
     outcomes : DataFrame
-        From :func:`binary_outcomes`.
-    endpoint : {"responder", "remitter"}
+        From :func:`binary_outcomes` (or any frame with ``arm``, ``visit`` and the endpoint).
+    endpoint : str
+        ``"responder"``, ``"remitter"`` or another boolean column (its count column is then
+        ``events``).
     method : {"wilson", "clopper-pearson", "agresti-coull"}
     alpha : float
     arms, visits : sequence, optional
@@ -198,8 +219,7 @@ def rates(
         ``arm, visit, n, responders`` (or ``remitters``), ``rate, ci_low, ci_high, ci_method,
         note`` - the SPEC's ``response_rates.csv`` / ``remission_rates.csv`` columns first.
     """
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {tuple(ENDPOINTS)}, got {endpoint!r}")
+    _check_endpoint(outcomes, endpoint)
     arms, visits = _arms_visits(outcomes, arms, visits)
     counts = outcomes.groupby(["arm", "visit"])[endpoint].agg(["sum", "count"])
     rows = []
@@ -217,7 +237,7 @@ def rates(
             "arm",
             "visit",
             "n",
-            ENDPOINTS[endpoint],
+            ENDPOINTS.get(endpoint, "events"),
             "rate",
             "ci_low",
             "ci_high",
@@ -250,22 +270,28 @@ def compare_with_reference(
     arms=None,
     visits=None,
     adjust_visits=None,
+    harmful_event: bool = False,
 ) -> pd.DataFrame:
     """Each arm against the reference at each visit.
 
     Parameters
     ----------
     outcomes : DataFrame
-        From :func:`binary_outcomes`.
+        From :func:`binary_outcomes` (or any frame with ``arm``, ``visit`` and the endpoint).
     reference : str
         The comparator arm.
-    endpoint : {"responder", "remitter"}
+    endpoint : str
+        ``"responder"``, ``"remitter"`` or another boolean column.
     rd_method : {"newcombe", "miettinen-nurminen"}
         Interval of the risk difference.
     alpha : float
     arms, visits : sequence, optional
     adjust_visits : sequence, optional
         Visits whose comparisons form the Holm family (the design's key visits); default all.
+    harmful_event : bool
+        The endpoint is a harm (e.g. reliable deterioration): the NNT and its interval are
+        worded from the benefit's side, so a higher rate in the arm is NNTH and ``nnt`` is
+        ``-1 / risk difference`` (positive = benefit, as for response).
 
     Returns
     -------
@@ -285,8 +311,7 @@ def compare_with_reference(
     p, summing tables no more probable than the observed (R ``fisher.test``). No continuity
     corrections; zero cells leave the undefined quantities empty with a note.
     """
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint must be one of {tuple(ENDPOINTS)}, got {endpoint!r}")
+    _check_endpoint(outcomes, endpoint)
     if rd_method not in RD_METHODS:
         raise ValueError(f"rd_method must be one of {RD_METHODS}, got {rd_method!r}")
     _check_alpha(alpha)
@@ -310,20 +335,24 @@ def compare_with_reference(
             if arm == reference:
                 continue
             a, n1 = cell(arm, v)
-            rows.append(_compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha))
-    out = pd.DataFrame(rows)
-    family = out["visit"].isin(list(adjust_visits) if adjust_visits is not None else visits)
-    out["p_holm"] = _holm(out["p_fisher"].where(family))
+            rows.append(
+                _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha, harmful_event)
+            )
     cols = [
         "arm", "reference", "visit", "risk_difference", "rd_ci_low", "rd_ci_high", "risk_ratio",
         "rr_ci_low", "rr_ci_high", "odds_ratio", "or_ci_low", "or_ci_high", "p_fisher", "nnt",
         "p_holm", "nnt_ci_low", "nnt_ci_high", "nnt_text", "n", "events", "n_reference",
         "events_reference", "rd_method", "note",
     ]  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame(rows)
+    family = out["visit"].isin(list(adjust_visits) if adjust_visits is not None else visits)
+    out["p_holm"] = _holm(out["p_fisher"].where(family))
     return out[cols]
 
 
-def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha) -> dict:
+def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha, harmful=False) -> dict:
     row = dict(
         arm=arm,
         reference=reference,
@@ -373,7 +402,7 @@ def _compare_cell(arm, reference, v, a, n1, c, n2, z, rd_method, alpha) -> dict:
             lor = math.log(row["odds_ratio"])
             row["or_ci_low"], row["or_ci_high"] = (math.exp(lor + s * z * se) for s in (-1, 1))
     row["p_fisher"] = float(stats.fisher_exact([[a, b], [c, d]], alternative="two-sided").pvalue)
-    nnt, nlo, nhi, text = nnt_interval(rd, lo, hi)
+    nnt, nlo, nhi, text = nnt_interval(-rd, -hi, -lo) if harmful else nnt_interval(rd, lo, hi)
     if math.isinf(nnt):
         notes.append("NNT undefined: risk difference is 0")
     else:
@@ -534,15 +563,32 @@ def analyse_response(
                        converged=False, scale=np.nan, working_correlation="", note=f"fit failed: {exc}")  # fmt: skip
         gee_tables.append(table)
         gee_fits.append(fit)
+    inst = trial.instrument
+    endpoints = list(ENDPOINTS) if inst.has_remission else ["responder"]
+    if inst.has_remission:
+        remission_rates = rates(outcomes, "remitter", method=ci_method, alpha=alpha, **kw)
+        remission_comparisons = compare_with_reference(outcomes, endpoint="remitter", **comp)
+    else:
+        notes.append(
+            f"remission is not defined for {inst.name} (higher is better): give remission_min "
+            "in the design to have remission rates"
+        )
+        remission_rates = rates(outcomes.iloc[:0], "remitter", method=ci_method, alpha=alpha,
+                                arms=arms, visits=[])  # fmt: skip
+        remission_comparisons = compare_with_reference(
+            outcomes.iloc[:0].assign(remitter=pd.Series(dtype=bool)),
+            endpoint="remitter",
+            **{**comp, "visits": []},
+        )
     return ResponseResults(
         missing=missing,
         reference=reference,
         response_rates=rates(outcomes, "responder", method=ci_method, alpha=alpha, **kw),
-        remission_rates=rates(outcomes, "remitter", method=ci_method, alpha=alpha, **kw),
+        remission_rates=remission_rates,
         response_comparisons=compare_with_reference(outcomes, endpoint="responder", **comp),
-        remission_comparisons=compare_with_reference(outcomes, endpoint="remitter", **comp),
+        remission_comparisons=remission_comparisons,
         chi_square=pd.concat(
-            [chi_square_by_visit(outcomes, e, **kw).assign(endpoint=e) for e in ENDPOINTS],
+            [chi_square_by_visit(outcomes, e, **kw).assign(endpoint=e) for e in endpoints],
             ignore_index=True,
         ),
         gee=pd.concat([t for t in gee_tables if len(t)], ignore_index=True)
