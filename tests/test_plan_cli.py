@@ -114,3 +114,74 @@ def test_ard_csv_is_the_plans_analysis_results_data(report):
     assert len(merged) == len(want)
     off = merged[~np.isclose(merged["value_lib"], merged["value_csv"], rtol=1e-12, atol=0)]
     assert off.empty, off.head().to_dict("records")
+
+
+ADAM = ROOT / "tests" / "reference" / "adam2"
+TWO_INSTRUMENTS = """
+[[endpoints]]
+id = "primary"
+role = "primary"
+variable = "change"
+analysis = "mmrm"
+instrument = "HAM-D 17"
+
+[[endpoints]]
+id = "wellbeing"
+role = "key-secondary"
+variable = "change"
+analysis = "mmrm"
+instrument = "Well-being"
+
+[[endpoints]]
+id = "wb-remission"
+variable = "remission"
+analysis = "response"
+instrument = "WBMEAN"
+
+[multiplicity]
+method = "hierarchical"
+"""
+
+
+def test_a_plan_over_two_instruments_reads_the_file_once_and_speaks_each_direction(
+    tmp_path, run_cli, monkeypatch
+):  # fmt: skip
+    """Issue 24 with issue 23: endpoints on a lower-is-better and a higher-is-better instrument
+    of one analysis-data file; each analysed on its own rows, each worded in its direction."""
+    import ipt_outcomes.data.readers as readers
+
+    design = tmp_path / "adam2_plan.toml"
+    design.write_text((ADAM / "adam2.toml").read_text(encoding="utf-8") + TWO_INSTRUMENTS,
+                      encoding="utf-8")  # fmt: skip
+    reads = []
+    original = readers.read_table
+    monkeypatch.setattr(readers, "read_table", lambda *a, **k: reads.append(a) or original(*a, **k))
+    code, _, err = run_cli("report", "--data", ADAM / "adam2.csv", "--design", design,
+                           "--out", tmp_path / "r")  # fmt: skip
+    assert code == 0, err
+    assert len(reads) == 1
+    ard = pd.read_csv(tmp_path / "r" / "ard.csv", keep_default_na=False)
+    got = ard.groupby("analysis_id")["instrument"].first().to_dict()
+    assert got == {"population-fas": "", "primary": "HAM-D 17", "wellbeing": "Well-being",
+                   "wb-remission": "Well-being"}  # fmt: skip
+    assert set(ard["visit"]) >= {"WEEK 12"}  # visits as in the input
+    # the primary is the HAM-D rows' MMRM; the key secondary the well-being rows'
+    trial = load_trial(ADAM / "adam2.csv", design)
+    wb = load_trial(ADAM / "adam2.csv", design, instrument="Well-being")
+    for aid, tr in (("primary", trial), ("wellbeing", wb)):
+        from ipt_outcomes.models.mmrm import fit_mmrm
+
+        want = fit_mmrm(tr.subset_arms([a for a in tr.arms])).contrasts()
+        rows = ard[(ard["analysis_id"] == aid) & (ard["contrast"] == "difference")
+                   & (ard["statistic"] == "estimate") & (ard["visit"] == "WEEK 12")]  # fmt: skip
+        w = want[want["visit"] == want["visit"].max()].set_index("arm")["estimate"]
+        for r in rows.itertuples():
+            assert abs(r.value - w[r.arm]) < 1e-9
+    notes = pd.read_csv(tmp_path / "r" / "tables" / "tlf_footnotes.csv", keep_default_na=False)
+
+    def said(name):
+        return " ".join(notes.loc[notes["name"] == name, "text"])
+
+    assert "negative values favour the arm" in said("primary-contrasts")
+    assert "positive values favour the arm" in said("wellbeing-contrasts")
+    assert "negative values" not in said("wellbeing-contrasts")

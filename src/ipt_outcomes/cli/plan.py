@@ -33,13 +33,10 @@ def run(args) -> int:
 
 
 def _instrument_trials(args, trial) -> dict:
-    """The trial of each instrument the plan's endpoints name (the first is ``trial``)."""
-    insts = getattr(trial.design, "instruments", None) or (trial.design.instrument,)
-    names = [i.name for i in insts]
-    wanted = {e.instrument for e in trial.design.plan.endpoints if e.instrument}
-    out = {names[0]: trial}
-    for name in sorted(wanted - {names[0]}):
-        if name in names:
-            args.instrument = name
-            out[name] = load(args, args.file)
+    """The trial of each instrument the plan's endpoints name, from the table read once (the
+    selected instrument's is ``trial``)."""
+    out = {trial.instrument.name: trial}
+    for name in dict.fromkeys(e.instrument for e in trial.design.plan.endpoints if e.instrument):
+        other = trial.for_instrument(name)
+        out.setdefault(other.instrument.name, other)
     return out

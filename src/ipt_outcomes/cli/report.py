@@ -156,10 +156,13 @@ def run(args) -> int:
               "calibration": calibration}  # fmt: skip
     inputs.update({f"events file {i + 1}": p for i, p in enumerate(events)})
     with OutputFolder(args.out, inputs_of(args, data, pub_path, *events)) as out:
-        out.write_tables(tables, "tables")
-        out.write_table("ard", results.ard())
+        # written tables carry the visits as in the input (text codes stay text)
+        visit_cols = ("visit", "visit2", "last_visit")
+        out.write_tables({k: trial.with_input_visits(v, visit_cols) for k, v in tables.items()},
+                         "tables")  # fmt: skip
+        out.write_table("ard", trial.with_input_visits(results.ard()))
         with out.path("plan.json").open("w", encoding="utf-8", newline="\n") as fh:
-            fh.write(plan_json(results.plan, relative_to=Path.cwd()))
+            fh.write(plan_json(results.plan, relative_to=Path.cwd(), visit_code=trial.visit_code))
         figures_dir = out.stage / "figures"
         _stage("drawing figures")
         build_figures(tables, trial.scores, figures_dir, svg="svg" in formats)

@@ -71,6 +71,7 @@ class Trial:
     )
     baseline_from_column: bool = False
     n_file_rows: int = 0  # rows analysed (made-up baseline rows not counted)
+    raw: object = field(default=None, repr=False)  # the table as read (for other instruments)
     n_rows_read: int = 0  # rows of the file, rows of other instruments and flagged-out rows too
 
     def __repr__(self) -> str:
@@ -173,6 +174,25 @@ class Trial:
             raise IptOutcomesError(
                 f"{self.source}: only one arm ({self.arms[0]}) is in the data; a comparison needs two"
             )
+
+    def for_instrument(self, name: str) -> Trial:
+        """The same file's trial of another of the design's instruments, built from the table
+        as it was read (the file is not read again).
+
+        Raises
+        ------
+        DesignError
+            When the design has no such instrument (naming its instruments).
+        """
+        inst = self.design.find_instrument(name)
+        if inst.name == self.instrument.name:
+            return self
+        if self.raw is None:
+            raise ValueError("this trial was not loaded from a table; load the instrument itself")
+        design = self.design.with_instrument(inst)
+        columns = self.columns if not inst.outcome else replace_columns(self.columns, inst)
+        trial = build_trial(validate_scores(self.raw, design, columns))
+        return dataclasses.replace(trial, raw=self.raw)
 
     def with_reference(self, reference: str) -> Trial:
         """The same trial with another reference arm."""
@@ -319,6 +339,11 @@ def build_trial(validated: ValidatedScores) -> Trial:
     )
 
 
+def replace_columns(columns: ColumnMap, inst) -> ColumnMap:
+    """The column map with the instrument's own outcome column (wide files)."""
+    return dataclasses.replace(columns, outcome=inst.outcome)
+
+
 def _design_for(
     design,
     *,
@@ -445,7 +470,7 @@ def load_trial(
         instrument=instrument,
     )
     raw = read_table(path, sheet=sheet, encoding=encoding, value_labels=value_labels)
-    return build_trial(validate_scores(raw, d, cols))
+    return dataclasses.replace(build_trial(validate_scores(raw, d, cols)), raw=raw)
 
 
 def trial_from_frame(
@@ -483,7 +508,8 @@ def trial_from_frame(
         instrument=instrument,
     )
     frame = data.reset_index(drop=True)
-    return build_trial(validate_scores(RawTable(frame=frame, path=source), d, cols))
+    raw = RawTable(frame=frame, path=source)
+    return dataclasses.replace(build_trial(validate_scores(raw, d, cols)), raw=raw)
 
 
 def _problem(message: str) -> Problem:

@@ -70,6 +70,7 @@ def default_plan(trial) -> AnalysisPlan:
         label="Effect of assignment to the arm (treatment policy)",
         intercurrent_events=events,
     )
+    inst = trial.instrument
     eps = (
         Endpoint(id="primary", role="primary", variable="change", analysis="mmrm",
                  label="Change from baseline (MMRM)", population="fas", estimand="primary"),
@@ -80,9 +81,10 @@ def default_plan(trial) -> AnalysisPlan:
         Endpoint(id="response", role="secondary", variable="response", analysis="response",
                  label="Response at every visit", visits=("all",), missing="observed",
                  population="fas", estimand="primary"),
-        Endpoint(id="remission", role="secondary", variable="remission", analysis="response",
-                 label="Remission at every visit", visits=("all",), missing="observed",
-                 population="fas", estimand="primary"),
+        *((Endpoint(id="remission", role="secondary", variable="remission",
+                    analysis="response", label="Remission at every visit", visits=("all",),
+                    missing="observed", population="fas", estimand="primary"),)
+          if getattr(inst, "has_remission", True) else ()),
         Endpoint(id="growth", role="secondary", variable="score", analysis="lmm",
                  label="Scores over time (random-effects growth model)", population="fas",
                  estimand="primary"),
@@ -134,6 +136,14 @@ def _visits(ep: Endpoint, trial, where: str) -> tuple[float, ...]:
 
 
 def _visit_value(v, trial):
+    design = trial.design
+    if getattr(design, "has_visit_codes", False):
+        try:
+            inside = design.visit_value(v)
+        except ValueError:
+            inside = None
+        if inside is not None and inside in trial.post_visits:
+            return inside
     for p in trial.post_visits:
         if isinstance(v, str) and not isinstance(p, str):
             if v.strip().lower() == trial.visit_label(p).strip().lower():
@@ -178,7 +188,8 @@ def resolve_plan(trial, plan: AnalysisPlan | None = None, *, trials=None) -> Ana
     Parameters
     ----------
     trial : Trial
-        The trial of the design's first instrument.
+        The trial of the selected instrument (the design's first unless another was chosen):
+        endpoints that name no instrument are on it.
     plan : AnalysisPlan, optional
         The declared plan (default: ``trial.design.plan`` if declared, else :func:`default_plan`).
     trials : dict, optional
@@ -199,7 +210,8 @@ def resolve_plan(trial, plan: AnalysisPlan | None = None, *, trials=None) -> Ana
         plan = trial.design.plan if trial.design.plan.declared else default_plan(trial)
     trials = dict(trials or {})
     names = _instrument_names(trial.design)
-    trials.setdefault(names[0], trial)
+    default = trial.instrument.name  # the selected instrument (the design's first by default)
+    trials.setdefault(default, trial)
     pops = plan.populations or (FAS,)
     pop_ids = [p.id for p in pops]
     for i, p in enumerate(pops, start=1):
@@ -208,15 +220,17 @@ def resolve_plan(trial, plan: AnalysisPlan | None = None, *, trials=None) -> Ana
     eps = []
     for i, ep in enumerate(plan.endpoints, start=1):
         where = f"endpoints[{i}] ({ep.id})"
-        inst = ep.instrument or names[0]
+        inst = ep.instrument or default
+        if inst not in names and inst in (i.param for i in trial.design.instruments):
+            inst = next(i.name for i in trial.design.instruments if i.param == inst)
         if inst not in names:
             raise PlanError(
                 f"{where}: instrument {inst!r} is not one of the design's instruments "
                 f"({', '.join(names)})"
             )
         tr = trials.get(inst)
-        if tr is None:
-            raise PlanError(f"{where}: the data of instrument {inst!r} were not loaded")
+        if tr is None:  # the same table, read once, as that instrument's trial
+            tr = trials[inst] = trial.for_instrument(inst)
         for c in ep.covariates:
             _check_column(tr, c, where, "covariate")
         for c in ep.strata:
@@ -324,11 +338,12 @@ def _jsonable(value):
     return value
 
 
-def plan_json(plan: AnalysisPlan, *, relative_to=None) -> str:
+def plan_json(plan: AnalysisPlan, *, relative_to=None, visit_code=None) -> str:
     """``plan.json``: the resolved plan, endpoints as a list in plan order, every default filled.
 
     Paths of events files are shown relative to ``relative_to`` (when given and inside it),
-    never as absolute paths of the machine that ran the report.
+    never as absolute paths of the machine that ran the report; ``visit_code`` turns the
+    endpoints' visits back into the input's codes (``Trial.visit_code``).
     """
     from pathlib import Path
 
@@ -355,7 +370,13 @@ def plan_json(plan: AnalysisPlan, *, relative_to=None) -> str:
             }
             for e in plan.estimands
         ],
-        "endpoints": [dataclasses.asdict(e) for e in plan.endpoints],
+        "endpoints": [
+            {
+                **dataclasses.asdict(e),
+                "visits": [visit_code(v) if visit_code else v for v in e.visits],
+            }
+            for e in plan.endpoints
+        ],  # fmt: skip
         "multiplicity": {
             k: v for k, v in dataclasses.asdict(plan.multiplicity).items() if k != "declared"
         },

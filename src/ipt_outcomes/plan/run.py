@@ -199,10 +199,10 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
     trial.require_analysable()
     plan = resolve_plan(trial, plan, trials=trials)
     trials = dict(trials or {})
-    names = [
-        i.name for i in (getattr(trial.design, "instruments", None) or (trial.design.instrument,))
-    ]
-    trials.setdefault(names[0], trial)
+    trials.setdefault(trial.instrument.name, trial)
+    for ep in plan.endpoints:  # an endpoint on another instrument: from the same table
+        if ep.instrument not in trials:
+            trials[ep.instrument] = trial.for_instrument(ep.instrument)
     counts = population_counts(trial, plan.populations)
     pops = {p.id: p for p in plan.populations}
     events = {e.id: estimand_events(trial, e) for e in plan.estimands}

@@ -348,7 +348,9 @@ def _design_tables(trial: Trial, extra: dict):
         "instrument_range": f"{inst.minimum:g}-{inst.maximum:g}",
         "response_improvement": f"{inst.response_improvement:g}",
         "response_percent": f"{100 * inst.response_improvement:g}",
-        "remission_max": f"{inst.remission_max:g}",
+        "remission_text": inst.remission_text,
+        "favours_note": inst.favours_note(),
+        "improvement_note": inst.improvement_note,
         "modelled_arms": ", ".join(trial.arm_label(a) for a in modelled),
         "modelled_descriptions": " ".join(design.arm(a).description for a in modelled).strip(),
         "observed_arms": ", ".join(trial.arm_label(a) for a in observed),
@@ -404,7 +406,9 @@ def _variable_text(ep, trial) -> str:
         "score": f"{inst} score",
         "response": f"response ({100 * trial.instrument.response_improvement:g}% improvement "
         f"in {inst})",
-        "remission": f"remission on {inst}",
+        "remission": f"remission ({trial.instrument.remission_text})"
+        if ep.instrument in (None, trial.instrument.name)
+        else f"remission on {inst}",
         "reliable-change": f"reliable and clinically significant change on {inst}",
     }[ep.variable]
 
@@ -502,8 +506,11 @@ def _plan_tables(results) -> dict[str, pd.DataFrame]:
             text = f"{ep.id} by {r.settings.get('column', '')}"
             role = "subgroup"
         est = next((e for e in plan.estimands if e.id == r.estimand), None)
+        inst = results.trials.get(ep.instrument, trial).instrument
         rows.append(dict(
             analysed=_analysed_text(r),
+            favours_note=inst.favours_note(),
+            improvement_note=inst.improvement_note,
             id=r.id, kind=r.kind, endpoint=ep.id, role=role, variable=ep.variable,
             analysis=r.analysis, analysis_name=ANALYSIS_NAMES[r.analysis], label=r.label,
             instrument=ep.instrument, population=r.population,

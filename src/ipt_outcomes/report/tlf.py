@@ -158,7 +158,6 @@ def _descriptive(T: _Text) -> list[Spec]:
         if T.higher_is_better == "True"
         else "higher scores mean more severe symptoms"
     )
-    improve = "positive" if T.higher_is_better == "True" else "negative"
     return [
         Spec("descriptive_scores", "Table", "14.2", "efficacy",
              f"{T.instrument} score by arm and visit: descriptive statistics",
@@ -171,7 +170,7 @@ def _descriptive(T: _Text) -> list[Spec]:
         Spec("descriptive_change", "Table", "14.2", "efficacy",
              f"Change from baseline in {T.instrument} by arm and visit: descriptive statistics",
              "Participants with a baseline and a score at the visit",
-             [f"Change: score at the visit minus baseline; {improve} values are improvement.",
+             [f"Change: score at the visit minus baseline; {T.improvement_note}.",
               "Missing data: none imputed; n is the number with a baseline and a score.",
               T.modelled_note],
              "ipt_outcomes.data.summary.descriptive_by_visit", view="descriptive",
@@ -234,9 +233,9 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
                  "ipt_outcomes.models.mmrm.fit_mmrm", view="lsmeans", src=n + "lsmeans", **g),
             Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
                  f"{row['label']}: difference against {T.reference_label} by visit", pop,
-                 base + [f"Difference: arm minus {T.reference_label}; the endpoint's visits "
-                         f"({visits}) are marked and carry the conclusions, the others are "
-                         "supportive.", nominal, T.ci, T.modelled_note],
+                 base + [f"Difference: arm minus {T.reference_label}; {row['favours_note']}. The "
+                         f"endpoint's visits ({visits}) are marked and carry the conclusions, the "
+                         "others are supportive.", nominal, T.ci, T.modelled_note],
                  "ipt_outcomes.models.mmrm.fit_mmrm", view="contrasts", src=n + "contrasts", **g),
             Spec(f"{rid}-figure", "Figure", "14.2", "efficacy",
                  f"{row['label']}: least-squares means by arm over time", pop,
@@ -251,8 +250,8 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
         specs += [
             Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
                  f"{row['label']}: difference against {T.reference_label}", pop,
-                 base + [f"{what}; difference: arm minus {T.reference_label}.", nominal, T.ci,
-                         T.modelled_note],
+                 base + [f"{what}; difference: arm minus {T.reference_label}; "
+                         f"{row['favours_note']}.", nominal, T.ci, T.modelled_note],
                  f"ipt_outcomes.plan.analyses ({a})", view="differences", src=n + "contrasts",
                  **g),
         ]  # fmt: skip
