@@ -25,8 +25,8 @@ sys.path.insert(0, str(HERE))
 
 from common import SYNTHETIC_NOTE, Context  # noqa: E402
 
-from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
 from ipt_outcomes.data.trial import load_trial  # noqa: E402
+from ipt_outcomes.datasets import load_targets  # noqa: E402
 from ipt_outcomes.output import atomic_write, write_csv  # noqa: E402
 from ipt_outcomes.report.html import read_tables  # noqa: E402
 from ipt_outcomes.teaching import render_index, render_worksheet  # noqa: E402

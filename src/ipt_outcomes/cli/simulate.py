@@ -82,7 +82,7 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..data.synthetic import simulate_trial, write_trial_csv
+    from ..datasets import simulate_trial, write_trial_csv
     from ..exceptions import IptOutcomesError
 
     check_output_file(args.out)  # before the simulation, not after it
