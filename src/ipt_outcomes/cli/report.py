@@ -147,9 +147,8 @@ def run(args) -> int:
         build_figures(written, trial.scores, figures_dir, svg="svg" in formats)
         inputs = {"data": data, "design": args.design, "published figures": pub_path}
         prov = provenance(inputs, _seed_of(data), t0)
-        prov_path = out.path("provenance.csv")
-        with prov_path.open("w", newline="", encoding="utf-8") as fh:
-            prov.to_csv(fh, index=False, lineterminator="\n")
+        out.write_table("provenance", prov)  # the one writer: guarded as every table
+        prov_path = out.stage / "provenance.csv"
         html_path = out.path("report.html")
         build_html(tables_dir, figures_dir, prov_path, html_path)
         if "rtf" in formats:

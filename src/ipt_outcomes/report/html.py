@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..format import fmt
+from ..output import staged_file
 from .sections import SECTIONS, Section
 from .views import VIEWS, Ref, TableView, render
 
@@ -199,7 +200,6 @@ def build_html(tables_dir, figures_dir, provenance_csv, out_path) -> Path:
     tables = read_tables(tables_dir)
     tables["provenance"] = read_provenance(provenance_csv)
     out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_text(render_html(tables, figures_dir), encoding="utf-8")
-    tmp.replace(out_path)
+    with staged_file(out_path) as tmp:
+        tmp.write_text(render_html(tables, figures_dir), encoding="utf-8")
     return out_path
