@@ -331,6 +331,12 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
                     on_bad_lines="error",
                 )
     except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if unclosed:  # pandas counts the header as row 0
+            raise InputFileError(
+                f'{name}: row {int(unclosed[1]) + first_row - 1}: a quote (") opens a cell that '
+                "is never closed, so the rest of the file would be one cell; close or remove it"
+            ) from None
         raise InputFileError(
             f"{name}: the rows do not line up with the header: some rows have more fields than "
             f"the header's {len(header)} ({_short(exc)})"
@@ -558,12 +564,13 @@ def _read_xlsx(p: Path, name: str, sheet: str | None) -> _Read:
     index = [r for r, _ in rows]
     frame = pd.DataFrame([v for _, v in rows], columns=columns, index=index, dtype=object)
     if noisy:  # numbers, already snapped: say so here (text cells are checked by clean_cells)
-        before, after = noisy[0]
+        pos, i, before, after = noisy[0]
         n = len(noisy)
+        cols = ", ".join(sorted({columns[j] for _, j, _, _ in noisy}))
         warnings.warn(
-            f"{where}: {n:,} cell{'s' if n != 1 else ''} read as the round number next to "
-            f"them (floating-point noise of a spreadsheet formula, less than 1e-9 apart), e.g. "
-            f"{before!r} as {after:g}",
+            f"{where}, column {cols}: {n:,} cell{'s' if n != 1 else ''} read as the round number "
+            f"next to them (floating-point noise of a spreadsheet formula, less than 1e-9 "
+            f"apart); e.g. row {pos + 2}, column {columns[i]}: {before!r} as {after:g}",
             InputWarning,
             stacklevel=3,
         )
@@ -606,7 +613,10 @@ def _sheet_cells(ws, where: str):
             )
         if all(v is None for v in row):
             continue
-        values = [cell_value(v, noisy) for v in row]
+        values = [cell_value(v) for v in row]
+        for i, (v, w) in enumerate(zip(row, values, strict=False)):
+            if type(v) is float and w != v:
+                noisy.append((pos, i, v, w))
         if len(values) < width:
             values += [None] * (width - len(values))
         rows.append((pos, values))
