@@ -531,3 +531,73 @@ def test_one_mistake_down_a_column_is_listed_briefly(write_csv):
     assert len(info.value.problems) == 4000
     assert len(text.splitlines()) < 30 and len(text) < 5_000
     assert "... and 3,980 more rows like this" in text
+
+
+def test_old_macintosh_line_ends_are_lines(write_csv):
+    check_contents(write_csv(TEXT, newline="\r"))
+
+
+def test_trailing_separators_make_unnamed_columns_not_duplicates(write_csv):
+    raw = read_table(write_csv("".join(line + ",,\n" for line in TEXT.splitlines())))
+    assert list(raw.frame.columns)[4:] == ["Unnamed: 4", "Unnamed: 5"]
+    check_contents(raw.path)
+
+
+def test_a_repeated_header_is_refused_naming_its_row(write_csv):
+    with pytest.raises(InputFileError, match="row 4 repeats the header"):
+        read_table(write_csv(H + "P1,IPT,0,20\nP1,IPT,3,9\n" + H + "P2,TAU,0,18\n"))
+
+
+@pytest.mark.parametrize(
+    ("label", "why"),
+    [
+        ("\u0422\u0410U", "another script"),
+        ("\uff34\uff21\uff35", "another form"),
+        ("T\u0391U", "another script"),
+    ],
+)
+def test_labels_that_print_like_another_are_refused_naming_both(write_csv, label, why):
+    text = H + f"P1,TAU,0,20\nP1,TAU,3,9\nP2,{label},0,18\nP2,{label},3,7\n"
+    with pytest.raises(InputFileError) as info:
+        read_table(write_csv(text))
+    assert "row 4, subject P2, column arm:" in str(info.value)
+    assert "prints like 'TAU' (row 2)" in str(info.value) and why in str(info.value)
+
+
+def test_spacing_alone_is_a_look_alike_in_categories_not_in_free_text(write_csv):
+    arms = H + "P1,IPT + MED,0,20\nP2,IPT  + MED,0,18\n"
+    with pytest.raises(InputFileError, match="different text \\(spacing\\)"):
+        read_table(write_csv(arms))
+    notes = "subject_id,arm,visit,hamd17,note\n" + "".join(
+        f"P{i},TAU,0,20,{'seen  twice' if i == 0 else 'seen twice' if i == 1 else f'note {i}'}\n"
+        for i in range(150)
+    )
+    assert len(read_table(write_csv(notes)).frame) == 150  # 150 different notes: free text
+
+
+def test_labels_in_another_script_alone_are_labels(write_csv):
+    russian = "\u041a\u043e\u043d\u0442\u0440\u043e\u043b\u044c"
+    text = H + f"P1,{russian},0,20\nP1,{russian},3,9\nP2,IPT,0,18\nP2,IPT,3,7\n"
+    assert set(validate_scores(read_table(write_csv(text))).data["arm"]) == {russian, "IPT"}
+
+
+@pytest.mark.parametrize(
+    "label", ["TAU\ufe0f", "\u2063TAU", "TAU\U000e0041", "TAU\u3164", "T\u034fAU"]
+)
+def test_other_invisible_characters_are_removed(write_csv, label):
+    raw, said = read_quietly(write_csv(H + f"P1,TAU,0,20\nP2,{label},0,18\n"))
+    assert raw.frame["arm"].tolist() == ["TAU", "TAU"] and said
+
+
+def test_an_emoji_sequence_keeps_its_joiners(write_csv):
+    label = "IPT \U0001f469\u200d\u2695\ufe0f"
+    raw = read_table(write_csv(H + f"P1,{label},0,20\n"))
+    assert raw.frame["arm"].tolist() == [label]
+
+
+def test_a_parquet_file_declaring_too_many_columns_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "s.parquet"
+    FRAME.to_parquet(path)
+    monkeypatch.setattr(readers, "MAX_COLUMNS", 3)
+    with pytest.raises(InputFileError, match="4 columns is more than the 3"):
+        read_table(path)

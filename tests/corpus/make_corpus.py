@@ -148,6 +148,24 @@ TEXT.update(
         "arm_null.csv": H + OK.replace("IPT", "null"),
         "whitespace_only.csv": "  \n\t\n \n",
         "blank_lines_only.csv": H + "\n" * 10_000,
+        "cr_only_line_ends.csv": (H + OK).replace("\n", "\r"),
+        "trailing_separators.csv": "".join(line + ",,\n" for line in (H + OK).splitlines()),
+        "header_repeated.csv": H + OK + H + "C,TAU,0,19\nC,TAU,3,8\n",
+        "short_row.csv": H + OK.replace("B,IPT,3,9", "B,IPT,3"),
+        "arm_cyrillic_lookalike.csv": H + OK + "C,\u0422\u0410U,0,19\nC,\u0422\u0410U,3,8\n",
+        "arm_fullwidth_lookalike.csv": H
+        + OK
+        + "C,\uff34\uff21\uff35,0,19\nC,\uff34\uff21\uff35,3,8\n",
+        "arm_spacing_lookalike.csv": H
+        + "A,IPT + MED,0,20\nA,IPT + MED,3,10\nB,IPT  + MED,0,18\nB,IPT  + MED,3,9\n"
+        + "C,TAU,0,19\nC,TAU,3,8\n",
+        "subject_cyrillic_lookalike.csv": H + OK + "\u0410,TAU,6,9\n",
+        "arm_russian_label.csv": H
+        + OK.replace("IPT", "\u041a\u043e\u043d\u0442\u0440\u043e\u043b\u044c"),
+        "arm_variation_selector.csv": H + OK + "C,TAU\ufe0f,0,19\nC,TAU\ufe0f,3,8\n",
+        "arm_invisible_format.csv": H + OK + "C,\u2063TAU\U000e0041,0,19\nC,TAU\u3164,3,8\n",
+        "arm_emoji_joiner.csv": H + OK.replace("IPT", "IPT \U0001f469\u200d\u2695\ufe0f"),
+        "events_zero_width.csv": "subject_id,visit,strategy\nP01\u200b,3,JR\n",
         "design_long_schedule.toml": "[visits]\nschedule = ["
         + ", ".join(str(i) for i in range(5000))
         + "]\n",

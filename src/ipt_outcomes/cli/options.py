@@ -169,11 +169,14 @@ def path_text(text: str) -> str:
 
 
 def nonempty_name(text: str) -> str:
-    """A column, arm or sheet name: not empty (surrounding spaces dropped, as the readers drop
-    them from headers and labels)."""
+    """A column, arm or sheet name: not empty, surrounding spaces dropped and Unicode NFC, as
+    the readers make headers and labels (a name typed in another normal form is the same
+    name)."""
+    import unicodedata
+
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a name, got an empty one")
-    return text.strip()
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def encoding(text: str) -> str:

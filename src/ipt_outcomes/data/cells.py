@@ -76,7 +76,14 @@ _SPACES = (
     "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
     "\u202f\u205f\u3000"
 )
-_TRANSLATE = str.maketrans({**dict.fromkeys(_SPACES, " "), **dict.fromkeys(_REMOVED)})
+#: Blank letters that print as nothing or a space (Hangul fillers, the combining grapheme
+#: joiner) and the braille blank.
+_BLANKS = "\u115f\u1160\u3164\uffa0\u034f"
+_TRANSLATE = str.maketrans(
+    {**dict.fromkeys(_SPACES + "\u2800", " "), **dict.fromkeys(_REMOVED + _BLANKS)}
+)
+#: A variation selector after a plain character changes nothing that prints.
+_PLAIN_VARIATION = re.compile("(?<=[\x20-\x7e])[\ufe00-\ufe0f]")
 #: Refused: control characters (but tab, line feed, carriage return), line and paragraph
 #: separators, and the bidirectional embeddings, overrides and isolates.
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -157,15 +164,22 @@ def _char_name(c: str) -> str:
     return f"U+{ord(c):04X} {unicodedata.name(c, 'CONTROL CHARACTER')}"
 
 
+def _shown_char(c: str) -> str:
+    """A character of a label for a message: itself, or an escape when it prints as nothing,
+    as a space, or as a letter of another script would."""
+    escape = f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"
+    if c.isascii():
+        return escape if _REFUSED.match(c) else c
+    if c in _REMOVED or c in _JOINERS or c in _SPACES or _REFUSED.match(c):
+        return escape
+    if c.translate(_HOMOGLYPHS) != c or unicodedata.category(c) in ("Cf", "Zs", "Mn"):
+        return escape
+    return c
+
+
 def _shown(v: str, limit: int = 60) -> str:
     """A cell for a message: invisible characters written as escapes, long text shortened."""
-    out = []
-    for c in v[:limit]:
-        if c in _REMOVED or c in _JOINERS or c in _SPACES or _REFUSED.match(c):
-            out.append(f"\\u{ord(c):04x}")
-        else:
-            out.append(c)
-    text = "".join(out) + ("..." if len(v) > limit else "")
+    text = "".join(_shown_char(c) for c in v[:limit]) + ("..." if len(v) > limit else "")
     return f"'{text}'"
 
 
@@ -184,6 +198,9 @@ def clean_text(v: str) -> tuple[str, str | None]:
         kind = "a control character" if c < "\u00a0" else "an invisible formatting character"
         return v, f"{kind} ({_char_name(c)})"
     out = unicodedata.normalize("NFC", v).translate(_TRANSLATE)
+    if not out.isascii():  # other format characters (Cf): invisible, meaningless in a cell
+        out = _PLAIN_VARIATION.sub("", out)
+        out = "".join(c for c in out if c in _JOINERS or unicodedata.category(c) != "Cf")
     if _EDGE_JOINER.search(out):
         out = out.strip().strip(_JOINERS).strip()
     return out, None
@@ -335,8 +352,56 @@ def clean_cells(
                 s = s.map(lambda v: cell_value(v) if type(v) in _TYPED else v)
                 out[col] = s
         out[col] = _clean_text_column(s, col, found, decimal, gates)
+        if gates.look_alike:
+            _look_alikes(out[col], col, found)
     found.finish()
     return out
+
+
+#: Letters of other scripts that print as Latin ones (Cyrillic and Greek capitals and the
+#: common small ones): the skeleton of a label, to find two that print alike.
+_HOMOGLYPHS = str.maketrans(
+    "АВЕКМНОРСТХУЅІЈаеорсухѕіјԁһӏΑΒΕΖΗΙΚΜΝΟΡΤΥΧοѵ",
+    "ABEKMHOPCTXYSIJaeopcyxsijdhlABEZHIKMNOPTYXov",
+)
+#: Columns with at most this many different values are categories (arms, sites), where two
+#: values differing only in spacing print alike (HTML and spreadsheets collapse spaces).
+_CATEGORY_VALUES = 100
+
+
+def _skeleton(v: str, spacing: bool) -> str:
+    out = unicodedata.normalize("NFKC", v).translate(_HOMOGLYPHS)
+    return " ".join(out.split()) if spacing else out.strip()
+
+
+def _look_alikes(s: pd.Series, col, found: _Findings) -> None:
+    """Refuse two different values of one column that print alike: letters of another script
+    that look Latin (``ТАU`` in Cyrillic beside ``TAU``), compatibility forms, and in a
+    column of categories spacing alone (``IPT  + MED`` beside ``IPT + MED``)."""
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return
+    texts = s[s.map(lambda v: isinstance(v, str))] if pd.api.types.is_object_dtype(s) else s
+    values = [v for v in pd.unique(texts.str.strip()) if isinstance(v, str)]
+    spacing = len(values) <= _CATEGORY_VALUES
+    odd = [v for v in values if not v.isascii() or (spacing and ("  " in v or "\t" in v))]
+    if not odd:
+        return
+    first: dict[str, str] = {}
+    for v in values:
+        first.setdefault(_skeleton(v, spacing), v)
+    stripped = texts.str.strip()
+    for v in odd:
+        other = first.get(_skeleton(v, spacing))
+        if other is not None and other != v:
+            i, j = stripped.index[stripped == other][0], stripped.index[stripped == v][0]
+            why = "spacing" if " ".join(v.split()) == " ".join(other.split()) else (
+                "letters of another script or another form of a letter")  # fmt: skip
+            found.refuse(
+                j,
+                col,
+                f"{_shown(v)} prints like {_shown(other)} ({found.row_label(i)}) but is "
+                f"different text ({why}); write the same label the same way",
+            )
 
 
 class _Gates:
@@ -352,6 +417,7 @@ class _Gates:
             known and decimal == "," and re.search(r"\d\.\d{3}|\d,\d", text) is not None
         )
         self.noise = not known or re.search(r"\d[.,]\d{9}", text) is not None
+        self.look_alike = self.unusual or "  " in text or "\t" in text
 
 
 def _snap_column(s: pd.Series, col, found: _Findings) -> pd.Series:

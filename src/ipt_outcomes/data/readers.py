@@ -296,6 +296,8 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
         )
     if not text.strip():
         raise InputFileError(f"{name}: the file is empty")
+    if "\n" not in text and "\r" in text:  # old Macintosh line ends (Excel for Mac's "CSV")
+        text = text.replace("\r", "\n")
     first_row = 2
     first_line = _first_line(text)
     hint = _SEP_LINE.match(first_line)
@@ -305,7 +307,12 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
         if not text.strip():
             raise InputFileError(f"{name}: the file has only Excel's 'sep=' line")
     sep = hint.group(1) if hint else _sniff_separator(first_line, p.suffix.lower())
-    raw_header = next(csv.reader([first_line], delimiter=sep), [])
+    try:
+        raw_header = next(csv.reader([first_line], delimiter=sep), [])
+    except csv.Error as exc:
+        raise InputFileError(f"{name}: the header cannot be read ({exc})") from None
+    # an empty name (a trailing separator) is an unnamed column, as in a workbook
+    raw_header = [h if h.strip() else f"Unnamed: {i}" for i, h in enumerate(raw_header)]
     if len(raw_header) > MAX_COLUMNS:
         raise InputFileError(
             f"{name}: {len(raw_header)} columns is more than the {MAX_COLUMNS} this tool accepts"
@@ -343,10 +350,28 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
         ) from None
     except pd.errors.EmptyDataError:
         raise InputFileError(f"{name}: the file is empty") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame.columns = header
     blank = (frame == "").all(axis=1) if frame.shape[1] else pd.Series(True, index=frame.index)
     frame = frame.loc[~blank]
+    _refuse_repeated_header(frame, header, name, first_row)
     return _Read(frame, first_row=first_row, decimal="," if sep == ";" else ".", text=text)
+
+
+def _refuse_repeated_header(frame: pd.DataFrame, header: list[str], name: str, first_row: int):
+    """A row that repeats the header: two files joined into one (the second header would be
+    read as a subject called 'subject_id')."""
+    named = [c for c in header if not c.startswith("Unnamed: ")]
+    if len(named) < 2 or len(frame) == 0:
+        return
+    again = frame[named[0]].str.strip() == named[0]
+    for col in named[1:3]:
+        again &= frame[col].str.strip() == col
+    if again.any():
+        rows = [int(i) + first_row for i in again[again].index[:5]]
+        raise InputFileError(
+            f"{name}: row {', '.join(map(str, rows))} repeat{'s' if len(rows) == 1 else ''} the "
+            "header (were files joined?); remove the repeated header rows"
+        )
 
 
 def _arrow_cells(text: str, sep: str, header: list[str]) -> pd.DataFrame | None:
