@@ -601,3 +601,22 @@ def test_a_parquet_file_declaring_too_many_columns_is_refused(tmp_path, monkeypa
     monkeypatch.setattr(readers, "MAX_COLUMNS", 3)
     with pytest.raises(InputFileError, match="4 columns is more than the 3"):
         read_table(path)
+
+
+def test_booleans_of_the_yes_no_column_are_one_and_zero_in_every_format(write_csv, tmp_path):
+    flags = [True, True, False, False]
+    parquet = tmp_path / "s.parquet"
+    FRAME.assign(antidepressant=flags).to_parquet(parquet)
+    rows = [(*r, f) for r, f in zip(ROWS, flags, strict=True)]
+    header = (*FRAME.columns, "antidepressant")
+    book = workbook(tmp_path / "s.xlsx", rows, header=header)
+    words = write_csv(
+        ",".join(header)
+        + "\n"
+        + "".join(
+            f"{s},{a},{v},{'' if y is None else y},{'WAHR' if f else 'false'}\n"
+            for (s, a, v, y), f in zip(ROWS, flags, strict=True)
+        )  # fmt: skip
+    )
+    for path in (parquet, book, words):
+        assert check_contents(path).data["antidepressant"].tolist() == [1.0, 1.0, 0.0, 0.0]

@@ -166,6 +166,8 @@ TEXT.update(
         "arm_invisible_format.csv": H + OK + "C,\u2063TAU\U000e0041,0,19\nC,TAU\u3164,3,8\n",
         "arm_emoji_joiner.csv": H + OK.replace("IPT", "IPT \U0001f469\u200d\u2695\ufe0f"),
         "events_zero_width.csv": "subject_id,visit,strategy\nP01\u200b,3,JR\n",
+        "antidepressant_words.csv": "subject_id,arm,visit,hamd17,antidepressant\n"
+        + "".join(f"{line},{'WAHR' if line[0] == 'A' else 'FALSCH'}\n" for line in OK.splitlines()),
         "design_long_schedule.toml": "[visits]\nschedule = ["
         + ", ".join(str(i) for i in range(5000))
         + "]\n",
@@ -351,6 +353,13 @@ def issue30_files() -> None:
                    write_statistics=False, row_group_size=n, data_page_version="2.0")  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(header)).assign(note="x" * 40_000)
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), HERE / "long_text.parquet")
+    frame = pd.DataFrame(rows, columns=list(header)).assign(
+        antidepressant=[True, True, False, False]
+    )
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                   HERE / "antidepressant_bool.parquet")  # fmt: skip
+    _book({"data": [(*header, "antidepressant"), *[(*r, r[0] == "A") for r in rows]]},
+          "antidepressant_bool.xlsx")  # fmt: skip
     frame = pd.DataFrame(rows, columns=list(header)).assign(hamd17=[True, False, True, False])
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), HERE / "bool_scores.parquet")
 

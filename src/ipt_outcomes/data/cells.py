@@ -14,7 +14,9 @@ not one. What happens to a cell:
   cell longer than a spreadsheet cell can be (32,767 characters).
 * **Booleans** (TRUE/FALSE cells of a workbook, boolean columns of a typed file) become the
   text ``TRUE`` / ``FALSE``, which no number column accepts: a comparison formula in a score
-  column is refused by the validator, never read as the score 1 or 0.
+  column is refused by the validator, never read as the score 1 or 0. The one exception is
+  the contract's yes/no column ``antidepressant`` (0/1), where a boolean, or the words
+  TRUE/FALSE (WAHR/FALSCH, VRAI/FAUX), in any format, is 1/0.
 * **Dates and times** become ISO text (``2024-03-31``): a visit is a time since
   randomisation, and a date where a number should be is refused by the validator.
 * **Floating-point noise** (``2.9999999999`` from a spreadsheet formula such as ``=B2/7*7``):
@@ -158,6 +160,20 @@ def cell_value(v, noisy: list | None = None):
 #: Python types a typed file can put among text: made text as :func:`cell_value` says.
 _TYPED = {bool, np.bool_, _dt.datetime, _dt.date, _dt.time, _dt.timedelta, pd.Timestamp,
           pd.Timedelta}  # fmt: skip
+
+
+#: The contract's yes/no columns, where a boolean means 1/0.
+ZERO_ONE_COLUMNS = ("antidepressant",)
+_TRUE_WORDS = {"true": 1, "wahr": 1, "vrai": 1, "false": 0, "falsch": 0, "faux": 0}
+
+
+def _zero_one(v):
+    """A boolean (or its word, in English, German or French) of a yes/no column as 1/0."""
+    if type(v) is bool or type(v) is np.bool_:
+        return int(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE_WORDS:
+        return str(_TRUE_WORDS[v.strip().lower()])
+    return v
 
 
 def _char_name(c: str) -> str:
@@ -331,6 +347,8 @@ def clean_cells(
     out = frame.copy()
     for col in out.columns:
         s = out[col]
+        if col in ZERO_ONE_COLUMNS:
+            s = out[col] = s.map(_zero_one)
         if pd.api.types.is_bool_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
             out[col] = s.map(lambda v: None if pd.isna(v) else ("TRUE" if v else "FALSE"))
             continue

@@ -67,6 +67,13 @@ def _toml(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def _numbers(cells: pd.Series, decimal: str) -> pd.Series:
+    """Numbers of text cells as the validator reads them (decimal commas in semicolon files)."""
+    if decimal == "," and not pd.api.types.is_numeric_dtype(cells):
+        cells = cells.map(lambda v: v.replace(",", ".") if isinstance(v, str) else v)
+    return pd.to_numeric(cells, errors="coerce")
+
+
 def infer_design_text(
     raw: RawTable, columns: ColumnMap, *, baseline_visit=None, reference=None
 ) -> str:
@@ -97,15 +104,15 @@ def infer_design_text(
     ]
     if missing:
         raise DataValidationError(missing, raw.path)
-    visit = pd.to_numeric(frame[columns.visit], errors="coerce")
+    visit = _numbers(frame[columns.visit], raw.decimal)
     if visit.isna().any():
         bad = frame.loc[visit.isna(), columns.visit].iloc[0]
         raise DataValidationError(
             [Problem("visit_not_number", f"visit {bad!r} is not a number", column=columns.visit)],
             raw.path,
         )
-    score = pd.to_numeric(frame[columns.outcome], errors="coerce")
-    arms = sorted({str(a).strip() for a in frame[columns.arm] if str(a).strip() not in ("", "nan")})
+    score = _numbers(frame[columns.outcome], raw.decimal)
+    arms = sorted({str(a).strip() for a in frame[columns.arm] if not pd.isna(a) and str(a).strip()})
     visits = sorted(float(v) for v in visit.unique())
     base_guessed = baseline_visit is None
     if baseline_visit is None:

@@ -630,6 +630,11 @@ def _sheet_cells(ws, where: str):
                 )
         return None, [], []
     header = [cell_value(v) for v in first[:width]]
+    from .cells import ZERO_ONE_COLUMNS
+
+    yes_no = {
+        i for i, h in enumerate(header) if isinstance(h, str) and h.strip() in ZERO_ONE_COLUMNS
+    }
     for pos, row in enumerate(ws.iter_rows(min_row=2, max_col=width, values_only=True)):
         if pos >= MAX_ROWS:
             raise InputFileError(
@@ -638,7 +643,8 @@ def _sheet_cells(ws, where: str):
             )
         if all(v is None for v in row):
             continue
-        values = [cell_value(v) for v in row]
+        values = [cell_value(v) if type(v) is not bool or i not in yes_no else int(v)
+                  for i, v in enumerate(row)]  # fmt: skip
         for i, (v, w) in enumerate(zip(row, values, strict=False)):
             if type(v) is float and w != v:
                 noisy.append((pos, i, v, w))
