@@ -16,6 +16,7 @@ __all__ = [
     "CalibrationWarning",
     "ConvergenceWarning",
     "InputWarning",
+    "problem_lines",
 ]
 
 #: Problems of one kind listed in a message; the rest are counted ("... and 8,600 more rows
@@ -49,10 +50,10 @@ class DataValidationError(IptOutcomesError):
         self.source = source
         n = len(self.problems)
         head = f"{source}: {n} problem{'s' if n != 1 else ''} with the data"
-        super().__init__("\n".join([head, *_listing(self.problems, source)]))
+        super().__init__("\n".join([head, *problem_lines(self.problems, source)]))
 
 
-def _listing(problems, source: str) -> list[str]:
+def problem_lines(problems, source: str) -> list[str]:
     """The problems as lines, at most :data:`LISTED_PER_KIND` of each kind (rule), each line
     at most :data:`LINE_CHARS` long; the rest counted per kind after them."""
     shown: dict[str, int] = {}

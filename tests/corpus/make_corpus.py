@@ -166,6 +166,13 @@ TEXT.update(
         "arm_invisible_format.csv": H + OK + "C,\u2063TAU\U000e0041,0,19\nC,TAU\u3164,3,8\n",
         "arm_emoji_joiner.csv": H + OK.replace("IPT", "IPT \U0001f469\u200d\u2695\ufe0f"),
         "events_zero_width.csv": "subject_id,visit,strategy\nP01\u200b,3,JR\n",
+        "missing_baselines_many.csv": H
+        + "".join(
+            f"S{i},{'TAU' if i % 2 else 'IPT'},0,{20 if i < 10 else ''}\n"
+            f"S{i},{'TAU' if i % 2 else 'IPT'},3,10\n"
+            for i in range(1000)
+        ),  # fmt: skip
+        "text_scores_many.csv": H + "".join(f"S{i},TAU,0,ten\n" for i in range(2000)),
         "antidepressant_words.csv": "subject_id,arm,visit,hamd17,antidepressant\n"
         + "".join(f"{line},{'WAHR' if line[0] == 'A' else 'FALSCH'}\n" for line in OK.splitlines()),
         "design_long_schedule.toml": "[visits]\nschedule = ["
