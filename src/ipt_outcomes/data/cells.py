@@ -89,6 +89,7 @@ _PLAIN_VARIATION = re.compile("(?<=[\x20-\x7e])[\ufe00-\ufe0f]")
 #: Refused: control characters (but tab, line feed, carriage return), line and paragraph
 #: separators, and the bidirectional embeddings, overrides and isolates.
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_PLAIN_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 #: Anything but printable ASCII, tab and line ends: the cells worth a closer look.
 _SUSPECT = "[^\t\n\r\x20-\x7e]"
 _EDGE_JOINER = re.compile(r"^[\s\u200c\u200d]*[\u200c\u200d]|[\u200c\u200d][\s\u200c\u200d]*$")
@@ -165,6 +166,16 @@ _TYPED = {bool, np.bool_, _dt.datetime, _dt.date, _dt.time, _dt.timedelta, pd.Ti
 #: The contract's yes/no columns, where a boolean means 1/0.
 ZERO_ONE_COLUMNS = ("antidepressant",)
 _TRUE_WORDS = {"true": 1, "wahr": 1, "vrai": 1, "false": 0, "falsch": 0, "faux": 0}
+
+
+def _zero_one_column(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(int)
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        words = s.str.strip().str.lower()
+        hit = words.isin(list(_TRUE_WORDS))
+        return s.where(~hit, words.map(lambda w: str(_TRUE_WORDS.get(w, w)))) if hit.any() else s
+    return s.map(_zero_one)
 
 
 def _zero_one(v):
@@ -348,7 +359,7 @@ def clean_cells(
     for col in out.columns:
         s = out[col]
         if col in ZERO_ONE_COLUMNS:
-            s = out[col] = s.map(_zero_one)
+            s = out[col] = _zero_one_column(s)
         if pd.api.types.is_bool_dtype(s) or isinstance(s.dtype, pd.BooleanDtype):
             out[col] = s.map(lambda v: None if pd.isna(v) else ("TRUE" if v else "FALSE"))
             continue
@@ -428,13 +439,19 @@ class _Gates:
 
     def __init__(self, text: str | None, decimal: str):
         known = text is not None
-        self.unusual = not known or not text.isascii() or _REFUSED.search(text) is not None
+        if known and text.isascii():  # control characters: bytes.translate is a fast scan
+            controls = text.encode("ascii").translate(None, _PLAIN_ASCII)
+            self.unusual = bool(controls)
+        else:
+            self.unusual = True
         self.long = not known or len(text) > MAX_CELL_CHARS
         self.excel_text = known and '="' in text
         self.decimal_forms = (
             known and decimal == "," and re.search(r"\d\.\d{3}|\d,\d", text) is not None
         )
-        self.noise = not known or re.search(r"\d[.,]\d{9}", text) is not None
+        self.noise = not known or (
+            ("000000" in text or "999999" in text) and re.search(r"[.,]\d{9}", text) is not None
+        )
         self.look_alike = self.unusual or "  " in text or "\t" in text
 
 
