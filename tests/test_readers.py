@@ -620,3 +620,16 @@ def test_booleans_of_the_yes_no_column_are_one_and_zero_in_every_format(write_cs
     )
     for path in (parquet, book, words):
         assert check_contents(path).data["antidepressant"].tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_a_line_longer_than_any_data_row_is_refused_before_decoding(write_csv, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 100)
+    with pytest.raises(InputFileError, match="row 3 is 0 MiB long; no data row is"):
+        read_table(write_csv(H + "P1,IPT,0,20\nP2," + "T" * 200 + ",0,18\nP3,TAU,0,17\n"))
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_the_longest_line_is_found_across_chunks(chunk):
+    data = b"ab\ncdefg\n\nhij\nklmnopq"
+    assert readers._longest_line(data, chunk=chunk) == (14, 7)
+    assert readers._longest_line(b"a\nbcdef\n", chunk=chunk) == (2, 5)

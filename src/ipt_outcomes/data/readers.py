@@ -50,6 +50,9 @@ MAX_BYTES = 1 << 30  # 1 GiB: larger files are refused rather than read into mem
 MAX_ROWS = 5_000_000
 #: What a compressed file (.xlsx parts, .parquet pages) may unpack to, as it declares.
 MAX_UNPACKED_BYTES = 512 << 20
+#: The longest line of a text file: a 16 MiB row is not data (a quote left open, line ends
+#: missing), and is refused before the file is decoded.
+MAX_LINE_BYTES = 16 << 20
 #: Compression beyond this ratio in a large part is a decompression bomb, not a spreadsheet.
 MAX_RATIO = 500
 
@@ -246,6 +249,28 @@ def _line_of(data: bytes | str, position: int) -> int:
     return data.count(newline, 0, position) + 1
 
 
+def _longest_line(data: bytes, chunk: int = 64 << 20) -> tuple[int, int]:
+    """(start, length) of the longest line of ``data``, found a chunk at a time (memory stays
+    a small multiple of the chunk)."""
+    import numpy as np
+
+    best, best_start, line_start = 0, 0, 0
+    view = memoryview(data)
+    for offset in range(0, len(data), chunk):
+        block = np.frombuffer(view[offset : offset + chunk], dtype=np.uint8)
+        ends = np.flatnonzero(block == 10) + offset
+        if len(ends):
+            starts = np.concatenate(([line_start], ends[:-1] + 1))
+            lengths = ends - starts
+            i = int(np.argmax(lengths))
+            if lengths[i] > best:
+                best, best_start = int(lengths[i]), int(starts[i])
+            line_start = int(ends[-1]) + 1
+    if len(data) - line_start > best:
+        best, best_start = len(data) - line_start, line_start
+    return best_start, best
+
+
 def _first_line(text: str) -> str:
     end = text.find("\n")
     return (text if end < 0 else text[:end]).rstrip("\r")
@@ -271,6 +296,13 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
             f"{name}: more than {MAX_ROWS:,} lines, more rows than this tool reads (250,000 "
             "subjects at 20 visits); split the file by arm or site"
         )
+    if not wide and len(data) > MAX_LINE_BYTES:
+        start, length = _longest_line(data)
+        if length > MAX_LINE_BYTES:
+            raise InputFileError(
+                f"{name}: row {_line_of(data, start)} is {length / 2**20:,.0f} MiB long; no "
+                "data row is (is a quote left open, or are the line ends missing?)"
+            )
     enc = encoding or "utf-8-sig"
     try:
         text = data.decode(enc)
