@@ -88,7 +88,7 @@ def row(task, seconds, peak=None, r_seconds=None, goal="", met=None, detail=""):
 
 def make_data(tmp: Path) -> dict[str, Path]:
     """The project's trial and two large simulated trials (long CSV, default columns)."""
-    from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
+    from ipt_outcomes.datasets import simulate_trial, write_trial_csv
 
     out = {}
     project = tmp / "trial.csv"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ipt_outcomes.cli import main
-from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
+from ipt_outcomes.datasets import simulate_trial, write_trial_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNS = Path(__file__).resolve().parent / "designs"

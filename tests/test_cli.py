@@ -127,7 +127,7 @@ def test_simulate_same_seed_same_bytes(run_cli, tmp_path):
 
 
 def test_failed_simulate_leaves_no_file_and_keeps_an_old_one(run_cli, tmp_path, monkeypatch):
-    import ipt_outcomes.data.synthetic as synthetic
+    import ipt_outcomes.datasets as synthetic
 
     target, cal = tmp_path / "sub" / "trial.csv", tmp_path / "cal.csv"
     code, out, err = run_cli("simulate", "--seed", "1", "--out", target, "--n-per-arm", "1")

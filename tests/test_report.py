@@ -16,7 +16,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from ipt_outcomes.data.synthetic import simulate_trial, write_trial_csv
+from ipt_outcomes.datasets import simulate_trial, write_trial_csv
 from ipt_outcomes.report.html import read_provenance, read_tables
 
 from .conftest import ROOT

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.derive import derive_outcomes
-from ipt_outcomes.data.synthetic import load_targets, simulate_trial, write_trial_csv
+from ipt_outcomes.datasets import load_targets, simulate_trial, write_trial_csv
 from ipt_outcomes.exceptions import CalibrationError
 from ipt_outcomes.stats.granularity import round_half_up_percent
 
@@ -260,3 +260,35 @@ def test_output_columns_follow_the_spec(project_trial):
         "sofas",
     ]
     assert isinstance(project_trial.data, pd.DataFrame)
+
+
+def test_the_data_layer_imports_nothing_above_it():
+    """data/ reads, validates and derives; the generator (datasets/) fits models, so it sits
+    above stats/ and models/ and nothing in data/ may import those (issue 30)."""
+    import ast
+
+    from .conftest import ROOT
+
+    upward = []
+    for path in sorted((ROOT / "src" / "ipt_outcomes" / "data").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2:
+                top = (node.module or "").split(".")[0]
+                if top in ("stats", "models", "estimands", "report", "datasets", "cli"):
+                    upward.append(f"{path.name}: from {'.' * node.level}{node.module}")
+            elif isinstance(node, ast.ImportFrom | ast.Import):
+                names = (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                )
+                for name in names:
+                    parts = (name or "").split(".")
+                    if (
+                        parts[0] == "ipt_outcomes"
+                        and len(parts) > 1
+                        and parts[1]
+                        in ("stats", "models", "estimands", "report", "datasets", "cli")
+                    ):
+                        upward.append(f"{path.name}: import {name}")
+    assert upward == []

@@ -30,8 +30,8 @@ sys.path.insert(0, str(HERE))
 
 from common import INDEX_NOTE, Context  # noqa: E402
 
-from ipt_outcomes.data.synthetic import load_targets  # noqa: E402
 from ipt_outcomes.data.trial import load_trial  # noqa: E402
+from ipt_outcomes.datasets import load_targets  # noqa: E402
 from ipt_outcomes.output import atomic_write  # noqa: E402
 from ipt_outcomes.teaching import read_report_tables, render_index, render_worksheet  # noqa: E402
 

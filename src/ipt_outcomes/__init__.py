@@ -34,7 +34,7 @@ _EXPORTS = {
     "validate_scores": "data.validation",
     "derive_outcomes": "data.derive",
     "is_responder": "data.derive",
-    "simulate_trial": "data.synthetic",
+    "simulate_trial": "datasets",
     "assessment_counts": "data.summary",
     "observed_response": "data.summary",
     "descriptive_by_visit": "data.summary",

@@ -88,6 +88,99 @@ TEXT = {
     + "".join(line + "\n" for line in TWO_ARMS.splitlines() if ",6," not in line),
 }
 
+# issue 30: files as European spreadsheets write them, look-alike labels, silent misreads
+TEXT.update(
+    {
+        "bool_score.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,TRUE"),
+        "wahr_score.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,WAHR"),
+        "percent_score.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,50%"),
+        "unicode_minus_score.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,\u22122"),
+        "hex_score.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,0x0A"),
+        "visit_with_unit.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3 months,10"),
+        "visit_noise.csv": H + TWO_ARMS.replace(",3,", ",2.9999999999,"),
+        "visit_noise_one_subject.csv": H + TWO_ARMS.replace("P01,TAU,3,", "P01,TAU,3.0000000001,"),
+        "score_noise.csv": H + OK.replace("A,TAU,3,10", "A,TAU,3,9.99999999999"),
+        "visit_near_round.csv": H + TWO_ARMS.replace("P01,TAU,3,", "P01,TAU,2.99,"),
+        "semicolon_thousands.csv": "subject_id;arm;visit;hamd17\n"
+        + "".join(
+            f"{s};{a};{v};{y}\n"
+            for s, a in (("A", "TAU"), ("B", "IPT"))
+            for v, y in (("0", 20), ("14,5", 12), ("1.095,5", 9))
+        ),
+        "semicolon_mixed_decimals.csv": "subject_id;arm;visit;hamd17\n"
+        "A;TAU;0;20\nA;TAU;1,5;10\nB;IPT;0;18\nB;IPT;1.5;9\n",
+        "semicolon_dot_decimals.csv": "subject_id;arm;visit;hamd17\n"
+        "A;TAU;0;20\nA;TAU;1.5;10\nB;IPT;0;18\nB;IPT;1.5;9\n",
+        "semicolon_dotted_ids.csv": "subject_id;arm;visit;hamd17\n"
+        "101.001;TAU;0;20\n101.001;TAU;1,5;10\n101.002;IPT;0;18\n101.002;IPT;1,5;9\n",
+        "semicolon_ambiguous_days.csv": "subject_id;arm;visit;hamd17\n"
+        "A;TAU;0;20\nA;TAU;28;12\nA;TAU;1.095;10\nB;IPT;0;18\nB;IPT;28;11\nB;IPT;1.095;9\n",
+        "excel_sep_line.csv": "sep=;\n" + (H + OK).replace(",", ";"),
+        "excel_text_ids.csv": H
+        + '="007",TAU,0,20\n="007",TAU,3,10\n="008",IPT,0,18\n="008",IPT,3,9\n',
+        "open_quote.csv": H + 'A,TAU,0,20\nA,"TAU,3,10\nB,IPT,0,18\nB,IPT,3,9\n',
+        "arm_nfc_nfd.csv": H
+        + "A,Hoito tavallisesti \u00e4,0,20\nA,Hoito tavallisesti a\u0308,3,10\n"
+        + "B,IPT,0,18\nB,IPT,3,9\n",
+        "arm_zero_width_space.csv": H + OK + "C,TAU\u200b,0,19\nC,TAU\u200b,3,8\n",
+        "arm_bom_inside.csv": H + OK + "C,\ufeffTAU,0,19\nC,\ufeffTAU,3,8\n",
+        "arm_no_break_spaces.csv": H + OK + "C,\u00a0TAU\u00a0,0,19\nC,\u00a0TAU\u00a0,3,8\n",
+        "arm_word_joiner_inside.csv": H + OK + "C,T\u2060AU,0,19\nC,T\u2060AU,3,8\n",
+        "arm_control_character.csv": H + OK + "C,TA\x07U,0,19\nC,TA\x07U,3,8\n",
+        "arm_escape_sequence.csv": H + OK + "C,\x1b[2JTAU,0,19\nC,\x1b[2JTAU,3,8\n",
+        "arm_direction_override.csv": H + OK + "C,\u202eUAT,0,19\nC,\u202eUAT,3,8\n",
+        "subject_zero_width_space.csv": H + OK.replace("A,TAU,3,10", "A\u200b,TAU,3,10"),
+        "header_invisible.csv": "subject_id,arm\u200b,visit,\u00a0hamd17\ufeff\n" + OK,
+        "header_duplicate_invisible.csv": "subject_id,arm,visit,hamd17,arm\u200b\n"
+        + "".join(f"{line},x\n" for line in OK.splitlines()),
+        "header_huge_name.csv": "subject_id,arm,visit,hamd17,"
+        + "n" * 1500
+        + "\n"
+        + "".join(f"{line},x\n" for line in OK.splitlines()),
+        "cell_too_long.csv": H + OK + "C," + "T" * 40_000 + ",0,19\n",
+        "many_arms.csv": H
+        + "".join(
+            f"S{i},ARM{i:03d},0,{18 + i % 9}\nS{i},ARM{i:03d},3,{9 + i % 7}\n" for i in range(150)
+        ),
+        "arm_None.csv": H + OK.replace("IPT", "None"),
+        "arm_NA.csv": H + OK.replace("IPT", "NA"),
+        "arm_NaN.csv": H + OK.replace("IPT", "NaN"),
+        "arm_null.csv": H + OK.replace("IPT", "null"),
+        "whitespace_only.csv": "  \n\t\n \n",
+        "blank_lines_only.csv": H + "\n" * 10_000,
+        "cr_only_line_ends.csv": (H + OK).replace("\n", "\r"),
+        "trailing_separators.csv": "".join(line + ",,\n" for line in (H + OK).splitlines()),
+        "header_repeated.csv": H + OK + H + "C,TAU,0,19\nC,TAU,3,8\n",
+        "short_row.csv": H + OK.replace("B,IPT,3,9", "B,IPT,3"),
+        "arm_cyrillic_lookalike.csv": H + OK + "C,\u0422\u0410U,0,19\nC,\u0422\u0410U,3,8\n",
+        "arm_fullwidth_lookalike.csv": H
+        + OK
+        + "C,\uff34\uff21\uff35,0,19\nC,\uff34\uff21\uff35,3,8\n",
+        "arm_spacing_lookalike.csv": H
+        + "A,IPT + MED,0,20\nA,IPT + MED,3,10\nB,IPT  + MED,0,18\nB,IPT  + MED,3,9\n"
+        + "C,TAU,0,19\nC,TAU,3,8\n",
+        "subject_cyrillic_lookalike.csv": H + OK + "\u0410,TAU,6,9\n",
+        "arm_russian_label.csv": H
+        + OK.replace("IPT", "\u041a\u043e\u043d\u0442\u0440\u043e\u043b\u044c"),
+        "arm_variation_selector.csv": H + OK + "C,TAU\ufe0f,0,19\nC,TAU\ufe0f,3,8\n",
+        "arm_invisible_format.csv": H + OK + "C,\u2063TAU\U000e0041,0,19\nC,TAU\u3164,3,8\n",
+        "arm_emoji_joiner.csv": H + OK.replace("IPT", "IPT \U0001f469\u200d\u2695\ufe0f"),
+        "events_zero_width.csv": "subject_id,visit,strategy\nP01\u200b,3,JR\n",
+        "missing_baselines_many.csv": H
+        + "".join(
+            f"S{i},{'TAU' if i % 2 else 'IPT'},0,{20 if i < 10 else ''}\n"
+            f"S{i},{'TAU' if i % 2 else 'IPT'},3,10\n"
+            for i in range(1000)
+        ),  # fmt: skip
+        "text_scores_many.csv": H + "".join(f"S{i},TAU,0,ten\n" for i in range(2000)),
+        "antidepressant_words.csv": "subject_id,arm,visit,hamd17,antidepressant\n"
+        + "".join(f"{line},{'WAHR' if line[0] == 'A' else 'FALSCH'}\n" for line in OK.splitlines()),
+        "design_long_schedule.toml": "[visits]\nschedule = ["
+        + ", ".join(str(i) for i in range(5000))
+        + "]\n",
+    }
+)
+
 
 def main() -> None:
     for name, text in TEXT.items():
@@ -106,6 +199,7 @@ def main() -> None:
     (HERE / "utf16_bom.csv").write_bytes((H + OK).encode("utf-16"))
     workbooks()
     spss_files()
+    issue30_files()
 
 
 def _book(sheets: dict, name: str) -> None:
@@ -195,6 +289,96 @@ def spss_files() -> None:
     pyreadstat.write_sav(frame, HERE / "labelled_visit.sav",
                          variable_value_labels={"arm": arms, "visit": visits})  # fmt: skip
     pyreadstat.write_sav(frame, HERE / "labelled_arm.sav", variable_value_labels={"arm": arms})
+
+
+def issue30_files() -> None:
+    """Workbooks, Parquet files and links of issue 30: booleans, dates, merged cells, hidden
+    rows, decompression bombs, declared sizes beyond the limits, links that lead nowhere."""
+    import os
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header = ("subject_id", "arm", "visit", "hamd17")
+    rows = [("A", "TAU", 0, 20), ("A", "TAU", 3, 10), ("B", "IPT", 0, 18), ("B", "IPT", 3, 9)]
+    _book({"data": [header, *rows[:1], ("A", "TAU", 3, True), *rows[2:]]}, "bool_cell.xlsx")
+    _book({"data": [header, *[(s, a, datetime.datetime(2024, 1, 1) + datetime.timedelta(days=30 * v), y)
+                              for s, a, v, y in rows]]}, "date_visits.xlsx")  # fmt: skip
+    _book({"data": [header, *[(s, a, v, f"{y} ") for s, a, v, y in rows]]}, "score_text_space.xlsx")
+    _book({"data": [header, *[(s, a, v + 1e-12 if v else v, y) for s, a, v, y in rows]]},
+          "visit_noise.xlsx")  # fmt: skip
+    for label in ("None", "NA"):
+        _book({"data": [header, *[(s, label if a == "IPT" else a, v, y) for s, a, v, y in rows]]},
+              f"arm_{label}.xlsx")  # fmt: skip
+    _book({"data": [(), header, *rows]}, "header_row_empty.xlsx")
+
+    def merged(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(
+            b"</sheetData>",
+            b'</sheetData><mergeCells count="1"><mergeCell ref="B2:B3"/></mergeCells>',
+        )
+
+    _book({"data": [header, rows[0], ("A", None, 3, 10), *rows[2:]]}, "merged_cells.xlsx")
+    _restamp(HERE / "merged_cells.xlsx", merged)
+
+    def hidden(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(b'<row r="3">', b'<row r="3" hidden="1">')
+        assert b'hidden="1"' in parts[sheet]
+
+    _book({"data": [header, *rows]}, "hidden_row.xlsx")
+    _restamp(HERE / "hidden_row.xlsx", hidden)
+
+    # a zip that is a small file but unpacks a part of 20 MiB of zeros (1,000 times smaller)
+    def padding(parts):
+        parts["xl/media/padding.bin"] = b"\0" * (20 << 20)
+
+    _book({"data": [header, *rows]}, "bomb.xlsx")
+    _restamp(HERE / "bomb.xlsx", padding)
+    # a zip whose directory declares parts of 2 GiB (a lying header: nothing is unpacked)
+    _book({"data": [header, *rows]}, "declared_huge.xlsx")
+    data = bytearray((HERE / "declared_huge.xlsx").read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    pos = int.from_bytes(data[end + 16 : end + 20], "little")
+    while data[pos : pos + 4] == b"PK\x01\x02":  # every central directory entry: 2 GiB
+        data[pos + 24 : pos + 28] = (2**31 - 1).to_bytes(4, "little")
+        name_len, extra_len, comment_len = (int.from_bytes(data[pos + o : pos + o + 2], "little")
+                                            for o in (28, 30, 32))  # fmt: skip
+        pos += 46 + name_len + extra_len + comment_len
+    (HERE / "declared_huge.xlsx").write_bytes(bytes(data))
+    # an encrypted workbook is an OLE compound file, not a zip
+    (HERE / "password_protected.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+
+    # Parquet: 5,000,001 rows of one value (dictionary-encoded: a few kilobytes), one long text
+    n = 5_000_001
+    zeros = pa.array(np.zeros(n, dtype=np.int8))
+    big = pa.table({c: pa.DictionaryArray.from_arrays(zeros, pa.array([v]))
+                    for c, v in zip(header, ("S1", "TAU", 0.0, 20.0), strict=True)})  # fmt: skip
+    pq.write_table(big, HERE / "many_rows.parquet", compression="zstd", compression_level=19,
+                   write_statistics=False, row_group_size=n, data_page_version="2.0")  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(header)).assign(note="x" * 40_000)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), HERE / "long_text.parquet")
+    frame = pd.DataFrame(rows, columns=list(header)).assign(
+        antidepressant=[True, True, False, False]
+    )
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                   HERE / "antidepressant_bool.parquet")  # fmt: skip
+    _book({"data": [(*header, "antidepressant"), *[(*r, r[0] == "A") for r in rows]]},
+          "antidepressant_bool.xlsx")  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(header)).assign(hamd17=[True, False, True, False])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), HERE / "bool_scores.parquet")
+
+    # a late NUL byte (after the first 64 KiB, which the binary check reads)
+    lines = "".join(f"P{i:05d},TAU,0,20\n" for i in range(5000))
+    (HERE / "nul_late.csv").write_bytes((H + lines + "P99999,TA\x00U,3,10\n").encode())
+
+    # links: one to itself, one to nothing (committed as links)
+    for name, target in (("link_loop.csv", "link_loop.csv"), ("link_dangling.csv", "gone.csv")):
+        if os.path.lexists(HERE / name):
+            (HERE / name).unlink()
+        (HERE / name).symlink_to(target)
 
 
 if __name__ == "__main__":

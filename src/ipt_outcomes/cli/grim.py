@@ -6,7 +6,7 @@ import argparse
 
 from ..output import OutputFolder
 from .common import say
-from .options import add_out, at_least, finite
+from .options import AtMostValues, add_out, at_least, finite
 
 __all__ = ["arguments", "run"]
 
@@ -24,7 +24,8 @@ def _percent(text: str) -> float:
 def arguments(p) -> None:
     """The command's arguments (range-checked where they are parsed)."""
     p.add_argument("--percent", type=_percent, required=True, metavar="P")
-    p.add_argument("--n", type=at_least(1, MAX_GRIM_N), nargs="+", required=True, metavar="N")
+    p.add_argument("--n", type=at_least(1, MAX_GRIM_N), nargs="+", required=True, metavar="N",
+                   action=AtMostValues, most=1_000)  # fmt: skip
     add_out(p)
 
 

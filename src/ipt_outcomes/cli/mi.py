@@ -16,10 +16,9 @@ from .options import (
     add_out,
     alpha,
     at_least,
-    finite,
-    nonnegative,
-    positive,
-    positive_int,
+    delta_max,
+    delta_step,
+    score_difference,
     visit_value,
 )
 
@@ -38,7 +37,7 @@ def arguments(p) -> None:
                         "augmentation of one arm (mi_pooled.csv)")  # fmt: skip
     p.add_argument("--resampling", choices=MI_RESAMPLING, default="jackknife",
                    help="standard errors of condmean (default jackknife)")  # fmt: skip
-    p.add_argument("--delta", type=finite, metavar="D",
+    p.add_argument("--delta", type=score_difference, metavar="D",
                    help="points added to imputed post-event scores of the non-reference arms")  # fmt: skip
     p.add_argument("--variance", choices=("resampling", "information-anchored"),
                    default="resampling", help="condmean variance (default resampling)")  # fmt: skip
@@ -67,13 +66,13 @@ def arguments(p) -> None:
                         "design's first)")  # fmt: skip
     p.add_argument("--visit", type=visit_value, metavar="V",
                    help="visit of the tipping point (default: the design's last key visit)")  # fmt: skip
-    p.add_argument("--iterations", type=positive_int, default=50, metavar="K",
+    p.add_argument("--iterations", type=at_least(1, 100_000), default=50, metavar="K",
                    help="mvn: data-augmentation iterations per imputation (default 50)")  # fmt: skip
     p.add_argument("--seed", type=at_least(0), default=2016, metavar="S")
     p.add_argument("--alpha", type=alpha, default=0.05)
-    p.add_argument("--delta-max", type=nonnegative, default=8.0, metavar="D",
+    p.add_argument("--delta-max", type=delta_max, default=8.0, metavar="D",
                    help="tipping-point grid from -D to +D points (default 8)")  # fmt: skip
-    p.add_argument("--delta-step", type=positive, default=0.5, metavar="D")
+    p.add_argument("--delta-step", type=delta_step, default=0.5, metavar="D")
     p.add_argument(
         "--workers",
         type=at_least(1, MAX_WORKERS),

@@ -15,15 +15,22 @@ __all__ = [
     "alpha",
     "positive_int",
     "at_least",
+    "AtMostValues",
     "nonnegative",
     "positive",
     "probability",
     "finite",
+    "between",
+    "score_difference",
+    "delta_max",
+    "delta_step",
     "path_text",
     "nonempty_name",
     "visit_value",
     "encoding",
     "MAX_WORKERS",
+    "MIN_ALPHA",
+    "MAX_POINTS",
 ]
 
 #: Local worker processes: more than a few per core only costs memory.
@@ -41,11 +48,57 @@ def finite(text: str) -> float:
     return v
 
 
+#: The smallest alpha: a 99.9999% interval. Smaller ones stretch intervals beyond what a
+#: float holds (``--alpha 1e-300`` made infinite limits) and no analysis plan uses them.
+MIN_ALPHA = 1e-6
+#: Score points: a difference, shift or grid bound beyond this is beyond every depression
+#: scale's range (HAM-D 0-52, MADRS 0-60, BDI-II 0-63).
+MAX_POINTS = 100.0
+#: The finest tipping-point grid step (with MAX_POINTS, at most 4,001 deltas).
+MIN_DELTA_STEP = 0.05
+
+
 def alpha(text: str) -> float:
-    """1 - confidence level, strictly between 0 and 1."""
+    """1 - confidence level, strictly between 0 and 1, and at least :data:`MIN_ALPHA`."""
     v = finite(text)
     if not 0 < v < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (e.g. 0.05), got {text}")
+    if v < MIN_ALPHA:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_ALPHA:g} (a 99.9999% interval): smaller values give "
+            f"intervals too wide to compute; got {text}"
+        )
+    return v
+
+
+def between(lo: float, hi: float, unit: str = ""):
+    """A finite number in [lo, hi]."""
+
+    def parse(text: str) -> float:
+        v = finite(text)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo:g} and {hi:g}{unit}, got {text}")
+        return v
+
+    parse.__name__ = f"number in [{lo:g}, {hi:g}]"
+    return parse
+
+
+#: A difference or shift in score points (power --effect, mi --delta).
+score_difference = between(-MAX_POINTS, MAX_POINTS, " score points")
+#: The tipping-point grid's bound (from -D to +D).
+delta_max = between(0, MAX_POINTS, " score points")
+
+
+def delta_step(text: str) -> float:
+    """The tipping-point grid's step: at least :data:`MIN_DELTA_STEP` (a grid of millions of
+    imputations is not an analysis)."""
+    v = positive(text)
+    if v < MIN_DELTA_STEP:
+        raise argparse.ArgumentTypeError(
+            f"must be at least {MIN_DELTA_STEP:g} score points (a finer grid means thousands "
+            f"of imputations per point of delta), got {text}"
+        )
     return v
 
 
@@ -78,6 +131,22 @@ def at_least(lo: int, most: int | None = None):
 positive_int = at_least(1)
 
 
+class AtMostValues(argparse.Action):
+    """``nargs="+"`` with at most ``most`` values (``add_argument(..., action=AtMostValues,
+    most=100)``): each value is one more analysis."""
+
+    def __init__(self, option_strings, dest, most: int = 100, **kwargs):
+        self.most = most
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) > self.most:
+            parser.error(
+                f"argument {option_string}: at most {self.most:,} values, got {len(values):,}"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def nonnegative(text: str) -> float:
     v = finite(text)
     if v < 0:
@@ -101,11 +170,14 @@ def path_text(text: str) -> str:
 
 
 def nonempty_name(text: str) -> str:
-    """A column, arm or sheet name: not empty (surrounding spaces dropped, as the readers drop
-    them from headers and labels)."""
+    """A column, arm or sheet name: not empty, surrounding spaces dropped and Unicode NFC, as
+    the readers make headers and labels (a name typed in another normal form is the same
+    name)."""
+    import unicodedata
+
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a name, got an empty one")
-    return text.strip()
+    return unicodedata.normalize("NFC", text.strip())
 
 
 def visit_value(text: str) -> float | str:

@@ -12,15 +12,16 @@ from ..output import OutputFolder
 from .common import arm_and_visit, inputs_of, load, say
 from .options import (
     MAX_WORKERS,
+    AtMostValues,
     add_data_options,
     add_out,
     alpha,
     at_least,
-    finite,
     nonempty_name,
     nonnegative,
     path_text,
     probability,
+    score_difference,
 )
 
 __all__ = ["arguments", "run", "rates"]
@@ -28,6 +29,8 @@ __all__ = ["arguments", "run", "rates"]
 #: Exact power enumerates (n + 1)^2 outcomes per n.
 MAX_POWER_PER_ARM = 5_000
 MAX_SIMS = 10_000_000
+#: Sample sizes in one run (each is a simulation of --sims trials).
+MAX_N_VALUES = 100
 
 
 def arguments(p) -> None:
@@ -35,7 +38,8 @@ def arguments(p) -> None:
     p.add_argument("--rates", type=rates, metavar="P_REF,P_ARM",
                    help="true response rates of the reference arm and the other arm")  # fmt: skip
     p.add_argument("--n-per-arm", type=at_least(2, MAX_POWER_PER_ARM), nargs="+", required=True,
-                   metavar="N", help="patients per arm (2 to 5,000)")  # fmt: skip
+                   action=AtMostValues, most=MAX_N_VALUES, metavar="N",
+                   help="patients per arm (2 to 5,000; at most 100 sizes)")  # fmt: skip
     p.add_argument("--test", choices=("chisq", "fisher", "mmrm"), default="chisq")
     p.add_argument("--sims", type=at_least(1, MAX_SIMS), metavar="K",
                    help="simulated trials per n (default 10000; 1000 for mmrm)")  # fmt: skip
@@ -64,7 +68,7 @@ def arguments(p) -> None:
     g.add_argument(
         "--visit", type=nonnegative, metavar="V", help="key visit (default: the design's last)"
     )
-    g.add_argument("--effect", type=finite, metavar="D",
+    g.add_argument("--effect", type=score_difference, metavar="D",
                    help="true difference in mean change at the key visit (default: as fitted)")  # fmt: skip
     g.add_argument("--df", choices=DF_METHODS, default="kenward-roger")
     add_out(p)

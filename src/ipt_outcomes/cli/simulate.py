@@ -17,6 +17,8 @@ __all__ = ["arguments", "run", "calibration_text"]
 
 #: A simulated trial of 50,000 per arm is about a million rows.
 MAX_SIMULATED_PER_ARM = 50_000
+#: Visits of a simulated schedule.
+MAX_SIMULATED_VISITS = 105
 
 
 def _visits(text: str) -> list[float]:
@@ -33,6 +35,10 @@ def _visits(text: str) -> list[float]:
     if len(out) < 2:
         raise argparse.ArgumentTypeError(
             f"visits need baseline 0 and at least one follow-up visit, e.g. 0,3; got {text!r}"
+        )
+    if len(out) > MAX_SIMULATED_VISITS:
+        raise argparse.ArgumentTypeError(
+            f"at most {MAX_SIMULATED_VISITS} visits (weekly for two years), got {len(out):,}"
         )
     if out[-1] > MAX_SIMULATED_MONTHS:
         raise argparse.ArgumentTypeError(
@@ -82,10 +88,19 @@ def run(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from ..data.synthetic import simulate_trial, write_trial_csv
+    from ..data.readers import MAX_ROWS
+    from ..datasets import simulate_trial, write_trial_csv
     from ..exceptions import IptOutcomesError
 
     check_output_file(args.out)  # before the simulation, not after it
+    n_arms = 3 if args.no_modelled_arm else 4
+    rows = (args.n_per_arm or 46) * n_arms * len(args.visits or (0, 1.5, 3, 6, 12))
+    if rows > MAX_ROWS:
+        raise IptOutcomesError(
+            f"--n-per-arm {args.n_per_arm} with {len(args.visits or ()) or 5} visits is "
+            f"{rows:,} rows, more than the {MAX_ROWS:,} this tool reads back; use fewer "
+            "patients per arm or fewer visits"
+        )
     if args.calibration:
         check_output_file(args.calibration)
         if Path(args.calibration).resolve() == Path(args.out).resolve():  # links followed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, problem_lines
 from .common import load, nothing_to_analyse
 from .options import add_data_options, path_text
 
@@ -67,8 +67,7 @@ def validation_report(trial) -> str:
     modelled = [trial.arm_label(a) for a in trial.arms if design.arm(a).modelled]
     if modelled:
         lines.append(f"Modelled, not observed (per the design): {', '.join(modelled)}.")
-    for p in trial.problems:
-        lines.append(p.format(trial.source))
+    lines.extend(problem_lines(trial.problems, trial.source))  # a few of each kind, then counted
     if len(trial.arms) == 1:
         lines.append(
             f"warning: only one arm ({trial.arms[0]}) is in the data; the analyses compare arms "

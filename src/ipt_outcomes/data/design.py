@@ -1110,6 +1110,27 @@ def _normalise_numbers(raw):
     return raw
 
 
+#: A design file is a few kilobytes; its lists (visits, arms, endpoints) a few dozen entries.
+MAX_DESIGN_BYTES = 1 << 20
+MAX_DESIGN_LIST = 1_000
+
+
+def _refuse_long_lists(raw, source: str, where: str = "") -> None:
+    """Refuse, before any validation, a list longer than a trial has (a million-visit
+    schedule would cost minutes and gigabytes downstream)."""
+    if isinstance(raw, dict):
+        for k, v in raw.items():
+            _refuse_long_lists(v, source, f"{where}.{k}" if where else str(k))
+    elif isinstance(raw, list):
+        if len(raw) > MAX_DESIGN_LIST:
+            raise DesignError(
+                f"{source}: {where} has {len(raw):,} entries; a design lists at most "
+                f"{MAX_DESIGN_LIST:,} (visits, arms, endpoints)"
+            )
+        for i, v in enumerate(raw):
+            _refuse_long_lists(v, source, f"{where}[{i}]")
+
+
 def parse_design(raw: dict, *, source: str = "<design>", base_dir: Path | None = None):
     """Check a design given as a dict (as read from TOML) and build the :class:`TrialDesign`.
 
@@ -1121,6 +1142,7 @@ def parse_design(raw: dict, *, source: str = "<design>", base_dir: Path | None =
     """
     from pydantic import ValidationError
 
+    _refuse_long_lists(raw, source)
     schema = _design_schema()
     try:
         d = schema.model_validate(_normalise_numbers(raw))
@@ -1289,6 +1311,11 @@ def load_design(path: str | Path) -> TrialDesign:
     path = Path(path)
     if not path.is_file():
         raise DesignError(f"{path}: design file not found")
+    if path.stat().st_size > MAX_DESIGN_BYTES:
+        raise DesignError(
+            f"{path}: {path.stat().st_size / 2**20:,.1f} MiB is not a design file (a design is a "
+            f"few kilobytes; at most {MAX_DESIGN_BYTES >> 20} MiB)"
+        )
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

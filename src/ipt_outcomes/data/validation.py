@@ -24,6 +24,7 @@ __all__ = ["Problem", "ValidatedScores", "validate_scores", "MISSING_TOKENS"]
 #: Text that means "no value" in a numeric cell (R, SAS, SPSS and spreadsheet conventions).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", ".", "NULL", "null", "#N/A", "None"})
 NUMERIC_OPTIONAL = ("antidepressant", "age", "cgi_s", "sofas")
+MAX_ARMS = 100
 TEXT_OPTIONAL = ("therapy_group", "sex")
 
 
@@ -291,6 +292,11 @@ def validate_scores(
     data = pd.DataFrame(index=frame.index)
     data["subject_id"] = _parse_text(frame[columns.subject])
     data["arm"] = _parse_text(frame[columns.arm])
+    n_arms = data["arm"].nunique()
+    if n_arms > MAX_ARMS:  # every analysis is per arm: thousands would take hours
+        raise DataValidationError([Problem("too_many_arms", f"{n_arms:,} different arms; a trial "
+            f"has at most {MAX_ARMS} (is the arm column the right one?)", column=columns.arm,
+            option="arm")], source)  # fmt: skip
     parse_bad: set[tuple[int, str]] = set()
     numeric_roles = [("score", columns.outcome)]
     if columns.baseline:

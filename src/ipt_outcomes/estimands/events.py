@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import MI_STRATEGIES
+from ..data.cells import clean_text
 from ..exceptions import DataValidationError, IptOutcomesError
 
 __all__ = ["EVENT_COLUMNS", "read_events", "intercurrent_events"]
@@ -89,6 +90,7 @@ def read_events(path, trial, strategy: str | None = None) -> pd.DataFrame:
     for pos, r in enumerate(raw.itertuples(index=False)):
         row = f"row {pos + 2}"
         subj, visit_text, strat = (str(getattr(r, c)).strip() for c in EVENT_COLUMNS)
+        subj = clean_text(subj)[0].strip()  # one spelling, as the score file's (issue 30)
         here = dict(row=row, subject=subj or None, position=pos)
         bad = False
         if not subj:

@@ -52,6 +52,7 @@ from plotnine import (
     theme_minimal,
 )
 
+from ..output import staged_file
 from .background import Background
 
 __all__ = [
@@ -563,9 +564,8 @@ def tipping_point_plot(
 def _save(figure, path: Path, dpi: int) -> Path:
     ext = path.suffix.lstrip(".")
     meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
-    tmp = path.with_name(f".{path.stem}.tmp.{ext}")
-    figure.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
-    tmp.replace(path)
+    with staged_file(path) as tmp:
+        figure.savefig(tmp, format=ext, dpi=dpi, metadata=meta)
     return path
 
 

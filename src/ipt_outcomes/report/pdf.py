@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from ..exceptions import IptOutcomesError
+from ..output import staged_file
 
 __all__ = ["find_chromium", "print_pdf", "CHROMIUM_NAMES"]
 
@@ -66,20 +67,20 @@ def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout: floa
             "chromium; or set IPT_CHROMIUM to a Chrome or Chromium executable)"
         )
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
-    tmp = pdf_path.with_name(f".{pdf_path.stem}.tmp.pdf").resolve()
-    with tempfile.TemporaryDirectory(prefix="ipt-outcomes-chromium-") as profile:
+    with (
+        staged_file(pdf_path) as staged,
+        tempfile.TemporaryDirectory(prefix="ipt-outcomes-chromium-") as profile,
+    ):
+        tmp = staged.resolve()
         cmd = [chromium, *FLAGS, f"--user-data-dir={profile}", f"--print-to-pdf={tmp}",
                html_path.as_uri()]  # fmt: skip
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            tmp.unlink(missing_ok=True)
             raise IptOutcomesError(f"Chromium could not print the report to PDF: {exc}") from None
-    if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
-        tmp.unlink(missing_ok=True)
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise IptOutcomesError(
-            f"Chromium could not print the report to PDF (exit {proc.returncode}): {last[0]}"
-        )
-    tmp.replace(pdf_path)
+        if proc.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+            last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise IptOutcomesError(
+                f"Chromium could not print the report to PDF (exit {proc.returncode}): {last[0]}"
+            )
     return pdf_path

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..output import staged_file
 from .views import TableView, text_of
 
 __all__ = ["rtf_escape", "table_rtf", "build_rtf", "rtf_name"]
@@ -131,8 +132,7 @@ def build_rtf(tables: dict, out_dir) -> list[Path]:
         doc = table_rtf(label, report.text(tlf.title), report.text(tlf.population), tlf.view,
                         tables, notes)  # fmt: skip
         path = out_dir / rtf_name(label)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(doc, encoding="ascii", newline="\n")
-        tmp.replace(path)
+        with staged_file(path) as tmp:
+            tmp.write_text(doc, encoding="ascii", newline="\n")
         written.append(path)
     return written
