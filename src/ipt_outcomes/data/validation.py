@@ -9,6 +9,7 @@ with the row number a spreadsheet user sees (header = row 1), the subject and th
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -455,9 +456,24 @@ def _all_text(raw: pd.Series, bad: pd.Series) -> bool:
     return bool(bad.sum() > 0) and int(bad.sum()) >= int(_parse_text(raw).ne("").sum())
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?$")
+
+
 def _visits_are_codes(raw, bad, raw_table, data, columns) -> Problem:
     codes = list(dict.fromkeys(_parse_text(raw[bad])))
     first = bad[bad].index[0]
+    subject = data.at[first, columns.subject] if columns.subject in data.columns else None
+    if all(_DATE.match(str(c)) for c in codes):  # calendar dates, not times or visit codes
+        return Problem(
+            "visit_is_a_date",
+            f"visit {codes[0]!r} is a calendar date: visits are times since randomisation "
+            "(numbers) or visit codes mapped by the design, not dates (compute the time since "
+            "randomisation, or use the visit number)",
+            row=raw_table.row_label(first),
+            subject=None if subject is None or subject != subject else str(subject),
+            position=first,
+            column=columns.visit,
+        )
     return Problem(
         "visit_codes_not_mapped",
         f"visits are text codes ({_list(codes)}): map them in the design ([visits] schedule = "
