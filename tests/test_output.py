@@ -176,28 +176,34 @@ def test_a_read_only_folder_is_refused_by_its_permissions(tmp_path, monkeypatch)
 
 
 # The command line run by a user without rights. The interpreter starts as the test's own user
-# and imports the package and every command module while it can read them (the checkout may be
-# in a private folder, e.g. root's home: another user could not even import the package); as
-# root it then gives up root for good (uid and gid 65534, nobody, no supplementary groups), so
-# every check the command makes is the kernel's answer for that user. Not root: the user already
-# is one for whom 0555 is read-only. It first checks its footing (it may enter both folders and
-# write in only one), then runs the command.
+# and first runs the same command into a scratch folder of its own, so that every module the
+# command needs (the package's and the libraries' lazy imports) is loaded while it can read
+# them: the checkout may be in a private folder, e.g. root's home, where another user could not
+# even import the package. As root it then gives up root for good (uid and gid 65534, nobody,
+# no supplementary groups), so every check the command makes is the kernel's answer for that
+# user; not root, the user already is one for whom 0555 is read-only. It checks its footing
+# (it may enter both folders and write in only one) and runs the command.
 AS_UNPRIVILEGED = """
-import os, sys
+import contextlib, io, os, shutil, sys, tempfile
 from pathlib import Path
-import ipt_outcomes, ipt_outcomes.stats.appraisal, ipt_outcomes.data.synthetic
-from ipt_outcomes.cli import build_parser, main
-build_parser()  # imports every command module
+from ipt_outcomes.cli import main
+ro, rw, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+scratch = tempfile.mkdtemp()
+warm = list(args)
+warm[warm.index("--out") + 1] = os.path.join(scratch, Path(args[args.index("--out") + 1]).name)
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as e:
+    if main(warm) != 0:
+        sys.exit("warm-up run failed: " + e.getvalue())
+shutil.rmtree(scratch)
 if os.geteuid() == 0:
     os.setgroups([])
     os.setgid(65534)
     os.setuid(65534)
     assert os.getuid() == os.geteuid() == 65534 and os.getgroups() == []
-ro, rw = Path(sys.argv[1]), Path(sys.argv[2])
 footing = (os.access(ro, os.X_OK), os.access(ro, os.W_OK), os.access(rw, os.W_OK | os.X_OK))
 if footing != (True, False, True):
     sys.exit(f"footing: may enter ro, write in ro, write in rw = {footing}")
-sys.exit(main(sys.argv[3:]))
+sys.exit(main(args))
 """
 
 
