@@ -120,8 +120,10 @@ def _direct_references(node) -> set[str]:
             for a, b in zip(parts, parts[1:], strict=False):
                 if a == "reference" and isinstance(b, str) and b:
                     out.add(f"tests/reference/{b}")
-        elif isinstance(n, ast.Constant) and isinstance(n.value, str):
-            out.update(f"tests/reference/{m}" for m in re.findall(r"reference/([\w.-]+)", n.value))
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str):  # a path, nothing else
+            m = re.fullmatch(r"(?:\.\./)*(?:tests/)?reference/([\w.-]+)(?:/[\w./-]*)?", n.value)
+            if m:
+                out.add(f"tests/reference/{m[1]}")
     return {r for r in out if (ROOT / r).is_dir()}
 
 
