@@ -364,7 +364,9 @@ def spec_names(spec: Path, not_outputs: list[str]) -> tuple[set[str], set[str]]:
 
 
 def find_spec(explicit: str | None) -> Path | None:
-    candidates = [Path(explicit)] if explicit else []
+    if explicit:  # named: that file or none
+        return Path(explicit) if Path(explicit).is_file() else None
+    candidates = []
     if os.environ.get("IPT_SHARED"):
         candidates.append(Path(os.environ["IPT_SHARED"]) / "SPEC.md")
     candidates.append(ROOT.parent / "shared" / "SPEC.md")
