@@ -12,10 +12,10 @@ CALIB  := data/synthetic/calibration.csv
 PKG    := $(shell find src/ipt_outcomes -name '*.py' -o -name '*.csv' -o -name '*.toml')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lint format bench report teaching clean
+.PHONY: help setup data test lint format bench report teaching validation clean
 
 help: ## show this list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,10 +49,24 @@ reports/teaching/index.html: reports/report.html $(DATA) $(DESIGN) $(STAMP) $(PK
 
 teaching: reports/teaching/index.html ## build the eight worksheets into reports/teaching/ (instructor keys in reports/teaching/keys/)
 
-test: $(STAMP) ## lint, then run every test and doctest
+# One run of the suite serves both `make test` and `make validation`: pytest runs under coverage.py
+# and writes its JUnit XML; `make validation` only renders them (and runs the suite itself only when
+# the tests or the package are newer than the last run's results).
+VALID   := reports/validation
+TESTS   := $(shell find tests -type f -not -path '*/__pycache__/*')
+PYTEST  := mkdir -p $(VALID) && rm -f $(VALID)/.coverage && $(BIN)/python -m coverage run -m pytest -q --junitxml=$(VALID)/junit.xml
+
+test: $(STAMP) ## lint, then run every test and doctest (JUnit XML and coverage into reports/validation/)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+$(VALID)/junit.xml: $(STAMP) $(PKG) $(TESTS)
+	$(PYTEST)
+
+validation: $(VALID)/junit.xml ## the validation report: requirements -> tests -> references, coverage (reports/validation/index.html, traceability.csv)
+	$(BIN)/python -m coverage json -q -o $(VALID)/coverage.json
+	$(BIN)/python validation/build.py --junit $(VALID)/junit.xml --coverage $(VALID)/coverage.json --out $(VALID)
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
@@ -67,4 +81,4 @@ bench: $(STAMP) ## whole-process timings against the goals and against R where i
 	$(BIN)/python benchmarks/readme_table.py --bench reports/bench.csv --readme README.md
 
 clean: ## remove generated data and reports (keeps .venv)
-	rm -rf reports/report.html reports/report.pdf reports/provenance.csv reports/tables reports/figures reports/rtf reports/bench.csv reports/teaching $(DATA) $(CALIB)
+	rm -rf reports/report.html reports/report.pdf reports/provenance.csv reports/tables reports/figures reports/rtf reports/bench.csv reports/teaching reports/validation $(DATA) $(CALIB)

@@ -38,10 +38,22 @@ def umask_027():
         os.umask(old)
 
 
+def _open_to_others(path: Path) -> bool:
+    """Whether every folder from / down to path may be entered by any user (o+x)."""
+    return all(p.stat().st_mode & stat.S_IXOTH for p in [path, *path.parents])
+
+
 @pytest.fixture
 def shared_tmp():
-    """A temporary folder that other users may enter (pytest's tmp_path is the owner's only)."""
-    path = Path(tempfile.mkdtemp(prefix="ipt-outcomes-test-"))
+    """A temporary folder that other users may enter (pytest's tmp_path is the owner's only).
+
+    Made where every parent folder is open to others, whatever TMPDIR says (a private TMPDIR
+    would make any folder under it unreachable for another user, for the wrong reason)."""
+    bases = [Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+    base = next((b for b in bases if b.is_dir() and _open_to_others(b)), None)
+    if base is None:
+        pytest.skip("no temporary folder that other users may enter")  # pragma: no cover
+    path = Path(tempfile.mkdtemp(prefix="ipt-outcomes-test-", dir=base))
     path.chmod(0o755)
     try:
         yield path
@@ -163,28 +175,67 @@ def test_a_read_only_folder_is_refused_by_its_permissions(tmp_path, monkeypatch)
     assert list(ro.iterdir()) == []
 
 
-@pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("setpriv") is None,
-    reason="as root: run the command as nobody (root may write in read-only folders)",
-)
+# The command line run by a user without rights. The interpreter starts as the test's own user
+# and first runs the same command into a scratch folder of its own, so that every module the
+# command needs (the package's and the libraries' lazy imports) is loaded while it can read
+# them: the checkout may be in a private folder, e.g. root's home, where another user could not
+# even import the package. As root it then gives up root for good (uid and gid 65534, nobody,
+# no supplementary groups), so every check the command makes is the kernel's answer for that
+# user; not root, the user already is one for whom 0555 is read-only. It checks its footing
+# (it may enter both folders and write in only one) and runs the command.
+AS_UNPRIVILEGED = """
+import contextlib, io, os, shutil, sys, tempfile
+from pathlib import Path
+from ipt_outcomes.cli import main
+ro, rw, args = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+scratch = tempfile.mkdtemp()
+warm = list(args)
+warm[warm.index("--out") + 1] = os.path.join(scratch, Path(args[args.index("--out") + 1]).name)
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as e:
+    if main(warm) != 0:
+        sys.exit("warm-up run failed: " + e.getvalue())
+shutil.rmtree(scratch)
+if os.geteuid() == 0:
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    assert os.getuid() == os.geteuid() == 65534 and os.getgroups() == []
+footing = (os.access(ro, os.X_OK), os.access(ro, os.W_OK), os.access(rw, os.W_OK | os.X_OK))
+if footing != (True, False, True):
+    sys.exit(f"footing: may enter ro, write in ro, write in rw = {footing}")
+sys.exit(main(args))
+"""
+
+
+def _as_unprivileged(ro: Path, rw: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", AS_UNPRIVILEGED, str(ro), str(rw), *args],
+                          capture_output=True, text=True, cwd="/", timeout=300)  # fmt: skip
+
+
+@pytest.mark.skipif(not hasattr(os, "setuid"), reason="needs POSIX users (os.setuid)")
 def test_a_read_only_folder_is_refused_for_a_real_unprivileged_user(shared_tmp):
-    """Root passes every permission check (os.access says yes to a 0555 folder), so this runs
-    the command line as the unprivileged user nobody, for whom 0555 really is read-only."""
-    ro = shared_tmp / "ro"
-    ro.mkdir(mode=0o555)
+    """Root passes every permission check (os.access says yes to a 0555 folder), so as root the
+    command line runs as the unprivileged user nobody, for whom 0555 really is read-only; the
+    same user writes in a 0777 folder, so the refusal is the folder's doing and nothing else."""
+    ro, rw = shared_tmp / "ro", shared_tmp / "rw"
+    ro.mkdir()
     ro.chmod(0o555)
-    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    for cmd, message in (
-        (["grim", "--percent", "61", "--n", "27", "--out", str(ro / "x")], "permission denied"),
-        (["simulate", "--seed", "1", "--quiet", "--out", str(ro / "t.csv")], "permission denied"),
+    rw.mkdir()
+    rw.chmod(0o777)
+    for cmd, folder in (
+        (["grim", "--percent", "61", "--n", "27", "--out", str(ro / "x")], ro),
+        (["simulate", "--seed", "1", "--quiet", "--out", str(ro / "t.csv")], ro),
     ):
-        proc = subprocess.run([*nobody, sys.executable, "-m", "ipt_outcomes.cli", *cmd],
-                              capture_output=True, text=True, cwd="/", timeout=300)  # fmt: skip
-        if "Permission denied" in proc.stderr and "python" in proc.stderr.lower():
-            pytest.skip("nobody cannot run this Python")  # pragma: no cover
+        proc = _as_unprivileged(ro, rw, *cmd)
         assert proc.returncode == 1, proc.stderr
-        assert message in proc.stderr and "internal error" not in proc.stderr
+        assert f"cannot write in {folder} (permission denied)" in proc.stderr, proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
         assert list(ro.iterdir()) == []
+    proc = _as_unprivileged(ro, rw, "grim", "--percent", "61", "--n", "27", "--out", rw / "x")
+    assert proc.returncode == 0, proc.stderr
+    assert (rw / "x" / "grim.csv").is_file()
+    if os.geteuid() == 0:
+        assert (rw / "x" / "grim.csv").stat().st_uid == 65534  # written by nobody, not root
 
 
 def test_outputs_get_the_usual_modes(tmp_path, umask_027):
