@@ -633,3 +633,16 @@ def test_the_longest_line_is_found_across_chunks(chunk):
     data = b"ab\ncdefg\n\nhij\nklmnopq"
     assert readers._longest_line(data, chunk=chunk) == (14, 7)
     assert readers._longest_line(b"a\nbcdef\n", chunk=chunk) == (2, 5)
+
+
+def test_measurements_keep_every_digit_only_round_columns_are_snapped(tmp_path):
+    """Noise is snapped only where values must be round (visits, scores of an integer scale):
+    a continuous measurement written to 15 digits is data, kept as written (it once lost its
+    last digits as 'spreadsheet noise')."""
+    from ipt_outcomes.data.readers import read_table
+
+    path = tmp_path / "x.csv"
+    path.write_text("visit,g\n2.9999999999,0.284494999500973\n")
+    kept = read_table(path, snap_columns={"visit"}).frame
+    assert float(kept["visit"].iloc[0]) == 3.0
+    assert float(kept["g"].iloc[0]) == 0.284494999500973

@@ -330,6 +330,7 @@ def clean_cells(
     row_label: Callable[[int], str],
     decimal: str = ".",
     text: str | None = None,
+    snap_columns=None,
 ) -> pd.DataFrame:
     """Every cell of a table as read made plain (see the module's notes); returns a new frame.
 
@@ -346,6 +347,10 @@ def clean_cells(
     text : str, optional
         The whole text of a text file: lets the common case (plain ASCII, no long lines, no
         noise) skip every per-cell check.
+    snap_columns : collection of str, optional
+        The columns whose floating-point noise is snapped to the round number (values that must
+        match a schedule or be whole: visits, scores of an integer scale); ``None``: every
+        column. Other columns keep every digit as written (measurements, effect sizes).
 
     Raises
     ------
@@ -371,7 +376,8 @@ def clean_cells(
             s = s.astype(object)
             out[col] = s
         if pd.api.types.is_float_dtype(s):
-            out[col] = _snap_column(s, col, found)
+            if snap_columns is None or col in snap_columns:
+                out[col] = _snap_column(s, col, found)
             continue
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
@@ -380,7 +386,8 @@ def clean_cells(
             if kinds & _TYPED:
                 s = s.map(lambda v: cell_value(v) if type(v) in _TYPED else v)
                 out[col] = s
-        out[col] = _clean_text_column(s, col, found, decimal, gates)
+        out[col] = _clean_text_column(s, col, found, decimal, gates,
+                                      snapping=snap_columns is None or col in snap_columns)  # fmt: skip
         if gates.look_alike:
             _look_alikes(out[col], col, found)
     found.finish()
@@ -469,7 +476,8 @@ def _snap_column(s: pd.Series, col, found: _Findings) -> pd.Series:
     return pd.Series(y, index=s.index, dtype=s.dtype if s.dtype != object else float)
 
 
-def _clean_text_column(s, col, found: _Findings, decimal: str, gates: _Gates) -> pd.Series:
+def _clean_text_column(s, col, found: _Findings, decimal: str, gates: _Gates,
+                       snapping: bool = True) -> pd.Series:  # fmt: skip
     is_text = s.map(lambda v: isinstance(v, str)) if pd.api.types.is_object_dtype(s) else None
     strings = s if is_text is None else s.where(is_text)
     if is_text is not None and not is_text.any():
@@ -511,7 +519,7 @@ def _clean_text_column(s, col, found: _Findings, decimal: str, gates: _Gates) ->
     if gates.decimal_forms:
         s = _decimal_commas(s, strings, col, found)
         strings = s if is_text is None else s.where(is_text)
-    if gates.noise:
+    if gates.noise and snapping:
         noisy = strings.str.fullmatch(_NOISY, na=False)
         if noisy.any():
             s = s.copy()

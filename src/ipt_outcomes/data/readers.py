@@ -93,6 +93,7 @@ def read_table(
     sheet: str | None = None,
     encoding: str | None = None,
     value_labels: str = "codes",
+    snap_columns=None,
 ) -> RawTable:
     """Read a score file into a :class:`RawTable`.
 
@@ -107,6 +108,9 @@ def read_table(
     value_labels : {"codes", "labels"}
         SPSS and Stata files: keep the stored codes (default) or replace them by their value
         labels (e.g. arm 1 -> "CBT"; a numeric visit must then stay without labels).
+    snap_columns : collection of str, optional
+        Columns whose floating-point noise (``2.9999999999``) is read as the round number, with
+        a warning (default: every column); other columns keep every digit as written.
 
     Returns
     -------
@@ -161,7 +165,7 @@ def read_table(
     if len(frame) == 0:
         raise InputFileError(f"{name}: the file has a header but no data rows")
     frame = clean_cells(frame, where=where, row_label=table.row_label, decimal=table.decimal,
-                        text=table.text)  # fmt: skip
+                        text=table.text, snap_columns=snap_columns)  # fmt: skip
     return RawTable(frame=frame, path=name, first_row=table.first_row, row_word=table.row_word,
                     decimal=table.decimal)  # fmt: skip
 

@@ -469,7 +469,11 @@ def load_trial(
         columns=dict(subject=subject, arm=arm, visit=visit, outcome=outcome, baseline=baseline),
         instrument=instrument,
     )
-    raw = read_table(path, sheet=sheet, encoding=encoding, value_labels=value_labels)
+    # floating-point noise is snapped where values must be round: visits, and the scores of
+    # the design's integer scales; other columns keep every digit
+    snap = {cols.visit, *(i.outcome or cols.outcome for i in d.instruments if i.integer)}
+    raw = read_table(path, sheet=sheet, encoding=encoding, value_labels=value_labels,
+                     snap_columns=snap)  # fmt: skip
     return dataclasses.replace(build_trial(validate_scores(raw, d, cols)), raw=raw)
 
 

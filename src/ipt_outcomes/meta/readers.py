@@ -292,7 +292,7 @@ def read_effect_sizes(
     """
     from ..data.readers import read_table
 
-    raw = read_table(path, sheet=sheet, encoding=encoding)
+    raw = read_table(path, sheet=sheet, encoding=encoding, snap_columns=())  # every digit kept
     frame = select_rows(raw.frame, where, str(path))
     return effect_sizes_from_frame(frame, effect=effect, se=se, study=study, keep=keep,
                                    source=str(path), decimal=raw.decimal,
