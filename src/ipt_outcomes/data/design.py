@@ -51,6 +51,7 @@ from typing import Annotated
 
 from ..exceptions import DesignError
 from .analysis_plan import AnalysisPlan, build_plan
+from .consort import Consort, build_consort, consort_section
 
 __all__ = [
     "Arm",
@@ -163,6 +164,7 @@ class TrialDesign:
     published: str | None = None  # targets-style CSV of published figures (path)
     inferred: bool = False  # made from the data, not read from a file
     plan: AnalysisPlan = field(default_factory=AnalysisPlan)  # the analysis plan as declared
+    consort: Consort = field(default_factory=Consort)  # [consort]: flow counts not in the data
 
     # --- arms ---------------------------------------------------------------------------------
     @property
@@ -286,6 +288,8 @@ def _schema():
     SensitivityList, sensitivity_default = plan["sensitivity"]
     SubgroupList, subgroups_default = plan["subgroups"]
 
+    ConsortSection = consort_section(Section, Number, Text, _Inconsistent)
+
     class DesignFile(Section):
         trial: TrialSection = Field(default_factory=TrialSection)
         arms: list[ArmEntry] = Field(default_factory=list, min_length=1)
@@ -294,6 +298,7 @@ def _schema():
         instrument: InstrumentSection = Field(default_factory=InstrumentSection)
         columns: ColumnsSection = Field(default_factory=ColumnsSection)
         published: PublishedSection = Field(default_factory=PublishedSection)
+        consort: ConsortSection = Field(default_factory=ConsortSection)  # data/consort.py
         # the analysis plan (data/analysis_plan.py)
         populations: PopulationList = populations_default
         estimands: EstimandList = estimands_default
@@ -541,6 +546,7 @@ def parse_design(raw: dict, *, source: str = "<design>", base_dir: Path | None =
         source=source,
         published=pub,
         plan=build_plan(d, base_dir=base_dir, source=source),
+        consort=build_consort(d.consort, arms, source),
     )
 
 
