@@ -634,10 +634,19 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
     from .populations import members
 
     fas = members(trial, fas_pop) if fas_pop else set(trial.baseline.index)
-    flow_words = ((f"Analysed ({fas_pop.display})",
-                   "no baseline or no post-baseline score") if fas_pop
-                  else ("Analysed (participants with a baseline)", "no baseline score"))  # fmt: skip
-    t["consort"], t["consort_enrolment"], t["consort_lost"] = _consort(trial, fas, *flow_words)
+    # the flow's "analysed": the population of the first (primary) endpoint
+    pops = {p.id: p for p in results.plan.populations}
+    first = results.plan.endpoints[0].population if results.plan.endpoints else None
+    flow_pop = pops.get(first) or fas_pop
+    why = {"post-baseline": "no baseline or no post-baseline score", "baseline": "no baseline score",
+           "all": ""}  # fmt: skip
+    if flow_pop is None:
+        flow = (set(trial.baseline.index), "Analysed (participants with a baseline)",
+                "no baseline score")  # fmt: skip
+    else:
+        reason = f"{flow_pop.flag} not Y" if flow_pop.flag else why.get(flow_pop.rule, "")
+        flow = (members(trial, flow_pop), f"Analysed ({flow_pop.display})", reason)
+    t["consort"], t["consort_enrolment"], t["consort_lost"] = _consort(trial, *flow)
     t["baseline_table"], t["baseline_smd"] = _baseline(trial)
     t["missingness"] = _missingness(trial)
     t["descriptive_scores"] = descriptive_by_visit(trial, "score")

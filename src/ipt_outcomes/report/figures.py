@@ -549,7 +549,7 @@ def rates_plot(rates: pd.DataFrame, lab: FigureLabels) -> ggplot:
     return (
         ggplot(d, aes("time", "rate * 100", color="arm", linetype="arm", shape="arm", group="arm"))
         + geom_line(position=dodge)
-        + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=w, position=dodge,
+        + geom_errorbar(aes(ymin="ci_low * 100", ymax="ci_high * 100"), width=w / 2, position=dodge,
                         linetype="solid")
         + geom_point(position=dodge, size=2.4, fill="white")
         + _arm_scales(lab, d["arm"].astype(str))
@@ -636,7 +636,7 @@ def mmrm_plot(lsmeans: pd.DataFrame, lab: FigureLabels) -> ggplot:
         ggplot(d, aes("time", "estimate", color="arm", linetype="arm", shape="arm", group="arm"))
         + geom_hline(yintercept=0, color="#999999")
         + geom_line(position=dodge)
-        + geom_errorbar(aes(ymin="ci_low", ymax="ci_high"), width=w, position=dodge,
+        + geom_errorbar(aes(ymin="ci_low", ymax="ci_high"), width=w / 2, position=dodge,
                         linetype="solid")
         + geom_point(position=dodge, size=2.4, fill="white")
         + _arm_scales(lab, d["arm"].astype(str))
