@@ -99,7 +99,9 @@ def colour_meanings(fig, arm_colours) -> list[str]:
                 if not used <= arm:
                     problems.append(f"layer {i} {ch}: arm mapped to {sorted(used - arm)}")
             elif used & arm:
-                problems.append(f"layer {i} {ch} ({mapping.get(ch)}): arm colours {sorted(used & arm)}")
+                problems.append(
+                    f"layer {i} {ch} ({mapping.get(ch)}): arm colours {sorted(used & arm)}"
+                )
     return problems
 
 
