@@ -31,20 +31,46 @@ $(DATA) $(CALIB) &: $(STAMP) $(PKG)
 data: $(DATA) ## build the calibrated synthetic trial (data/synthetic/trial.csv)
 
 TEMPLATES := $(shell find src/ipt_outcomes -path '*/templates/*' -type f)
-CHROMIUM  := $(shell command -v chromium || command -v chromium-browser || command -v google-chrome)
+CHROMIUM  := $(or $(IPT_CHROMIUM),$(shell command -v chromium || command -v chromium-browser || command -v google-chrome))
 comma     := ,
 # HTML by default (as `ipt-outcomes report`); for a submission also RTF tables, SVG figures and
 # the PDF (Chromium prints the HTML): make report REPORT_FORMATS=html,rtf,svg,pdf
+# Paper of the RTF tables and the PDF: REPORT_PAPER=a4 (default) or letter.
 REPORT_FORMATS ?= html
+REPORT_PAPER   ?= a4
+# The options are a dependency of the report: this stamp changes only when they do, so that
+# asking for other formats (or paper) rebuilds the report and asking again does not.
+REPORT_OPTIONS := reports/.report-options
+.PHONY: FORCE
 
-reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES)
-	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports --formats $(REPORT_FORMATS)
+$(REPORT_OPTIONS): FORCE
+	@mkdir -p $(@D)
+	@echo 'formats=$(REPORT_FORMATS) paper=$(REPORT_PAPER)' | cmp -s - $@ || \
+		echo 'formats=$(REPORT_FORMATS) paper=$(REPORT_PAPER)' > $@
 
-report: reports/report.html ## build the report: reports/tables/*.csv -> figures/*.png -> report.html (REPORT_FORMATS=html,rtf,svg,pdf for more)
+reports/report.html: $(DATA) $(CALIB) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES) $(REPORT_OPTIONS)
+	@case ',$(REPORT_FORMATS),' in *,pdf,*) [ -n "$(CHROMIUM)" ] || { \
+		echo "make report: REPORT_FORMATS has pdf, which needs Chromium to print the report, and none was found."; \
+		echo "  Install it (Debian: apt-get install chromium) or set IPT_CHROMIUM to a Chrome or Chromium executable;"; \
+		echo "  or leave pdf out: make report REPORT_FORMATS=html,rtf,svg"; exit 1; } ;; esac
+	$(BIN)/ipt-outcomes report --data $(DATA) --design $(DESIGN) --out reports --formats $(REPORT_FORMATS) --paper $(REPORT_PAPER)
+
+report: reports/report.html ## build the report: reports/tables/*.csv -> figures/*.png -> report.html (REPORT_FORMATS=html,rtf,svg,pdf for more; stale formats are removed)
 
 TEACH  := $(wildcard analyses/teaching/*.py analyses/teaching/*.toml analyses/teaching/*.md analyses/teaching/data/*)
+# What the worksheets read: the report's tables (by content: a digest that changes only when a
+# table does, so that a new format or a template change of the report does not rebuild them),
+# the data, the design, the teaching sources and the package code they run (the report's
+# rendering code and templates excepted: the worksheets do not use them)
+TEACH_PKG := $(filter-out src/ipt_outcomes/cli/% src/ipt_outcomes/report/%,$(PKG)) \
+	src/ipt_outcomes/report/figures.py src/ipt_outcomes/report/html.py
+TEACH_TEMPLATES := $(filter src/ipt_outcomes/teaching/%,$(TEMPLATES))
+REPORT_TABLES := reports/.tables.sha256
 
-reports/teaching/index.html: reports/report.html $(DATA) $(DESIGN) $(STAMP) $(PKG) $(TEMPLATES) $(TEACH)
+$(REPORT_TABLES): reports/report.html
+	@cat reports/tables/*.csv | sha256sum | cmp -s - $@ || (cat reports/tables/*.csv | sha256sum > $@)
+
+reports/teaching/index.html: $(REPORT_TABLES) $(DATA) $(DESIGN) $(STAMP) $(TEACH_PKG) $(TEACH_TEMPLATES) $(TEACH)
 	$(BIN)/python analyses/teaching/build.py --data $(DATA) --design $(DESIGN) --tables reports/tables --out reports/teaching --seed $(SEED)
 
 teaching: reports/teaching/index.html ## build the eight worksheets into reports/teaching/ (instructor keys in reports/teaching/keys/)

@@ -1,8 +1,14 @@
 """The report: numbered TLFs, every number traced to a table, the same numbers in HTML, RTF and
-PDF, Chromium rendering, reproducibility.
+PDF, Chromium rendering, reproducibility, and the acceptance check of issue 29 on the project's
+report: RTF and PDF with their page furniture (A4, running header, "Page x of y", repeated
+column headers), the synthetic mark on every exported table and figure, no page holding only
+footnotes, no heading orphaned at a page's end, none of the visible defects.
 
-The project's report is built once for the module (HTML, RTF, and PDF when Chromium is
-installed); the tests read what it wrote.
+The project's report is built once for the module from the data `make data` writes (the
+synthetic trial and its calibration table, so the report knows the data are synthetic), as
+HTML, RTF, SVG and PDF (PDF when Chromium is installed); the tests read what it wrote. The
+helpers that read RTF and PDF (:func:`rtf_text`, :func:`rtf_pages`, :func:`pdf_pages`, ...)
+are shared with ``test_report_foreign.py``.
 """
 
 from __future__ import annotations
@@ -12,17 +18,20 @@ import html.parser
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from ipt_outcomes.datasets import simulate_trial, write_trial_csv
 from ipt_outcomes.report.html import read_provenance, read_tables
+from ipt_outcomes.report.page import SYNTHETIC
 
 from .conftest import ROOT
 
 DESIGN = ROOT / "analyses" / "saloheimo2016.toml"
 CHROMIUM = shutil.which("chromium"), shutil.which("chromedriver")
+POPPLER = shutil.which("pdftotext"), shutil.which("pdfinfo")
 
 
 def _need_chromium():
@@ -38,11 +47,24 @@ def build(run_cli, data, out, *extra):
     return out
 
 
+def _need_poppler():
+    if not all(POPPLER):
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian poppler-utils (pdftotext, pdfinfo)")
+        pytest.skip("pdftotext / pdfinfo (Debian poppler-utils) not installed: the PDF's pages "
+                    "cannot be read")  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def trial_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "trial.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        write_trial_csv(simulate_trial().data, fh)
+    """The project's trial as `make data` writes it: the data and its calibration table."""
+    from ipt_outcomes.cli import main
+
+    folder = tmp_path_factory.mktemp("data")
+    path, calib = folder / "trial.csv", folder / "calibration.csv"
+    args = ["simulate", "--seed", "2016", "--out", str(path), "--calibration", str(calib),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
     return path
 
 
@@ -432,22 +454,22 @@ def test_data_derived_strings_are_escaped_in_html_and_rtf(tmp_path):
 # ------------------------------------------------------------------------------------------
 
 
-def rtf_text(doc: str) -> str:
-    """Plain text of an RTF document: cells end with a tab, rows and paragraphs with a new line.
+_CONTROL = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}~_*-])|\\\n")
 
-    Fails on anything that is not well-formed RTF: a missing header, unbalanced braces,
-    non-ASCII bytes or an unknown escape.
-    """
-    assert doc.startswith("{\\rtf1"), doc[:20]
-    assert doc.isascii()
+
+def _plain(doc: str, *, skip_furniture: bool = True) -> str:
+    """Plain text of RTF (a whole document or a fragment): cells end with a tab, rows and
+    paragraphs with a new line; the font table, ``\\*`` destinations and (unless asked) the
+    running header and footer are left out. Fails on unbalanced braces or an unknown escape."""
     out, depth, i, skip_group = [], 0, 0, None
-    control = re.compile(r"\\([a-z]+)(-?\d+)? ?|\\'([0-9a-f]{2})|\\([\\{}~_-])|\\\n")
+    skipped = ("{\\fonttbl", "{\\colortbl", "{\\*") + (("{\\header", "{\\footer") if skip_furniture
+                                                       else ())  # fmt: skip
     while i < len(doc):
         ch = doc[i]
         if ch == "{":
             depth += 1
-            if doc.startswith("{\\fonttbl", i) or doc.startswith("{\\*", i):
-                skip_group = skip_group or depth
+            if skip_group is None and doc.startswith(skipped, i):
+                skip_group = depth
             i += 1
         elif ch == "}":
             if skip_group == depth:
@@ -456,7 +478,7 @@ def rtf_text(doc: str) -> str:
             assert depth >= 0, "unbalanced braces"
             i += 1
         elif ch == "\\":
-            m = control.match(doc, i)
+            m = _CONTROL.match(doc, i)
             assert m, f"bad escape at {i}: {doc[i : i + 10]!r}"
             i = m.end()
             if skip_group:
@@ -469,9 +491,11 @@ def rtf_text(doc: str) -> str:
                 out.append("\t")
             elif word in ("row", "par", "line"):
                 out.append("\n")
+            elif word == "chpgn":
+                out.append("<PAGE>")
             elif hexa:
                 out.append(bytes.fromhex(hexa).decode("cp1252"))
-            elif sym:
+            elif sym and sym != "*":
                 out.append(sym)
         else:
             if not skip_group and ch not in "\r\n":
@@ -479,6 +503,158 @@ def rtf_text(doc: str) -> str:
             i += 1
     assert depth == 0, "unbalanced braces"
     return "".join(out)
+
+
+def rtf_text(doc: str) -> str:
+    """Plain text of an RTF document's body (see :func:`_plain`); fails on anything that is not
+    well-formed 7-bit RTF."""
+    assert doc.startswith("{\\rtf1"), doc[:20]
+    assert doc.isascii()
+    return _plain(doc)
+
+
+def rtf_group(doc: str, opener: str) -> str:
+    """The text of the first group starting with ``opener`` (e.g. ``{\\header``), as RTF."""
+    start = doc.index(opener)
+    depth = 0
+    for i in range(start, len(doc)):
+        if doc[i] == "{" and doc[i - 1] != "\\":
+            depth += 1
+        elif doc[i] == "}" and doc[i - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return doc[start : i + 1]
+    raise AssertionError(f"{opener} group not closed")
+
+
+def rtf_furniture(doc: str) -> tuple[str, str]:
+    """(running header, footer) of an RTF document as text; the page number field as
+    ``<PAGE>``, the number of pages field as ``<PAGES>``."""
+
+    def text(group):
+        g = group.replace("{\\field{\\*\\fldinst NUMPAGES }}", "<PAGES>")
+        return _plain(g[len("{\\header") : -1])  # "{\\footer" is as long
+
+    return text(rtf_group(doc, "{\\header")), text(rtf_group(doc, "{\\footer"))
+
+
+def rtf_pages(doc: str) -> list[list[list[str]]]:
+    """The body of each page (rtflite's page breaks) as rows of cell texts."""
+    head = doc.index("\\paperw")
+    pages = re.split(r"\\page(?![a-z])", doc[head:])
+    out = []
+    for page in pages:
+        rows = []
+        for row in re.split(r"\\row(?![a-z])", page):
+            if "\\cell" not in row:
+                continue
+            cells = _plain("{" + row[row.index("\\trowd") :] + "}") if "\\trowd" in row else ""
+            rows.append([c.strip() for c in cells.split("\t")[:-1]])
+        out.append(rows)
+    return out
+
+
+def pdf_pages(pdf) -> list[list[str]]:
+    """Each page of a PDF as its non-empty text lines (pdftotext, layout kept)."""
+    import subprocess
+
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    return [
+        [ln.strip() for ln in page.splitlines() if ln.strip()] for page in text.split("\f")[:-1]
+    ]
+
+
+def pdf_page_sizes(pdf) -> list[str]:
+    """The size of every page of a PDF as pdfinfo names it (e.g. ``"841.92 x 594.96 pts (A4)"``)."""
+    import subprocess
+
+    info = subprocess.run(["pdfinfo", "-f", "1", "-l", "100000", str(pdf)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    return re.findall(r"Page\s+\d+ size:\s+(.*)", info)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", str(text).replace("\u2007", " ")).strip()
+
+
+#: text that must never be shown in a table cell or footnote: an empty value printed as text, a
+#: command-line option (the report's reader edits a design file), Altman's NNT through infinity,
+#: a hyphen for a minus sign
+DEFECTS = {
+    "nan": re.compile(r"\bnan\b", re.I),
+    "None": re.compile(r"\bNone\b"),
+    "command-line option": re.compile(r"(?<![\w-])--[a-z]"),
+    "NNT through infinity": re.compile(r"infinity to"),
+    "hyphen for a minus sign": re.compile(r"(^|[\s(])-\d"),
+}
+
+
+def defects_in(texts) -> list[tuple[str, str]]:
+    """(defect, text) for every text that shows one of :data:`DEFECTS`."""
+    return [(name, t) for t in texts for name, rx in DEFECTS.items() if rx.search(str(t))]
+
+
+def check_rtf_document(path, *, study: str, synthetic: bool, paper=(16838, 11906)) -> dict:
+    """The acceptance check of one RTF table: paper (landscape, every page), running header
+    (study, SYNTHETIC DATA exactly when synthetic), footer (program, version, run date, Page x
+    of y), the title and the column headers repeated at the top of every page, the footnotes
+    after the last row, no defect in any cell or footnote. Returns what it read."""
+    doc = Path(path).read_text(encoding="ascii")
+    text = rtf_text(doc)
+    w, h = paper
+    sizes = re.findall(r"\\paperw(\d+)\\paperh(\d+)", doc)
+    assert sizes and set(sizes) == {(str(w), str(h))}, (path.name, set(sizes))
+    assert "\\landscape" in doc
+    header, footer = rtf_furniture(doc)
+    assert _squash(study) in _squash(header), (path.name, header)
+    assert (SYNTHETIC in header) == synthetic, (path.name, header)
+    assert re.search(r"Page <PAGE>\s+of <PAGES>", footer), footer
+    assert "ipt-outcomes" in footer and re.search(r"run \d{4}-\d\d-\d\d \d\d:\d\d UTC", footer)
+    pages = rtf_pages(doc)
+    title = text.split("\n", 1)[0]
+    assert title.startswith(("Table 14.", "Listing 16.")), title
+    column_header = pages[0][0]
+    for k, rows in enumerate(pages):
+        assert rows and rows[0] == column_header, (path.name, k + 1, rows[:1])
+    chunks = re.split(r"\\page(?![a-z])", doc[doc.index("\\paperw") :])
+    for k, chunk in enumerate(chunks):  # the title on every page, the footnotes on the last
+        if k == len(chunks) - 1:
+            chunk = chunk.rstrip()[:-1]  # the document's closing brace
+        shown = _plain("{" + chunk + "}")
+        assert _squash(title) in _squash(shown), (path.name, k + 1)
+        assert ("Software: ipt-outcomes" in shown) == (k == len(chunks) - 1), (path.name, k + 1)
+    cells = [c for rows in pages for r in rows for c in r]
+    bad = defects_in(cells)
+    assert not bad, (path.name, bad[:5])
+    return dict(text=text, header=header, footer=footer, pages=pages, title=title)
+
+
+def check_pdf(pdf, *, study: str, synthetic: bool, footnotes, headings, paper="A4") -> list:
+    """The acceptance check of the PDF: every page the paper size, the running header (study
+    name, SYNTHETIC DATA exactly when synthetic) and "Page x of y" on every page, no page whose
+    body is only footnotes, no section or group heading as the last line of a page. Returns
+    the pages' lines."""
+    sizes = pdf_page_sizes(pdf)
+    pages = pdf_pages(pdf)
+    assert len(sizes) == len(pages) > 0
+    assert all(f"({paper})" in s for s in sizes), set(sizes)
+    notes = [_squash(re.sub(r"^\d+\.\s*", "", f)) for f in footnotes]
+    every = " || ".join(notes)
+    heads = [_squash(x) for x in headings]
+    for k, lines in enumerate(pages):
+        first, last = lines[0], lines[-1]
+        assert _squash(study)[:40] in _squash(first), (k + 1, first)
+        assert (SYNTHETIC in first) == synthetic, (k + 1, first)
+        assert re.search(rf"Page {k + 1} of {len(pages)}$", last), (k + 1, last)
+        assert "ipt-outcomes" in last
+        body = [_squash(re.sub(r"^\d+\.\s+", "", ln)) for ln in lines[1:-1]]
+        body = [b for b in body if b]
+        assert body, f"page {k + 1} is empty"
+        others = [b for b in body if b not in every]
+        assert others, f"page {k + 1} holds only footnotes: {body[:3]}"
+        assert _squash(lines[-2]) not in heads, f"heading {lines[-2]!r} orphaned at page {k + 1}"
+    return pages
 
 
 def test_every_table_is_also_an_rtf_that_parses_and_carries_its_numbers(report_dir, page, tables):
@@ -500,12 +676,109 @@ def test_every_table_is_also_an_rtf_that_parses_and_carries_its_numbers(report_d
             assert note.strip() in text.replace("\n", " ") or note.strip() in text
 
 
-def test_the_pdf_has_a_page_or_more_for_every_tlf(report_dir, tables):
+# ------------------------------------------------------------------------------------------
+# acceptance (issue 29): page furniture, the synthetic mark, no visible defects
+# ------------------------------------------------------------------------------------------
+
+
+def _study(tables) -> str:
+    return tables["trial"].set_index("key")["value"]["name"]
+
+
+def test_acceptance_every_rtf_has_its_page_furniture_and_the_synthetic_mark(report_dir, tables):
+    """Issue 29: A4 landscape on every page, the running header with the study and SYNTHETIC
+    DATA, the footer with program, run date and Page x of y, the column headers repeated on
+    every page of a multi-page table or listing, the footnotes on its last page, the synthetic
+    note among the footnotes, and no defect in any cell."""
+    from ipt_outcomes.report.rtf import rtf_name
+
+    tlf = tables["tlf"]
+    several = 0
+    for row in tlf[tlf["kind"] != "Figure"].itertuples(index=False):
+        got = check_rtf_document(report_dir / "rtf" / rtf_name(row.label), study=_study(tables),
+                                 synthetic=True)  # fmt: skip
+        several += len(got["pages"]) > 1
+        assert f"{SYNTHETIC}: the scores are generated" in got["text"], row.label
+        assert row.program.split(",")[0] in _squash(got["footer"]), row.label
+    assert several >= 2  # the flow table and the listing run over pages: headers repeated
+
+
+def test_acceptance_rtf_marks_modelled_rows_and_aligns_numbers_on_the_decimal_point(
+    report_dir, tables
+):
+    """Issue 29: modelled rows in italics (rtflite's text format), the footnote says so; number
+    cells right-aligned and padded with figure spaces so that each number's decimal point lines
+    up with the one above it."""
+    from ipt_outcomes.report.rtf import rtf_name
+
+    tlf = tables["tlf"].set_index("name")
+    doc = (report_dir / "rtf" / rtf_name(tlf.loc["primary-lsmeans", "label"])).read_text("ascii")
+    rows = [r[r.index("\\trowd") :] for r in re.split(r"\\row(?![a-z])", doc) if "\\trowd" in r]
+    cells = [_plain("{" + r + "}").split("\t") for r in rows]
+    modelled = [r for r, c in zip(rows, cells, strict=True)
+                if len(c) > 2 and c[0].endswith("(modelled)")]  # fmt: skip
+    assert modelled and all("\\i " in r or "\\i\\" in r for r in modelled)
+    assert all("\\qr" in r for r in modelled)  # numbers right-aligned, not centred
+    text = rtf_text(doc)
+    assert "its rows in italics" in text
+    number = re.compile(r"^\u2212?\d+\.\d+ \([\u2007\u2212\d.]+ to [\u2007\u2212\d.]+\)$")
+    cells = [c.strip() for line in text.split("\n") for c in line.split("\t")]
+    cells = [c for c in cells if number.match(c)]
+    assert len(cells) > 10 and any("\u2007" in c for c in cells)
+    # decimal points line up: the text right of the estimate's point has one width in a column
+    tails = {len(c.split(".", 1)[1]) for c in cells if "(" in c}
+    assert len(tails) == 1, tails
+
+
+def test_acceptance_pdf_has_page_furniture_and_no_page_of_footnotes_alone(report_dir, tables, page):
+    """Issue 29: A4 throughout, the running header with the study and SYNTHETIC DATA and
+    "Page x of y" on every page, no page holding only footnotes, no heading orphaned at the
+    end of a page."""
     _need_chromium()
-    data = (report_dir / "report.pdf").read_bytes()
-    assert data.startswith(b"%PDF")
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
-    assert pages >= len(tables["tlf"]), (pages, len(tables["tlf"]))
+    _need_poppler()
+    text, _ = page
+    notes = list(tables["tlf_footnotes"]["text"].astype(str)) + ["Software: ipt-outcomes"]
+    headings = [h for h in re.findall(r"<h[23][^>]*>(.*?)</h[23]>", text, flags=re.S)]
+    headings = [re.sub(r"<[^>]+>", "", h) for h in headings]
+    numbered = [f"{i + 1}. {h}" for i, h in enumerate(re.findall(r"<h2[^>]*>(.*?)</h2>", text))]
+    pages = check_pdf(report_dir / "report.pdf", study=_study(tables), synthetic=True,
+                      footnotes=notes, headings=headings + numbered)  # fmt: skip
+    assert len(pages) >= len(tables["tlf"])
+    shown = " ".join(" ".join(p) for p in pages)
+    for label in tables["tlf"]["label"]:
+        assert label in shown
+
+
+def test_acceptance_every_exported_figure_carries_the_synthetic_mark(report_dir, tables):
+    """Issue 29: every PNG and SVG of the project's trial says SYNTHETIC DATA (drawn in the
+    figure, and in the file's description with what the figure shows)."""
+    from PIL import Image
+
+    figures = tables["tlf"][tables["tlf"]["kind"] == "Figure"]
+    for name in figures["name"]:
+        png = Image.open(report_dir / "figures" / f"{name}.png")
+        assert SYNTHETIC in png.info.get("Description", ""), name
+        svg = (report_dir / "figures" / f"{name}.svg").read_text(encoding="utf-8")
+        assert SYNTHETIC in svg.split("</metadata>", 1)[-1], name  # drawn, not only described
+        assert "calibrated to" in svg
+
+
+def test_acceptance_no_visible_defect_in_any_cell_or_footnote_of_the_html(page, tables):
+    """Issue 29: no table cell or footnote of the HTML shows nan, None, a command-line option,
+    an NNT interval through infinity or a hyphen for a minus sign; no "nominal" in an adjusted
+    p column; no "Unadjusted p" column."""
+    _, parser = page
+    texts = []
+    for name, t in parser.tlfs.items():
+        texts += [c for r in t["rows"] for c in r] + t["notes"] + [t["title"], t["population"]]
+        header = t["rows"][0] if t["rows"] else []
+        for j, h in enumerate(header):
+            assert "Unadjusted p" not in h, name
+            if "Adjusted p" in h:
+                assert all(r[j].strip() != "nominal" for r in t["rows"][1:] if j < len(r)), name
+    bad = defects_in(texts)
+    assert not bad, bad[:5]
+    assert any("\u2212" in c for c in texts)  # negative numbers are there, with true minus
 
 
 def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir, tables):
@@ -529,8 +802,17 @@ def test_report_renders_in_headless_chromium_with_no_console_errors(report_dir, 
         )
         n_figures = int((tables["tlf"]["kind"] == "Figure").sum())
         assert len(images) == n_figures and all(ok and w > 0 for ok, w, _alt in images), images
-        figure_labels = set(tables["tlf"].loc[tables["tlf"]["kind"] == "Figure", "label"])
-        assert {alt.split(":")[0] for *_x, alt in images} == figure_labels
+        titles = set(tables["tlf"].loc[tables["tlf"]["kind"] == "Figure", "title"])
+        for *_x, alt in images:  # alt text says what the figure shows, not only its title
+            assert alt and alt not in titles and len(alt) > 80, alt
+            assert re.match(r"(Line chart|Bar chart|Forest plot|Heat map|Flow diagram|Chart)", alt)
+        captions = driver.execute_script(
+            "return Array.from(document.querySelectorAll('section.tlf table'))"
+            ".map(t => [t.caption ? t.caption.textContent : '', "
+            "Array.from(t.tHead.rows[0].cells).every(c => c.scope === 'col')]);"
+        )
+        assert captions and all(c.strip().startswith(("Table", "Listing")) and ok
+                                for c, ok in captions)  # fmt: skip
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
         shot = ROOT / "reports" / "report_screenshot.png"

@@ -9,22 +9,28 @@ Conventions (one for each kind of number):
 * risk differences: always in **percentage points** with one decimal ("18.6 pp" in prose,
   "18.6" in a column whose header says percentage points), never as a proportion;
 * NNT: rounded **up** to a whole number and worded NNTB (benefit) or NNTH (harm), as
-  Altman (1998) advises;
+  Altman (1998) advises; shown with its interval only when the risk difference's interval
+  excludes zero (:func:`nnt_estimable`);
 * visits: as the user wrote them ("1.5", not "1.50");
 * other estimates: a fixed number of decimals (``f2``, ``f3``, ...).
 
-Missing values are shown as an empty string.
+Missing values are shown as an empty string. A negative number is shown with a true minus sign
+(U+2212 "−", as typeset tables have it), never a hyphen; the CSV tables keep plain numbers.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["fmt", "format_p", "format_nnt", "format_frame", "KINDS"]
+__all__ = ["fmt", "format_p", "format_nnt", "format_frame", "nnt_estimable", "KINDS", "MINUS",
+           "NNT_NOT_ESTIMABLE"]  # fmt: skip
 
 KINDS = (
-    "text", "bool", "int", "auto", "visit", "pct", "pct_n", "pp", "pp_n", "p", "p_text", "nnt", "fN",
+    "text", "bool", "int", "auto", "visit", "pct", "pct_n", "pp", "pp_n", "p", "p_text", "nnt",
+    "nnt_n", "fN",
 )  # fmt: skip
+MINUS = "\u2212"
+NNT_NOT_ESTIMABLE = "not estimable with useful precision"
 
 
 def _missing(value) -> bool:
@@ -70,10 +76,40 @@ def format_nnt(nnt: float) -> str:
     return f"{word} {math.ceil(abs(nnt) - 1e-9)}"
 
 
+def nnt_estimable(rd_low: float, rd_high: float) -> bool:
+    """Whether an NNT is worth showing: the risk difference's interval excludes zero.
+
+    When the interval of the risk difference includes zero, the NNT's interval runs from a
+    number needed to harm through infinity to a number needed to benefit (Altman 1998), and the
+    point NNT of a near-zero difference is a large, meaningless number ("NNTH 314 (NNTH 5 to
+    infinity to NNTB 5)" for a difference of -0.3 percentage points). A table that shows the
+    risk difference and its interval beside the NNT then says nothing more with it: the NNT is
+    shown as :data:`NNT_NOT_ESTIMABLE` and the reader reads the risk difference.
+
+    Examples
+    --------
+    >>> nnt_estimable(0.05, 0.35), nnt_estimable(-0.35, -0.05), nnt_estimable(-0.2, 0.2)
+    (True, True, False)
+    >>> nnt_estimable(0.0, 0.3), nnt_estimable(float("nan"), 0.3)
+    (False, False)
+    """
+    if _missing(rd_low) or _missing(rd_high):
+        return False
+    lo, hi = float(rd_low), float(rd_high)
+    return lo > 0 or hi < 0
+
+
+def _signed(text: str) -> str:
+    """A formatted number with a true minus sign (U+2212) instead of a hyphen."""
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
 def _decimals(v: float, n: int) -> str:
     text = f"{v:.{n}f}"
     # no "-0.0": a value that rounds to zero is shown without a sign
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    if text.startswith("-") and float(text) == 0:
+        return text[1:]
+    return _signed(text)
 
 
 def fmt(value, kind: str) -> str:
@@ -87,7 +123,9 @@ def fmt(value, kind: str) -> str:
         decimals without trailing zeros), ``visit``, ``pct`` (a proportion as percent),
         ``pct_n`` (the same without the % sign), ``pp`` (a difference of proportions in
         percentage points, "18.6 pp"), ``pp_n`` (the same without the unit), ``p`` (p-value),
-        ``p_text`` (p-value in prose), ``nnt`` (rounded up, worded), or ``fN`` (N decimals).
+        ``p_text`` (p-value in prose), ``nnt`` (rounded up, worded), ``nnt_n`` (an NNT limit:
+        rounded up, unsigned, unworded) or ``fN`` (N decimals). Negative numbers carry a true
+        minus sign (U+2212).
 
     Examples
     --------
@@ -97,6 +135,8 @@ def fmt(value, kind: str) -> str:
     ('1.5', '2.35', '0.00', 'p = 0.045')
     >>> fmt(41.0, "auto"), fmt(18.7, "auto"), fmt(0.12345, "auto")
     ('41', '18.7', '0.123')
+    >>> fmt(-2.345, "f2") == "\u22122.35", fmt(-3.0, "int") == "\u22123", fmt(-5.2, "nnt_n")
+    (True, True, '6')
     """
     if _missing(value):
         return ""
@@ -106,9 +146,9 @@ def fmt(value, kind: str) -> str:
         return "yes" if str(value).lower() in ("true", "1", "1.0", "yes") else "no"
     v = float(value)
     if kind == "int":
-        return f"{v:.0f}"
+        return _decimals(v, 0)
     if kind == "auto":
-        return f"{v:.0f}" if v == round(v) else _decimals(v, 3).rstrip("0").rstrip(".")
+        return _decimals(v, 0) if v == round(v) else _decimals(v, 3).rstrip("0").rstrip(".")
     if kind == "visit":
         return f"{v:g}"
     if kind == "pct":
@@ -125,6 +165,8 @@ def fmt(value, kind: str) -> str:
         return format_p(v, prose=True)
     if kind == "nnt":
         return format_nnt(v)
+    if kind == "nnt_n":
+        return "infinity" if math.isinf(v) else f"{math.ceil(abs(v) - 1e-9)}"
     if kind.startswith("f") and kind[1:].isdigit():
         return _decimals(v, int(kind[1:]))
     raise ValueError(f"unknown number kind {kind!r}; one of {KINDS}")

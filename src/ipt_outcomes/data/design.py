@@ -91,6 +91,7 @@ import numpy as np
 
 from ..exceptions import DesignError
 from .analysis_plan import AnalysisPlan, build_plan
+from .consort import Consort, build_consort, consort_section
 
 __all__ = [
     "Arm",
@@ -506,6 +507,7 @@ class TrialDesign:
     published: str | None = None  # targets-style CSV of published figures (path)
     inferred: bool = False  # made from the data, not read from a file
     plan: AnalysisPlan = field(default_factory=AnalysisPlan)  # the analysis plan as declared
+    consort: Consort = field(default_factory=Consort)  # [consort]: flow counts not in the data
     instruments: tuple[Instrument, ...] = ()
     visit_codes: tuple[str, ...] = ()
     baseline_stated: bool = True  # False: the baseline visit is found from the baseline flag
@@ -762,6 +764,8 @@ def _schema():
     SensitivityList, sensitivity_default = plan["sensitivity"]
     SubgroupList, subgroups_default = plan["subgroups"]
 
+    ConsortSection = consort_section(Section, Number, Text, _Inconsistent)
+
     class DesignFile(Section):
         trial: TrialSection = Field(default_factory=TrialSection)
         arms: list[ArmEntry] = Field(default_factory=list, min_length=1)
@@ -771,6 +775,7 @@ def _schema():
         instruments: list[InstrumentSection] = Field(default_factory=list, min_length=1)
         columns: ColumnsSection = Field(default_factory=ColumnsSection)
         published: PublishedSection = Field(default_factory=PublishedSection)
+        consort: ConsortSection = Field(default_factory=ConsortSection)  # data/consort.py
         # the analysis plan (data/analysis_plan.py)
         populations: PopulationList = populations_default
         estimands: EstimandList = estimands_default
@@ -1230,6 +1235,7 @@ def parse_design(raw: dict, *, source: str = "<design>", base_dir: Path | None =
         published=pub,
         plan=build_plan(d, base_dir=base_dir, source=source),
         instruments=instruments,
+        consort=build_consort(d.consort, arms, source),
         visit_codes=visit_codes,
         baseline_stated=v.baseline is not None or not flag,
     )

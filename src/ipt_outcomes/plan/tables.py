@@ -232,24 +232,44 @@ def _published_vs_reproduced(published, rates):
     return pd.DataFrame(rows), pd.DataFrame(notes, columns=GRANULARITY_COLUMNS)
 
 
-def _consort(trial: Trial, fas: set) -> pd.DataFrame:
-    """Participant flow per arm: randomised, baseline, each visit (with losses), analysed.
+def _consort(trial: Trial, fas: set, analysed: str = "Analysed (full analysis set)",
+             not_analysed: str = "no baseline or no post-baseline score"):  # fmt: skip
+    """Participant flow (CONSORT 2010) from the data and the design's ``[consort]`` counts.
 
-    ``missed`` = randomised minus those at the stage; ``lost`` = subjects with no score at this
-    visit or any later one (gone for good); ``lost_new`` = those first lost at this visit.
+    Returns three tables:
+
+    * ``consort`` - per arm: allocated (``Modelled, not randomised`` for a modelled arm),
+      baseline assessed, each visit (``missed`` = not assessed there; ``lost`` = no score at this
+      visit or any later one, cumulative; ``lost_new`` = first lost here), analysed (``missed`` =
+      excluded from the analysis, for the ``reason`` given);
+    * ``consort_enrolment`` - ``stage, reason, n``: assessed for eligibility, excluded (with each
+      reason), randomised (the observed arms; the first two only when the design gives them);
+    * ``consort_lost`` - ``arm, reason, n``: the participants of each observed arm lost to
+      follow-up (no score at the last visit), by the design's reasons, the rest "reason not
+      recorded".
+
+    Raises
+    ------
+    IptOutcomesError
+        The design's counts disagree with the data (assessed minus excluded is not the number
+        randomised; more reasons for loss than participants lost).
     """
     d = trial.scores
+    design = trial.design
     bv = trial.baseline_visit
     scored = d[d["score"].notna()]
     post = list(trial.post_visits)
     last_seen = scored.assign(t=scored["visit"].map(trial.time_of)).groupby("subject_id")["t"].max()
-    rows = []
+    rows, lost_rows = [], []
+    randomised = 0
     for arm in trial.arms:
+        modelled = design.arm(arm).modelled
         subjects = d.loc[d["arm"] == arm, "subject_id"].unique()
         n = len(subjects)
+        randomised += 0 if modelled else n
         seen = last_seen.reindex(subjects)
-        rows.append(dict(arm=arm, step=1, stage="Randomised", visit=np.nan, n=n, missed=0,
-                         lost=0, lost_new=0))  # fmt: skip
+        rows.append(dict(arm=arm, step=1, stage="Modelled, not randomised" if modelled
+                         else "Allocated", visit=np.nan, n=n, missed=0, lost=0, lost_new=0))  # fmt: skip
         at_base = scored.loc[(scored["arm"] == arm) & (scored["visit"] == bv), "subject_id"]
         nb = at_base.nunique()
         rows.append(dict(arm=arm, step=2, stage="Baseline assessed", visit=bv, n=nb,
@@ -262,9 +282,45 @@ def _consort(trial: Trial, fas: set) -> pd.DataFrame:
                              lost=lost, lost_new=lost - prev))  # fmt: skip
             prev = lost
         na = sum(1 for s in subjects if s in fas)
-        rows.append(dict(arm=arm, step=3 + len(post), stage="Analysed (full analysis set)",
-                         visit=np.nan, n=na, missed=n - na, lost=prev, lost_new=0))  # fmt: skip
-    return pd.DataFrame(rows)
+        rows.append(dict(arm=arm, step=3 + len(post), stage=analysed, visit=np.nan, n=na,
+                         missed=n - na, lost=prev, lost_new=0, reason=not_analysed))  # fmt: skip
+        if modelled or not prev:
+            continue
+        given = [r for r in design.consort.lost if r.arm == arm]
+        if sum(r.n for r in given) > prev:
+            raise IptOutcomesError(
+                f"{design.source}: consort.lost: the reasons for arm {arm!r} count "
+                f"{sum(r.n for r in given)} participants lost to follow-up, but the data have "
+                f"{prev} without a score at {trial.visit_label(post[-1])} or later"
+            )
+        lost_rows += [dict(arm=arm, reason=r.reason, n=r.n) for r in given]
+        if prev - sum(r.n for r in given):
+            lost_rows.append(dict(arm=arm, reason="reason not recorded",
+                                  n=prev - sum(r.n for r in given)))  # fmt: skip
+    c = design.consort
+    enrol = []
+    if c.assessed is not None:
+        excluded = c.assessed - randomised
+        if excluded < 0 or (c.excluded and c.excluded_total != excluded):
+            given = f" minus the {c.excluded_total} excluded" if c.excluded else ""
+            raise IptOutcomesError(
+                f"{design.source}: consort: {c.assessed} assessed for eligibility{given} does "
+                f"not leave the {randomised} participants randomised to the observed arms in the "
+                "data"
+            )
+        enrol.append(dict(stage="Assessed for eligibility", reason="", n=c.assessed))
+        enrol.append(dict(stage="Excluded", reason="", n=excluded))
+        enrol += [dict(stage="Excluded", reason=r.reason, n=r.n) for r in c.excluded]
+        if not c.excluded and excluded:
+            enrol.append(dict(stage="Excluded", reason="reasons not reported", n=excluded))
+    enrol.append(dict(stage="Randomised", reason="", n=randomised))
+    flow = pd.DataFrame(rows, columns=["arm", "step", "stage", "visit", "n", "missed", "lost",
+                                       "lost_new", "reason"])  # fmt: skip
+    return (
+        flow,
+        pd.DataFrame(enrol, columns=["stage", "reason", "n"]),
+        pd.DataFrame(lost_rows, columns=["arm", "reason", "n"]),
+    )
 
 
 def _missingness(trial: Trial) -> pd.DataFrame:
@@ -557,7 +613,8 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
     Returns
     -------
     dict of DataFrame
-        The trial's descriptive tables (``consort``, ``baseline_table``, ``baseline_smd``,
+        The trial's descriptive tables (``consort``, ``consort_enrolment``, ``consort_lost``,
+        ``baseline_table``, ``baseline_smd``,
         ``missingness``, ``descriptive_scores``, ``descriptive_change``, ``waterfall``,
         ``dropouts``, ``published_vs_reproduced``, ``granularity``), the design's (``trial``,
         ``arms``, ``visits``), the plan's (``analyses``, ``estimands``, ``multiplicity``,
@@ -584,7 +641,19 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
     from .populations import members
 
     fas = members(trial, fas_pop) if fas_pop else set(trial.baseline.index)
-    t["consort"] = _consort(trial, fas)
+    # the flow's "analysed": the population of the first (primary) endpoint
+    pops = {p.id: p for p in results.plan.populations}
+    first = results.plan.endpoints[0].population if results.plan.endpoints else None
+    flow_pop = pops.get(first) or fas_pop
+    why = {"post-baseline": "no baseline or no post-baseline score", "baseline": "no baseline score",
+           "all": ""}  # fmt: skip
+    if flow_pop is None:
+        flow = (set(trial.baseline.index), "Analysed (participants with a baseline)",
+                "no baseline score")  # fmt: skip
+    else:
+        reason = f"{flow_pop.flag} not Y" if flow_pop.flag else why.get(flow_pop.rule, "")
+        flow = (members(trial, flow_pop), f"Analysed ({flow_pop.display})", reason)
+    t["consort"], t["consort_enrolment"], t["consort_lost"] = _consort(trial, *flow)
     t["baseline_table"], t["baseline_smd"] = _baseline(trial)
     t["missingness"] = _missingness(trial)
     t["descriptive_scores"] = descriptive_by_visit(trial, "score")

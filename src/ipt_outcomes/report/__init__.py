@@ -7,8 +7,13 @@ The report computes nothing: :func:`ipt_outcomes.plan.run_plan` runs the analyse
    order, numbered as ICH E3 section 14;
 2. :func:`~ipt_outcomes.report.figures.build_figures` draws the figures from the tables;
 3. :func:`~ipt_outcomes.report.html.build_html` writes ``report.html`` (jinja2 templates in
-   ``templates/``); :func:`~ipt_outcomes.report.rtf.build_rtf` each table as RTF;
+   ``templates/``; each figure with alternative text from :mod:`~ipt_outcomes.report.alt`);
+   :func:`~ipt_outcomes.report.rtf.build_rtf` each table as RTF;
    :func:`~ipt_outcomes.report.pdf.print_pdf` the HTML printed to PDF by headless Chromium.
+
+RTF and PDF share one page set-up and one set of page furniture (:mod:`~ipt_outcomes.report.page`):
+paper, margins, the running header (with "SYNTHETIC DATA" when the data were generated) and the
+footer with "Page x of y".
 """
 
 from .figures import build_figures

@@ -2,10 +2,18 @@
 
 The page is written by jinja2 templates (``templates/``, autoescaping on); this module only
 hands them the data: the generated tables, the TLF catalogue with each table's layout
-(:mod:`~.views`) and each figure as a PNG data URI. Every number shown is rendered by
-:func:`render` inside an element that names its source (``data-src`` table, ``data-row`` row,
-``data-col`` column, ``data-fmt`` kind), so that a test can check each one against the table;
-text outside such elements has no digits. There are no scripts, external fonts or styles.
+(:mod:`~.views`) and each figure as a PNG data URI with an alternative text that says what it
+shows (:mod:`~.alt`). Every number shown is rendered by :func:`render` inside an element that
+names its source (``data-src`` table, ``data-row`` row, ``data-col`` column, ``data-fmt`` kind),
+so that a test can check each one against the table; text outside such elements has no digits.
+There are no scripts, external fonts or styles.
+
+Accessibility: a table's number, title and population are its ``<caption>``; column headers are
+``<th scope="col">`` and the first column of a row, when it names the row, ``<th scope="row">``;
+a figure is a ``<figure>`` with a ``<figcaption>``. Printing (the PDF) follows the one page
+set-up of :mod:`~.page`: paper, margins and the running header and footer ("Page x of y") in
+CSS paged media; each table, figure and listing starts a page, with its heading; its footnotes
+stay with it.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..format import fmt
+from .page import Furniture, PageSetup, css_string
 from .sections import SECTIONS, Section
-from .views import VIEWS, Ref, TableView, render
+from .views import VIEWS, Ref, TableView, aligned, render
 
 __all__ = ["build_html", "render_html", "fmt", "render", "read_tables", "Report", "TLF"]
 
@@ -57,6 +66,7 @@ class TLF:
     footnotes: list[Ref]
     view: TableView | None = None
     figure: str | None = None  # data URI of the PNG
+    alt: str = ""  # what the figure shows, in words (from the tables)
     group: str = ""  # the analysis it belongs to (a heading within its section)
     group_title: Ref | None = None
 
@@ -64,9 +74,11 @@ class TLF:
 class Report:
     """What the templates read: values as :class:`Ref` s, their text, the TLFs of a section."""
 
-    def __init__(self, tables: dict, figures_dir=None):
+    def __init__(self, tables: dict, figures_dir=None, page: PageSetup | None = None):
         self.t = tables
         self.figures_dir = Path(figures_dir) if figures_dir is not None else None
+        self.page = page or PageSetup()
+        self.furniture = Furniture.from_tables(tables)
 
     # --- values -------------------------------------------------------------------------------
     def text(self, ref: Ref) -> str:
@@ -153,6 +165,14 @@ class Report:
             Ref("tlf_footnotes", j, "text", "text") for j in self.rows("tlf_footnotes", name=name)
         ]
         view, figure = _text(row["view"]), _text(row["figure"])
+        alt = ""
+        if figure:
+            from .alt import describe
+
+            alt = describe(figure, self.t, _text(row["src"]), str(row["title"]))
+        layout = None
+        if view:
+            layout = aligned(VIEWS[view](self.t, _text(row["src"]), **args_of(row["args"])), self.t)
         return TLF(
             name=name,
             kind=str(row["kind"]),
@@ -162,8 +182,9 @@ class Report:
             population=Ref("tlf", i, "population", "text"),
             program=Ref("tlf", i, "program", "text"),
             footnotes=notes,
-            view=VIEWS[view](self.t, _text(row["src"]), **args_of(row["args"])) if view else None,
+            view=layout,
             figure=self._figure_uri(name) if figure else None,
+            alt=alt,
             group=_text(row["group"]),
             group_title=Ref("tlf", i, "group_title", "text"),
         )
@@ -200,22 +221,25 @@ def _environment():
         keep_trailing_newline=True,
     )
     env.tests["ref"] = lambda x: isinstance(x, Ref)
+    env.filters["css"] = css_string
     return env
 
 
-def render_html(tables: dict, figures_dir=None) -> str:
-    """The report page for ``tables`` (with ``provenance``) and the PNGs in ``figures_dir``."""
-    report = Report(tables, figures_dir)
+def render_html(tables: dict, figures_dir=None, page: PageSetup | None = None) -> str:
+    """The report page for ``tables`` (with ``provenance``) and the PNGs in ``figures_dir``,
+    printed on ``page`` (A4 landscape by default)."""
+    report = Report(tables, figures_dir, page)
     template = _environment().get_template("report.html.j2")
-    return template.render(R=report, sections=report.sections())
+    return template.render(R=report, sections=report.sections(), page=report.page,
+                           furniture=report.furniture)  # fmt: skip
 
 
-def build_html(tables: dict, figures_dir, out_path) -> Path:
+def build_html(tables: dict, figures_dir, out_path, *, page: PageSetup | None = None) -> Path:
     """Write ``report.html`` from the report's tables (with ``provenance``) and the PNGs in
-    ``figures_dir``."""
+    ``figures_dir``; ``page`` is the paper it prints on."""
     from ..output import atomic_write
 
     out_path = Path(out_path)
     with atomic_write(out_path) as fh:
-        fh.write(render_html(tables, figures_dir))
+        fh.write(render_html(tables, figures_dir, page))
     return out_path

@@ -1,9 +1,15 @@
 """The whole report as PDF: the HTML printed by headless Chromium.
 
-The page's print styles (``templates/report.css``) set A4 landscape pages and start each table,
-figure and listing on a new page. Chromium runs headless, without sandbox, GPU, network
-services or a user profile (a temporary one is removed afterwards); the HTML is self-contained,
-so nothing is fetched.
+The page's print styles (``templates/report.css``, from the one page set-up of :mod:`~.page`)
+set the paper (A4 landscape by default, US Letter by ``report --paper letter``) and the margins,
+and draw the running header (the study's name; "SYNTHETIC DATA" for generated data) and the
+footer (program, version, run date, "Page x of y") in the page margins with CSS paged media
+(``@page`` margin boxes and the ``page`` and ``pages`` counters, which Chromium prints since
+version 131). Each table, figure and listing starts a page, with its section or group heading;
+column headers repeat on every page of a long table; footnotes stay with the last rows of their
+table. Chromium's own header and footer (date, file name) are switched off. It runs headless,
+without sandbox, GPU, network services or a user profile (a temporary one is removed
+afterwards); the HTML is self-contained, so nothing is fetched.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .views import prose
+
 __all__ = ["Spec", "catalogue", "TLF_COLUMNS", "args_of"]
 
 TLF_COLUMNS = ["number", "kind", "label", "name", "part", "section", "group", "group_title",
@@ -77,9 +79,19 @@ class _Text:
         if not self.modelled_arms:
             return ""
         return (
-            f"{self.modelled_arms}: modelled, not observed (rows marked, in italics). Its data are "
+            f"{self.modelled_arms}: modelled, not observed (its rows in italics). Its data are "
             "assumptions from the literature; it is analysed with the reference arm alone, never "
             "with the observed arms, is outside every trial-level count and is not tested."
+        )
+
+    @property
+    def modelled_figure_note(self) -> str:
+        if not self.modelled_arms:
+            return ""
+        return (
+            f"{self.modelled_arms}: modelled, not observed (drawn dashed, with diamond markers, "
+            "and labelled modelled). Its data are assumptions from the literature; it is analysed "
+            "with the reference arm alone and is not tested."
         )
 
 
@@ -87,20 +99,46 @@ def _has(tables: dict, name: str) -> bool:
     return name in tables and tables[name] is not None and len(tables[name]) > 0
 
 
+def _enrolment_note(tables: dict) -> str:
+    e = tables.get("consort_enrolment")
+    if e is not None and (e["stage"].astype(str) == "Assessed for eligibility").any():
+        return ("Enrolment (assessed for eligibility, excluded with reasons) from the trial's "
+                "design file; randomised and everything after it from the score file.")  # fmt: skip
+    return ("Enrolment before randomisation (assessed for eligibility, excluded) is not in the "
+            "score file and the design file does not give it; the flow starts at randomisation.")  # fmt: skip
+
+
+def _modelled_flow_note(T) -> str:
+    if not T.modelled_arms:
+        return ""
+    return (f"{T.modelled_arms}: modelled, not randomised: shown apart from the randomised flow, "
+            "in a dashed panel, and outside every count of the trial.")  # fmt: skip
+
+
+def _clean(row: dict) -> dict:
+    """A row of a generated table with its empty cells as "" (never "nan" in a sentence)."""
+    return {k: "" if v is None or (isinstance(v, float) and v != v) or str(v) == "nan" else v
+            for k, v in row.items()}  # fmt: skip
+
+
 def _participants(tables: dict, T: _Text) -> list[Spec]:
     everyone = f"Randomised participants (n = {T.subjects})"
     specs = [
         Spec("consort_diagram", "Figure", "14.1", "participants",
-             "Participant flow by arm (CONSORT diagram)", everyone,
-             ["Drawn from the score file: a participant counts as assessed at a visit when the "
-              f"{T.instrument} score is present.", T.modelled_note],
+             "Participant flow (CONSORT 2010 diagram)", everyone,
+             [_enrolment_note(tables),
+              f"Follow-up from the score file: assessed at a visit = a {T.instrument} score is "
+              f"present; lost to follow-up = no score at {T.last_visit_label}.",
+              _modelled_flow_note(T)],
              "ipt_outcomes.plan.tables (participant flow), report.figures.consort_diagram",
              figure="consort", src="consort"),
-        Spec("consort", "Table", "14.1", "participants", "Participant flow by arm and stage",
-             everyone,
-             ["Not assessed: randomised participants without a score at that visit. Lost to "
+        Spec("consort", "Table", "14.1", "participants",
+             "Participant flow by stage and arm (CONSORT 2010)", everyone,
+             [_enrolment_note(tables),
+              "Not assessed: randomised participants without a score at that visit. Lost to "
               "follow-up: no score at that visit or any later one (cumulative); newly lost: lost "
-              "to follow-up from this visit on.", T.modelled_note],
+              "to follow-up from this visit on. Reasons for loss as the design file gives them; "
+              "reason not recorded for the others.", T.modelled_note],
              "ipt_outcomes.plan.tables", view="consort", src="consort"),
         Spec("baseline", "Table", "14.1", "participants", "Baseline characteristics by arm",
              everyone,
@@ -122,7 +160,7 @@ def _participants(tables: dict, T: _Text) -> list[Spec]:
              "ipt_outcomes.plan.tables", view="missingness", src="missingness"),
         Spec("missingness_figure", "Figure", "14.1", "participants",
              f"Missing {T.instrument} scores by arm and visit (percent of randomised)", everyone,
-             ["Drawn from the table of participants with and without a score.", T.modelled_note],
+             ["Drawn from the table of participants with and without a score.", T.modelled_figure_note],
              "ipt_outcomes.report.figures.missingness_plot", figure="missingness",
              src="missingness"),
     ]  # fmt: skip
@@ -180,7 +218,7 @@ def _descriptive(T: _Text) -> list[Spec]:
              "Randomised participants with a score",
              ["One line per participant through the observed scores; gaps are missed visits. "
               "In a large trial a random sample of participants per arm is drawn, as the "
-              "figure's subtitle says.", T.modelled_note],
+              "figure's subtitle says.", T.modelled_figure_note],
              "ipt_outcomes.report.figures.spaghetti_plot", figure="spaghetti",
              group="descriptive", group_title="Descriptive statistics"),
         Spec("waterfall", "Figure", "14.2", "efficacy",
@@ -188,7 +226,7 @@ def _descriptive(T: _Text) -> list[Spec]:
              "one bar per participant",
              f"Participants assessed at {T.last_key_visit_label}",
              [f"Dashed line: the response threshold ({T.response_percent}% improvement).",
-              T.modelled_note],
+              T.modelled_figure_note],
              "ipt_outcomes.report.figures.waterfall_plot", figure="waterfall", src="waterfall",
              group="descriptive", group_title="Descriptive statistics"),
     ]  # fmt: skip
@@ -196,11 +234,12 @@ def _descriptive(T: _Text) -> list[Spec]:
 
 def _notes(row) -> list[str]:
     text = str(row.get("notes", "") or "")
-    return [text] if text and text != "nan" else []
+    return [prose(text)] if text and text != "nan" else []
 
 
 def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
     """The TLFs of one analysis (a row of the ``analyses`` table)."""
+    row = _clean(row)
     rid, kind, a = str(row["id"]), str(row["kind"]), str(row["analysis"])
     if kind == "endpoint":
         group_title = f"{ROLE_TITLES.get(str(row['role']), 'Endpoint')}: {row['label']}"
@@ -208,9 +247,9 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
         group_title = f"Sensitivity analysis of {row['endpoint']}: {row['label']}"
     else:
         group_title = f"Subgroup analysis: {row['label']}"
-    pop = f"{row['population_text']}; {row['analysed']}"
+    pop = "; ".join(str(x) for x in (row["population_text"], row["analysed"]) if str(x))
     est = f"Estimand: {row['estimand_label']} (Section 1)." if row.get("estimand_label") else ""
-    desc = str(row["description"]) + "."
+    desc = prose(str(row["description"])) + "."
     nominal = ("Adjusted p: multiplicity-adjusted over the confirmatory family (table of the "
                "multiplicity family); every other p-value is nominal."
                if row.get("in_family") in (True, "True") else "All p-values nominal.")  # fmt: skip
@@ -229,18 +268,20 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
                  f"{row['label']}: least-squares means by arm and visit", pop,
                  base + ["Missing scores are assumed missing at random (likelihood-based, no "
                          "imputation). LS means hold baseline at its mean and weight factor "
-                         "levels equally.", T.ci, T.modelled_note],
+                         f"levels equally. The endpoint's visits ({visits}) in bold.", T.ci,
+                         T.modelled_note],
                  "ipt_outcomes.models.mmrm.fit_mmrm", view="lsmeans", src=n + "lsmeans", **g),
             Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
                  f"{row['label']}: difference against {T.reference_label} by visit", pop,
                  base + [f"Difference: arm minus {T.reference_label}; {row['favours_note']}. The "
-                         f"endpoint's visits ({visits}) are marked and carry the conclusions, the "
-                         "others are supportive.", nominal, T.ci, T.modelled_note],
+                         f"endpoint's visits ({visits}) are in bold and carry the conclusions, "
+                         "the others are supportive.", nominal, T.ci, T.modelled_note],
                  "ipt_outcomes.models.mmrm.fit_mmrm", view="contrasts", src=n + "contrasts", **g),
             Spec(f"{rid}-figure", "Figure", "14.2", "efficacy",
                  f"{row['label']}: least-squares means by arm over time", pop,
-                 base + [f"Error bars: {T.confidence_percent}% confidence intervals.",
-                         T.modelled_note],
+                 base + [f"Error bars: {T.confidence_percent}% confidence intervals. The "
+                         "reference arm is drawn from the fit of the observed arms.",
+                         T.modelled_figure_note],
                  "ipt_outcomes.models.mmrm.fit_mmrm, report.figures.mmrm_plot", figure="mmrm",
                  src=n + "lsmeans", **g),
         ]  # fmt: skip
@@ -303,9 +344,13 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
                 base
                 + [
                     "Risk difference (pp) with Newcombe's hybrid score interval; risk ratio "
-                    "with the log interval; odds ratio with Woolf's interval; NNT rounded up "
-                    "and worded NNTB/NNTH (Altman 1998); Fisher's exact test. An undefined "
-                    "ratio (a zero cell) is shown as not defined.",
+                    "with the log interval; odds ratio with Woolf's interval; Fisher's exact "
+                    "test. An undefined ratio (a zero cell) is shown as not defined.",
+                    "NNT: number needed to treat, one over the risk difference, rounded up and "
+                    "worded NNTB (benefit) or NNTH (harm), with the inverted interval (Altman "
+                    "1998). When the risk difference's interval includes zero the NNT's interval "
+                    "runs through infinity: the NNT is then not estimable with useful precision "
+                    "and the risk difference is the result to read.",
                     nominal,
                     T.ci,
                     T.modelled_note,
@@ -330,7 +375,7 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
             specs.append(Spec(f"{rid}-forest", "Figure", "14.2", "efficacy",
                  f"{row['label']}: adjusted risk difference against {T.reference_label}", pop,
                  base + [f"Points and bars: risk difference and {T.confidence_percent}% interval "
-                         "in percentage points.", T.modelled_note],
+                         "in percentage points.", T.modelled_figure_note],
                  "ipt_outcomes.report.figures.forest_plot", figure="forest", src=n + "effects",
                  **g))  # fmt: skip
     if a == "lmm" and has("fixed"):
@@ -429,7 +474,10 @@ def catalogue(tables: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     footnotes : DataFrame
         ``name, order, text`` - the footnotes of each TLF, in order.
     """
+    from .page import Furniture
+
     T = _Text(tables)
+    synthetic = Furniture.from_tables(tables).note  # on every TLF when the data are generated
     specs = _participants(tables, T) + _descriptive(T)
     analyses = tables["analyses"]
     endpoint_rows = analyses[analyses["kind"] == "endpoint"]
@@ -489,7 +537,7 @@ def catalogue(tables: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
                          group_title=s.group_title, title=s.title, population=s.population,
                          program=s.program, view=s.view, figure=s.figure, src=s.src,
                          args=";".join(f"{k}={v}" for k, v in s.args.items())))  # fmt: skip
-        for i, text in enumerate(t for t in s.footnotes if t):
+        for i, text in enumerate(t for t in [*s.footnotes, synthetic] if t):
             notes.append(dict(name=s.name, order=i + 1, text=text))
     return (
         pd.DataFrame(rows, columns=TLF_COLUMNS),

@@ -5,7 +5,8 @@ header row and body rows of :class:`Cell` s, each cell a sequence of literal tex
 and :class:`Ref` s - a value of one generated table (``src``, ``row``, ``col``) with the kind of
 number it is (see :func:`ipt_outcomes.format.fmt`). The HTML writer tags every ``Ref`` with its
 source so that a test can check it; the RTF writer prints the same text. Both call
-:func:`render`, so a number looks the same in every format.
+:func:`render`, so a number looks the same in every format, and both lay out the view returned
+by :func:`aligned`, whose numbers are decimal-aligned within each column.
 
 One function per table layout; :mod:`ipt_outcomes.report.tlf` says which TLF uses which.
 """
@@ -18,9 +19,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..format import fmt
+from ..format import NNT_NOT_ESTIMABLE, fmt, nnt_estimable
 
-__all__ = ["Ref", "Cell", "TableView", "render", "text_of", "VIEWS"]
+__all__ = ["Ref", "Cell", "TableView", "render", "text_of", "aligned", "without_cli_hints",
+           "prose", "FIGURE_SPACE", "VIEWS"]  # fmt: skip
+
+#: U+2007 FIGURE SPACE: as wide as a digit in fonts with tabular figures (Times New Roman, Arial,
+#: Helvetica), so that padding with it lines numbers up on their decimal points
+FIGURE_SPACE = "\u2007"
 
 
 # ------------------------------------------------------------------------------------------
@@ -73,12 +79,80 @@ def _lookup(frame: pd.DataFrame, key: str, value: str, as_float: bool) -> dict:
     return table
 
 
+_CLI_FLAG = r"--[a-z][a-z-]*"
+
+
+def without_cli_hints(text: str) -> str:
+    """A message written for the command line, as the report says it: advice that names a
+    command-line option (``--events``, ``--covariance``) is left out, since the report's reader
+    changes the design file, not a command.
+
+    Examples
+    --------
+    >>> without_cli_hints("no data at visit 1 (give them another strategy with --events)")
+    'no data at visit 1'
+    >>> without_cli_hints("the fit failed; try a simpler --covariance (e.g. toeph) or fewer arms")
+    'the fit failed'
+    >>> without_cli_hints("Not estimated: nothing to impute.")
+    'Not estimated: nothing to impute.'
+    """
+    text = str(text)
+    if not re.search(_CLI_FLAG, text):
+        return text
+    # a bracketed aside that names an option
+    while True:
+        new = re.sub(r"\s*\([^()]*" + _CLI_FLAG + r"[^()]*\)", "", text)
+        if new == text:
+            break
+        text = new
+    # a clause (between semicolons) that names an option; a sentence made only of one
+    out = []
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", text):
+        if not re.search(_CLI_FLAG, sentence):
+            out.append(sentence)
+            continue
+        keep = [c for c in re.split(r"\s*;\s*", sentence) if not re.search(_CLI_FLAG, c)]
+        if keep:
+            joined = "; ".join(keep).rstrip(" .")
+            out.append(joined + "." if sentence.rstrip().endswith(".") else joined)
+    text = " ".join(out)
+    text = re.sub(r"\s*" + _CLI_FLAG, "", text)  # an option still named
+    return re.sub(r"\s+([.;,])", r"\1", text).strip()
+
+
+def prose(text: str) -> str:
+    """A sentence of the analysis plan or a message as the report shows it: without advice on
+    command-line options (:func:`without_cli_hints`) and with a true minus sign (U+2212) where a
+    hyphen stands before a number ("from -8 to 8"); ranges ("0-52") keep their hyphen.
+
+    Examples
+    --------
+    >>> prose("shifted by delta from -8 to 8 (range 0-52)") == "shifted by delta from \u22128 to 8 (range 0-52)"
+    True
+    """
+    return re.sub(r"(?<![\w\-\u2212])-(?=\d)", "\u2212", without_cli_hints(text))
+
+
+def _absent(value) -> bool:
+    return (
+        value is None
+        or (isinstance(value, float) and value != value)
+        or (str(value) in ("", "nan", "None", "<NA>"))
+    )
+
+
 def render(tables: dict, src: str, row: int, col: str, kind: str) -> str:
     """The text shown for ``tables[src].iloc[row][col]``: a number by :func:`fmt`, an arm code
-    as its label (kind ``arm``), a visit as its label (kind ``vlabel``) or a model term with arm
-    labels (kind ``term``). The report test uses the same function to check every value."""
+    as its label (kind ``arm``), a visit as its label (kind ``vlabel``), a model term with arm
+    labels (kind ``term``) or a message as the report words it (kind ``note``, see
+    :func:`without_cli_hints`). An empty value is shown as nothing, never "nan" or "None". The
+    report test uses the same function to check every value."""
     frame = tables[src]
     value = frame.iat[row, frame.columns.get_loc(col)]
+    if kind in ("arm", "term", "note", "text") and _absent(value):
+        return ""
+    if kind == "note":
+        return prose(str(value))
     if kind == "arm":
         return _lookup(tables["arms"], "arm", "label", False).get(str(value), str(value))
     if kind == "vlabel":
@@ -93,6 +167,45 @@ def render(tables: dict, src: str, row: int, col: str, kind: str) -> str:
         text = re.sub(r"arm\[([^\]]*)\]", lambda m: labels.get(m.group(1), m.group(1)), str(value))
         return text.replace(":", " x ").replace("(Intercept)", "Intercept")
     return fmt(value, kind)
+
+
+def aligned(view: TableView, tables: dict) -> TableView:
+    """The view with its numbers decimal-aligned within each column.
+
+    Number cells are right-aligned, so the decimal point of their last number already lines up
+    (a kind of number has a fixed number of decimals). In a cell of several numbers - ``12.3
+    (4.5)``, ``-1.66 (-4.50 to 1.18)`` - every number after the first is padded on the left with
+    figure spaces (U+2007, the width of a digit) to the widest of its kind in the column, so that
+    each one's decimal point lines up too. Cells of another pattern (``not defined``, an
+    estimate without its interval) and text columns are left alone.
+    """
+    rows = [list(r) for r in view.rows]
+    n_cols = max([len(view.header)] + [len(r) for r in rows])
+    for j in range(n_cols):
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(rows):
+            if j >= len(r) or r[j].left or r[j].head:
+                continue
+            parts = r[j].parts
+            if sum(isinstance(p, Ref) for p in parts) < 2:
+                continue
+            shape = tuple(p if isinstance(p, str) else None for p in parts)
+            groups.setdefault(shape, []).append(i)
+        for idx in groups.values():
+            texts = {i: [render(tables, p.src, p.row, p.col, p.kind) if isinstance(p, Ref) else p
+                         for p in rows[i][j].parts] for i in idx}  # fmt: skip
+            first = next(k for k, p in enumerate(rows[idx[0]][j].parts) if isinstance(p, Ref))
+            width = {k: max(len(texts[i][k]) for i in idx) for k in range(len(texts[idx[0]]))}
+            for i in idx:
+                old = rows[i][j]
+                parts: list = []
+                for k, p in enumerate(old.parts):
+                    pad = width[k] - len(texts[i][k])
+                    if isinstance(p, Ref) and k != first and pad > 0:
+                        parts.append(FIGURE_SPACE * pad)
+                    parts.append(p)
+                rows[i][j] = Cell(tuple(parts), left=old.left, head=old.head)
+    return TableView(list(view.header), rows, list(view.row_class))
 
 
 def text_of(cell: Cell, tables: dict) -> str:
@@ -192,19 +305,54 @@ def _view(b: _B, src: str, rows: list[int], columns: list[tuple[str, Callable]],
 
 
 def consort_view(t: dict, src: str = "consort") -> TableView:
+    """Participant flow (CONSORT 2010): enrolment (from the design), then each arm's allocation,
+    follow-up by visit (with losses and their reasons) and analysis."""
     b, s = _B(t), src
     c = t[s]
+    enrol = t.get("consort_enrolment")
+    lost = t.get("consort_lost")
+    header = _h("Stage", "Arm", "n", "Not assessed", "Lost to follow-up, cumulative",
+                "Newly lost to follow-up")  # fmt: skip
+    none = Cell((), left=True)
+    rows, cls = [], []
 
-    def stage(i):
-        if pd.isna(c.iloc[i]["visit"]) or c.iloc[i]["stage"] != "Assessed":
-            return Cell((Ref(s, i, "stage", "text"),), left=True)
-        return Cell((Ref(s, i, "stage", "text"), ", ", Ref(s, i, "visit", "vlabel")), left=True)
+    def add(stage: Cell, arm: Cell, n: Cell, *more: Cell, row_class: str = ""):
+        rows.append([stage, arm, n, *(more or (Cell(()),) * 3)])
+        cls.append(row_class)
 
-    cols = [("Arm", lambda i: b.arm(s, i)), ("Stage", stage), ("n", lambda i: b.v(s, i, "n", "int")),
-            ("Not assessed", lambda i: b.v(s, i, "missed", "int")),
-            ("Lost to follow-up, cumulative", lambda i: b.v(s, i, "lost", "int")),
-            ("Newly lost to follow-up", lambda i: b.v(s, i, "lost_new", "int"))]  # fmt: skip
-    return _view(b, s, list(range(len(c))), cols)
+    e = "consort_enrolment"
+    for i in range(len(enrol) if enrol is not None else 0):
+        stage = Cell((Ref(e, i, "stage", "text"),), left=True)
+        if not _empty(t, Ref(e, i, "reason", "text")):
+            stage = Cell(("Excluded: ", Ref(e, i, "reason", "text")), left=True)
+        add(stage, none, b.v(e, i, "n", "int"))
+    for arm in dict.fromkeys(c["arm"].astype(str)):
+        idx = b.rows(s, arm=arm)
+        for i in idx:
+            r = c.iloc[i]
+            text = Ref(s, i, "stage", "text")
+            stage = Cell((text,), left=True)
+            if r["stage"] == "Assessed" and not pd.isna(r["visit"]):
+                stage = Cell((text, ", ", Ref(s, i, "visit", "vlabel")), left=True)
+            if i == idx[-1] and lost is not None:  # reasons for loss before the analysis
+                for k in b.rows("consort_lost", arm=arm):
+                    add(Cell(("Lost to follow-up: ", Ref("consort_lost", k, "reason", "text")),
+                             left=True), b.arm("consort_lost", k),
+                        b.v("consort_lost", k, "n", "int"),
+                        row_class=b.row_class("consort_lost", k))  # fmt: skip
+            if r["stage"] == "Assessed":
+                add(stage, b.arm(s, i), b.v(s, i, "n", "int"), b.v(s, i, "missed", "int"),
+                    b.v(s, i, "lost", "int"), b.v(s, i, "lost_new", "int"),
+                    row_class=b.row_class(s, i))  # fmt: skip
+            elif r["step"] == 2:
+                add(stage, b.arm(s, i), b.v(s, i, "n", "int"), b.v(s, i, "missed", "int"),
+                    Cell(()), Cell(()), row_class=b.row_class(s, i))  # fmt: skip
+            else:
+                add(stage, b.arm(s, i), b.v(s, i, "n", "int"), row_class=b.row_class(s, i))
+            if i == idx[-1] and not _empty(t, Ref(s, i, "reason", "text")):
+                add(Cell(("Excluded from the analysis: ", Ref(s, i, "reason", "text")), left=True),
+                    b.arm(s, i), b.v(s, i, "missed", "int"), row_class=b.row_class(s, i))  # fmt: skip
+    return TableView(header, rows, cls)
 
 
 def baseline_view(t: dict, src: str = "baseline_table") -> TableView:
@@ -214,7 +362,7 @@ def baseline_view(t: dict, src: str = "baseline_table") -> TableView:
     others = [a for a in arms if a != b.reference]
     header = [Cell(("Characteristic",), head=True), Cell(("Statistic",), head=True)]
     for a in arms:
-        i = b.row("consort", arm=a, stage="Randomised")
+        i = b.row("consort", arm=a, step=1)
         parts = [Ref("arms", b.row("arms", arm=a), "label", "text")]
         if i is not None:
             parts += [" (n = ", Ref("consort", i, "n", "int"), ")"]
@@ -395,11 +543,26 @@ def comparisons_view(t: dict, src: str) -> TableView:
             ("Risk difference, pp (CI)", lambda i: b.ci(s, i, "risk_difference", "rd_ci_low", "rd_ci_high", "pp_n")),
             ("Risk ratio (CI)", lambda i: b.ci(s, i, "risk_ratio", "rr_ci_low", "rr_ci_high", "f2")),
             ("Odds ratio (CI)", lambda i: b.ci(s, i, "odds_ratio", "or_ci_low", "or_ci_high", "f2")),
-            ("NNT (CI)", lambda i: Cell((Ref(s, i, "nnt_text", "text"),), left=True)),
+            ("NNT (CI)", lambda i: _nnt(b, s, i)),
             ("Fisher p, nominal", lambda i: b.p(s, i, "p_fisher"))]  # fmt: skip
     if _has_col(t, s, "p_adjusted"):
         cols.append(("Adjusted p", lambda i: _adjusted_p(b, s, i)))
     return _view(b, s, list(range(len(t[s]))), cols)
+
+
+def _nnt(b: _B, src: str, i: int) -> Cell:
+    """The NNT with its interval when the risk difference's interval excludes zero, else "not
+    estimable with useful precision" (:func:`ipt_outcomes.format.nnt_estimable`)."""
+    r = b.t[src].iloc[i]
+    if _empty(b.t, Ref(src, i, "nnt", "nnt")):
+        return Cell(())
+    if not nnt_estimable(r.get("rd_ci_low"), r.get("rd_ci_high")):
+        return Cell((NNT_NOT_ESTIMABLE,), left=True)
+    lo, hi = "nnt_ci_low", "nnt_ci_high"
+    if abs(float(r[lo])) > abs(float(r[hi])):
+        lo, hi = hi, lo
+    return Cell((Ref(src, i, "nnt", "nnt"), " (", Ref(src, i, lo, "nnt_n"), " to ",
+                 Ref(src, i, hi, "nnt_n"), ")"))  # fmt: skip
 
 
 MEASURE_NAMES = {"risk_difference": ("Risk difference, pp", "pp_n"),

@@ -1,0 +1,170 @@
+"""One page set-up and one set of page furniture for every paged output (RTF and PDF).
+
+:class:`PageSetup` is the paper (A4 by default, US Letter by ``report --paper letter``), the
+orientation (landscape: TLFs are wide) and the margins; the RTF writer and the PDF's print styles
+both read it, so the two never disagree. :class:`Furniture` is what every page says about itself,
+read from the report's tables: the running header (the study's name, and "SYNTHETIC DATA" when
+the data were generated), the footer (program, version, run date, "Page x of y") and the mark
+that every exported figure carries when the data are synthetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PAPERS", "PageSetup", "Furniture", "SYNTHETIC", "css_string"]
+
+#: paper name -> (short side, long side) in millimetres
+PAPERS = {"a4": (210.0, 297.0), "letter": (215.9, 279.4)}
+#: the running mark of a report on generated data
+SYNTHETIC = "SYNTHETIC DATA"
+MM_PER_INCH = 25.4
+TWIPS_PER_INCH = 1440
+
+
+@dataclass(frozen=True)
+class PageSetup:
+    """Paper, orientation and margins of the RTF tables and the PDF (landscape).
+
+    Examples
+    --------
+    >>> PageSetup("a4").twips
+    (16838, 11906)
+    >>> PageSetup("letter").twips, PageSetup("letter").css_size
+    ((15840, 12240), 'letter landscape')
+    """
+
+    paper: str = "a4"
+    top_mm: float = 20.0  # to the body; the running header sits above it
+    bottom_mm: float = 18.0  # to the body; the footer sits below it
+    side_mm: float = 15.0
+    header_mm: float = 9.0  # from the paper's edge to the running header / footer
+    footer_mm: float = 8.0
+
+    def __post_init__(self):
+        if self.paper not in PAPERS:
+            raise ValueError(f"paper must be one of {', '.join(PAPERS)}; got {self.paper!r}")
+
+    @property
+    def size_mm(self) -> tuple[float, float]:
+        """(width, height) in millimetres, landscape."""
+        short, long = PAPERS[self.paper]
+        return long, short
+
+    @property
+    def twips(self) -> tuple[int, int]:
+        """(width, height) in twips (1/1440 inch), as RTF's ``\\paperw`` and ``\\paperh``."""
+        return tuple(round(x / MM_PER_INCH * TWIPS_PER_INCH) for x in self.size_mm)
+
+    @property
+    def inches(self) -> tuple[float, float]:
+        """(width, height) in inches, a hair over the twips so that truncation keeps them."""
+        return tuple((t + 0.25) / TWIPS_PER_INCH for t in self.twips)
+
+    @property
+    def margins_in(self) -> list[float]:
+        """RTF margins in inches: left, right, top, bottom, header, footer."""
+        mm = [self.side_mm, self.side_mm, self.top_mm, self.bottom_mm, self.header_mm,
+              self.footer_mm]  # fmt: skip
+        return [m / MM_PER_INCH for m in mm]
+
+    @property
+    def body_in(self) -> tuple[float, float]:
+        """(width, height) of the body in inches."""
+        w, h = self.size_mm
+        return (w - 2 * self.side_mm) / MM_PER_INCH, (
+            h - self.top_mm - self.bottom_mm
+        ) / MM_PER_INCH
+
+    @property
+    def css_size(self) -> str:
+        return f"{'A4' if self.paper == 'a4' else 'letter'} landscape"
+
+    @property
+    def css_margin(self) -> str:
+        return f"{self.top_mm:g}mm {self.side_mm:g}mm {self.bottom_mm:g}mm {self.side_mm:g}mm"
+
+
+@dataclass(frozen=True)
+class Furniture:
+    """What each page says about itself, from the report's ``trial`` and ``provenance`` tables."""
+
+    study: str
+    synthetic: bool = False
+    calibrated_to: str = ""
+    seed: str = ""
+    version: str = ""
+    run_date: str = ""
+
+    @classmethod
+    def from_tables(cls, tables: dict) -> Furniture:
+        def keyed(name):
+            t = tables.get(name)
+            if t is None or not len(t):
+                return {}
+            return dict(zip(t["key"].astype(str), t["value"].astype(str), strict=True))
+
+        trial, prov = keyed("trial"), keyed("provenance")
+
+        def clean(x):
+            return "" if x in ("nan", "None") else x
+
+        return cls(
+            study=clean(trial.get("name", "")) or "trial",
+            synthetic=trial.get("synthetic", "False") == "True",
+            calibrated_to=clean(trial.get("calibrated_to", "")),
+            seed=clean(trial.get("seed", "")),
+            version=clean(prov.get("ipt-outcomes", "")),
+            run_date=clean(prov.get("run date", "")),
+        )
+
+    @property
+    def mark(self) -> str:
+        """``SYNTHETIC DATA`` (with what the data were calibrated to), or ``""``."""
+        if not self.synthetic:
+            return ""
+        return (
+            f"{SYNTHETIC}, calibrated to {self.calibrated_to}" if self.calibrated_to else SYNTHETIC
+        )
+
+    @property
+    def note(self) -> str:
+        """The footnote every TLF carries when the data are synthetic."""
+        if not self.synthetic:
+            return ""
+        made = f"generated by ipt-outcomes (seed {self.seed})" if self.seed else "generated"
+        calib = f", calibrated to {self.calibrated_to}" if self.calibrated_to else ""
+        return (f"{SYNTHETIC}: the scores are {made}{calib}; they are not the trial's "
+                "participants.")  # fmt: skip
+
+    @property
+    def header(self) -> str:
+        return f"{self.study}    {SYNTHETIC}" if self.synthetic else self.study
+
+    def footer(self, program: str = "") -> str:
+        """Program, version and run date (the page number is added by each format)."""
+        parts = [f"ipt-outcomes {self.version}".strip()]
+        if program:
+            parts.append(program)
+        if self.run_date:
+            parts.append(f"run {self.run_date}")
+        return "; ".join(parts)
+
+
+def css_string(text: str) -> str:
+    r"""Text as the inside of a CSS string: every character but letters, digits and a few safe
+    marks written as a hexadecimal escape (so quotes, backslashes and ``</style>`` in a study's
+    name cannot end the string or the style sheet).
+
+    Examples
+    --------
+    >>> css_string('A "B" </style>')
+    'A\\000020 \\000022 B\\000022 \\000020 \\00003c /style\\00003e '
+    """
+    out = []
+    for ch in str(text):
+        if ch.isascii() and (ch.isalnum() or ch in ".,:;()+-/"):
+            out.append(ch)
+        else:  # six hex digits and a space that the escape consumes
+            out.append(f"\\{ord(ch):06x} ")
+    return "".join(out)
