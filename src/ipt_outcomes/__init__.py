@@ -50,6 +50,7 @@ _EXPORTS = {
     "hedges_g": "stats.effect_sizes",
     # models
     "fit_mmrm": "models.mmrm",
+    "mmrm": "models.mmrm",
     "mmrm_data": "models.mmrm",
     "MMRMResults": "models.mmrm",
     "fit_lmm": "models.lmm",
