@@ -190,3 +190,58 @@ def test_refused_pairs_are_those_r_refuses():
         assert row["message"] != "accepted"
         with pytest.raises(ValueError, match="Kenward-Roger|kenward-roger"):
             resolve_vcov(R_NAMES[row["method"]], R_NAMES[row["vcov"]])
+
+
+class _FromFiles:
+    """The CLI's tables read back, shaped as a fit for :func:`compare`."""
+
+    def __init__(self, folder):
+        self._ls = pd.read_csv(folder / "mmrm_lsmeans.csv")
+        self._ct = pd.read_csv(folder / "mmrm_contrasts.csv")
+        self._an = pd.read_csv(folder / "mmrm_anova.csv")
+        fit = pd.read_csv(folder / "mmrm_fit.csv").iloc[0]
+        self.neg2_loglik, self.n_obs = float(fit["neg2_loglik"]), int(fit["n_obs"])
+        self.fit = fit
+
+    def lsmeans(self):
+        return self._ls
+
+    def contrasts(self):
+        return self._ct
+
+    def anova(self):
+        return self._an
+
+
+CLI_CASES = [
+    ("trial2", "us|Kenward-Roger|Kenward-Roger|unweighted"),
+    ("trial2", "sp_exp|Satterthwaite|Empirical-Bias-Reduced|weighted"),
+    ("trial2", "adh|Residual|Empirical|unweighted"),
+    ("trial4", "ar1h|Between-Within|Asymptotic|unweighted"),
+    ("trial4", "us|Satterthwaite|Empirical-Bias-Reduced|unweighted"),
+    ("trial3_adam", "sp_exp|Satterthwaite|Empirical-Jackknife|unweighted"),
+    ("trial3_adam", "toep|Kenward-Roger|Kenward-Roger|unweighted"),
+    ("trial3_adam", "us|Kenward-Roger|Kenward-Roger-Linear|weighted"),
+]
+
+
+@pytest.mark.parametrize("name,case", CLI_CASES, ids=[f"{n}-{c}" for n, c in CLI_CASES])
+def test_command_line_options_against_r_mmrm(run_cli, tmp_path, name, case):
+    if not (REF / f"ref_{name}.csv").exists():
+        pytest.skip(f"ref_{name}.csv not made")
+    structure, df, vcov, weighted = case.split("|")
+    path, design, wcol = DATASETS[name]
+    args = ["mmrm", path, "--covariance", structure, "--df", R_NAMES[df], "--vcov", R_NAMES[vcov],
+            "--no-fallback", "--out", tmp_path / "out"]  # fmt: skip
+    if design is not None:
+        args += ["--design", design]
+    if name != "trial3_adam":
+        args += ["--reference", "TAU"]
+    if weighted == "weighted":
+        args += ["--weights", wcol]
+    code, out, err = run_cli(*args)
+    assert code == 0, err
+    got = _FromFiles(tmp_path / "out")
+    assert got.fit["vcov"] == R_NAMES[vcov] and got.fit["covariance"] == structure
+    ref = reference(name)
+    compare(got, ref[ref["case"] == case])

@@ -13,7 +13,7 @@ arm). One module per concept:
 * :mod:`.fit` - data, optimisation, fallback, :func:`mmrm` (a formula) and :func:`fit_mmrm`
   (the SPEC's default model);
 * :mod:`.results` - :class:`MMRMResults` (LS means, contrasts, F tests, fit table).
-* :mod:`.refit`, :mod:`.lbfgsb` - many refits to reweighted subjects at once (jackknife,
+* :mod:`.refit` - many refits to reweighted subjects at once (jackknife,
   bootstrap), to the optimum or as R mmrm's optimiser stops.
 
 The names below are imported when first used, so that a module needing only the covariance

@@ -218,10 +218,12 @@ class CovarianceStructure:
             out[k_low, rows] += extra
             return out
 
+        from ..optim.derivatives import central_jacobian
+
         def g(t):
             return np.tensordot(self.dsigma(t), G, axes=([1, 2], [0, 1]))
 
-        return _central_jacobian(g, th)
+        return central_jacobian(g, th, symmetric=True)
 
     def d2_weighted(self, theta, Wt) -> np.ndarray:
         """``sum_hj Wt_hj d2Sigma/dtheta_h dtheta_j`` (T x T) for a symmetric k x k ``Wt``."""
@@ -241,13 +243,11 @@ class CovarianceStructure:
             N[rows, cols] += 2.0 * Wt[rows, k_low] * np.exp(th[rows])
             out = N @ L.T + M
             return out + out.T
-        k = len(th)
-        out = np.zeros((T, T))
-        for j in range(k):
-            e = np.zeros(k)
-            e[j] = 1e-5 * max(1.0, abs(th[j]))
-            d = (self.dsigma(th + e) - self.dsigma(th - e)) / (2 * e[j])  # (k, T, T): d2 Sigma_.j
-            out += np.tensordot(Wt[:, j], d, axes=(0, 0))
+        from ..optim.derivatives import central_jacobian
+
+        # sum_h Wt_hj dSigma_h differentiated in theta_j, then summed over j
+        d2 = central_jacobian(lambda t: self.dsigma(t), th)  # (k, T, T, k): d2 Sigma_h. / dtheta_j
+        out = np.einsum("hj,habj->ab", Wt, d2)
         return (out + out.T) / 2
 
     def d2sigma(self, theta) -> np.ndarray:
@@ -299,17 +299,6 @@ class CovarianceStructure:
                 [lead, [_rho_inv(np.nanmean(np.diag(corr, k))) for k in range(1, T)]]
             )
         return np.concatenate([lead, [_rho_inv(corr[k, k + 1]) for k in range(T - 1)]])
-
-
-def _central_jacobian(f, th: np.ndarray) -> np.ndarray:
-    """Symmetrised Jacobian of a gradient-like ``f`` by central differences."""
-    k = len(th)
-    out = np.empty((k, k))
-    for j in range(k):
-        e = np.zeros(k)
-        e[j] = 1e-5 * max(1.0, abs(th[j]))
-        out[:, j] = (f(th + e) - f(th - e)) / (2 * e[j])
-    return (out + out.T) / 2
 
 
 @dataclass(frozen=True)

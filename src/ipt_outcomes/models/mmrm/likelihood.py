@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from ..hessian import numeric_hessian
 from ..inference import profile_gls
+from ..optim.derivatives import numeric_hessian
 
 __all__ = ["Model", "hessian", "hessian_numeric", "p_matrices", "dsigma_patterns"]
 

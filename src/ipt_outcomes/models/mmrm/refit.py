@@ -158,7 +158,7 @@ class Refitter:
         ``optimizer="newton"``: from ``theta0`` (the fit to all subjects; ``hessian0`` its
         Hessian of -2 l), to the optimum (as :meth:`fit`, much faster for many samples).
         ``optimizer="lbfgsb"``: each fit as R mmrm makes it (L-BFGS-B from mmrm's starting
-        values, stopped by R's relative-reduction rule; :mod:`.lbfgsb`), which R packages
+        values, stopped by R's relative-reduction rule; :mod:`ipt_outcomes.models.optim.lbfgsb`), which R packages
         built on mmrm (rbmi) report.
         """
         if optimizer == "lbfgsb":
@@ -360,9 +360,9 @@ def mmrm_start(structure: CovarianceStructure, n_groups: int) -> np.ndarray:
 
 
 def _fit_many_lbfgsb(refitter: Refitter, W) -> list[Refit]:
-    """Every weight vector fitted as R mmrm fits it (see :mod:`.lbfgsb`): L-BFGS-B from mmrm's
+    """Every weight vector fitted as R mmrm fits it (see :mod:`..optim.lbfgsb`): L-BFGS-B from mmrm's
     starting values on half the -2 log-likelihood in mmrm's parameters."""
-    from .lbfgsb import minimize_batch
+    from ..optim.lbfgsb import minimize_batch
 
     W = np.asarray(W, float)
     batch = _Batch(refitter, W)
