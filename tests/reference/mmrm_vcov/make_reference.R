@@ -1,7 +1,8 @@
 # R mmrm references for every covariance of the fixed effects (vcov), df method, covariance
 # structure and weights, on the simulated trials of make_data.py and on formulas.
-# Run in this folder: Rscript make_reference.R   (R, mmrm 0.3.18 built from source, emmeans;
-# versions in sessionInfo.txt). Writes ref_<dataset>.csv (one long table per dataset) and
+# Run in this folder: Rscript make_reference.R [part ...]   (R, mmrm 0.3.18 built from source,
+# emmeans; versions in sessionInfo.txt). Parts: trial2 trial4 trial3_adam formulas refused
+# (default all; parts can run in parallel processes). Writes ref_<dataset>.csv (one long table per dataset) and
 # ref_formulas.csv.
 #
 # Model of the command line (SPEC): chg ~ visit + arm:visit + base:visit + <structure>(visit |
@@ -11,6 +12,8 @@
 # register it); -2 log-likelihood from logLik.
 suppressMessages({library(mmrm); library(emmeans)})
 emm_options(msg.nesting = FALSE)
+parts <- commandArgs(trailingOnly = TRUE)
+if (!length(parts)) parts <- c("trial2", "trial4", "trial3_adam", "formulas", "refused")
 options(warn = 1)
 
 structures <- c("us", "toep", "toeph", "ar1", "ar1h", "ad", "adh", "cs", "csh", "sp_exp")
@@ -125,16 +128,16 @@ long_default <- function(path, ref) {
 
 t2 <- long_default("trial2.csv", "TAU")
 t2$sex <- factor(t2$sex)
-run_all(t2, "trial2")
+if ("trial2" %in% parts) run_all(t2, "trial2")
 t4 <- long_default("trial4.csv", "TAU")
-run_all(t4, "trial4")
+if ("trial4" %in% parts) run_all(t4, "trial4")
 
 a <- read.csv("trial3_adam.csv")
 t3 <- data.frame(subject = a$USUBJID, arm = a$TRT01P, visit = a$AVISITN, score = a$AVAL,
                  base = a$BASE, SEX = factor(a$SEX), wt = a$WGT,
                  time = c(`20` = 1, `30` = 2, `40` = 4, `50` = 8, `60` = 12)[as.character(a$AVISITN)])
 t3 <- post(t3, "PBO")
-run_all(t3, "trial3_adam")
+if ("trial3_adam" %in% parts) run_all(t3, "trial3_adam")
 
 # --- formulas (the Python formula interface) ---------------------------------------------------
 dd <- read.csv("days.csv")
@@ -152,7 +155,7 @@ formulas <- list(
 )
 fcombos <- combos[c(1, 2, 3, 5, 7, 9)]
 out <- list()
-for (fm in formulas) {
+for (fm in if ("formulas" %in% parts) formulas else list()) {
   x <- fm[[2]]
   w <- if (is.null(fm[[4]])) NULL else x[[fm[[4]]]]
   fit0 <- tryCatch(mmrm(fm[[3]], data = x, weights = w), error = function(e) e)
@@ -167,16 +170,18 @@ for (fm in formulas) {
     cat("formulas", case, "\n")
   }
 }
-write.csv(do.call(rbind, out), "ref_formulas.csv", row.names = FALSE, na = "")
+if ("formulas" %in% parts) write.csv(do.call(rbind, out), "ref_formulas.csv", row.names = FALSE, na = "")
 
 # --- refused combinations (R mmrm's own checks) ---------------------------------------------------
 refused <- list(c("Satterthwaite", "Kenward-Roger"), c("Residual", "Kenward-Roger-Linear"),
                 c("Kenward-Roger", "Empirical"), c("Kenward-Roger", "Asymptotic"),
                 c("Between-Within", "Kenward-Roger"))
+if ("refused" %in% parts) {
 msgs <- sapply(refused, function(cm) tryCatch({
   mmrm_control(method = cm[1], vcov = cm[2]); "accepted"
 }, error = function(e) conditionMessage(e)))
 write.csv(data.frame(method = sapply(refused, `[`, 1), vcov = sapply(refused, `[`, 2),
                      message = msgs), "refused.csv", row.names = FALSE)
+}
 
 writeLines(capture.output(sessionInfo()), "sessionInfo.txt")
