@@ -4,7 +4,7 @@ design-matrix builder, and the checks that it has a finite maximum (separation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,8 @@ LP_TOL = 1e-7
 class _Design:
     """Treatment-coded design of ``outcome ~ arm + covariates``, reusable for any arm.
 
+    Built by the package's one design-matrix builder (:class:`~ipt_outcomes.models.design.
+    ModelDesign`, R's coding rules) on internal column names, so that any column name works.
     Numeric covariates enter as they are (centred and scaled internally, which changes no
     prediction and no marginal quantity); text and categorical ones as factors with treatment
     coding, the first level (sorted, or a Categorical's own order) as the reference level.
@@ -35,9 +37,12 @@ class _Design:
     levels: dict
     centre: dict
     scale: dict
+    model: object = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, arm: str, covariates: tuple) -> _Design:
+        from ...models.design import ModelDesign
+
         levels, centre, scale = {}, {}, {}
         for cov in covariates:
             col = frame[cov]
@@ -52,7 +57,26 @@ class _Design:
             else:
                 levels[cov] = tuple(_sorted(col.unique()))
         arms = tuple(_sorted(frame[arm].unique()))
-        return cls(arms, covariates, levels, centre, scale)
+        design = cls(arms, covariates, levels, centre, scale)
+        internal = {"a0": list(arms)}
+        internal.update({f"c{i}": list(levels[c]) for i, c in enumerate(covariates) if c in levels})
+        rhs = " + ".join(["a0", *(f"c{i}" for i in range(len(covariates)))])
+        model = ModelDesign(rhs, design._internal(frame, arm), levels=internal)
+        object.__setattr__(design, "model", model)
+        return design
+
+    def _internal(self, frame: pd.DataFrame, arm: str, set_arm=None) -> pd.DataFrame:
+        """The frame on the builder's internal names: arm (or everyone in ``set_arm``), and the
+        covariates, numeric ones centred and scaled."""
+        n = len(frame)
+        out = {"a0": frame[arm].to_numpy(dtype=object) if set_arm is None else [set_arm] * n}
+        for i, cov in enumerate(self.covariates):
+            if cov in self.levels:
+                out[f"c{i}"] = frame[cov].to_numpy(dtype=object)
+            else:
+                x = frame[cov].to_numpy(dtype=float)
+                out[f"c{i}"] = (x - self.centre[cov]) / self.scale[cov]
+        return pd.DataFrame(out)
 
     def names(self) -> list[str]:
         out = ["(Intercept)"] + [f"arm[{a}]" for a in self.arms[1:]]
@@ -63,31 +87,9 @@ class _Design:
                 out.append(cov)
         return out
 
-    def arm_columns(self, arm_values) -> np.ndarray:
-        a = np.asarray(arm_values, dtype=object)
-        return (
-            np.column_stack([a == lev for lev in self.arms[1:]])
-            .astype(float)
-            .reshape(len(a), len(self.arms) - 1)
-        )
-
     def matrix(self, frame: pd.DataFrame, arm: str, set_arm=None) -> np.ndarray:
         """Design matrix of ``frame``; with ``set_arm`` every subject is put in that arm."""
-        n = len(frame)
-        arms = frame[arm].to_numpy(dtype=object) if set_arm is None else [set_arm] * n
-        cols = [np.ones((n, 1)), self.arm_columns(arms)]
-        for cov in self.covariates:
-            if cov in self.levels:
-                x = frame[cov].to_numpy(dtype=object)
-                cols.append(
-                    np.column_stack([x == lev for lev in self.levels[cov][1:]])
-                    .astype(float)
-                    .reshape(n, len(self.levels[cov]) - 1)
-                )
-            else:
-                x = frame[cov].to_numpy(dtype=float)
-                cols.append(((x - self.centre[cov]) / self.scale[cov])[:, None])
-        return np.hstack(cols)
+        return self.model.build(self._internal(frame, arm, set_arm))
 
 
 def _expit(eta: np.ndarray) -> np.ndarray:
