@@ -35,6 +35,8 @@ class ModelDesign:
         Factor -> levels in order (the first is the reference of treatment contrasts). Other
         text, boolean or categorical columns are factors with sorted (or their categorical)
         levels.
+    drop_unused : bool
+        Leave out given levels that no row has (default), or keep them as columns of zeros.
 
     Attributes
     ----------
@@ -60,7 +62,8 @@ class ModelDesign:
     [[1.0, 1.0, 0.0]]
     """
 
-    def __init__(self, rhs: str, data: pd.DataFrame, levels: dict | None = None):
+    def __init__(self, rhs: str, data: pd.DataFrame, levels: dict | None = None,
+                 drop_unused: bool = True):  # fmt: skip
         import formulaic
 
         self.rhs = rhs
@@ -71,7 +74,7 @@ class ModelDesign:
         for v in used:
             if v in levels:
                 present = set(pd.unique(data[v]))
-                self.factors[v] = [lev for lev in levels[v] if lev in present]
+                self.factors[v] = [lev for lev in levels[v] if lev in present or not drop_unused]
             elif _is_factor(data[v]):
                 col = data[v]
                 if isinstance(col.dtype, pd.CategoricalDtype):
