@@ -302,7 +302,10 @@ def _prepare(formula, data, *, reference, arm, arms, visit, weights) -> _Prepare
                 f"(arms with some: {', '.join(map(str, order)) or 'none'})"
             )
         order = [reference, *[a for a in order if a != reference]]
-        levels[arm] = order
+        # the factor's levels as R orders them (the reference, then sorted): LS means and
+        # contrasts do not depend on it, but the basis of a Type III hypothesis does, and with
+        # it the Satterthwaite df of an F test of several rows
+        levels[arm] = [reference, *sorted((a for a in order if a != reference), key=str)]
         arms_out = order if arms is None else [a for a in arms if a in order]
     else:
         arms_out = []
