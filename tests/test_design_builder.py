@@ -66,3 +66,18 @@ def test_type3_hypothesis_of_a_main_effect_in_a_balanced_additive_model():
     assert L.shape == (2, 4)
     assert np.allclose(L[:, [0, 3]], 0)
     assert np.linalg.matrix_rank(L[:, 1:3]) == 2
+
+
+def test_a_counterfactual_of_a_main_effect_equals_a_rebuild():
+    data = small()
+    d = ModelDesign("arm + x", data)
+    for level in ("A", "B", "C"):
+        np.testing.assert_array_equal(
+            d.with_value(d.matrix, "arm", level), d.build(data.assign(arm=level))
+        )
+    inter = ModelDesign("arm * x", data)
+    with pytest.raises(ValueError, match="interacts"):
+        inter.with_value(inter.matrix, "arm", "A")
+    np.testing.assert_array_equal(
+        inter.with_value(inter.matrix, "arm", "B", data), inter.build(data.assign(arm="B"))
+    )

@@ -123,6 +123,32 @@ class ModelDesign:
             dtype=float
         )
 
+    def with_value(self, X: np.ndarray, variable: str, value, frame: pd.DataFrame | None = None):
+        """The model matrix ``X`` (of ``frame``) with every row's ``variable`` set to ``value``
+        (a counterfactual, as g-computation predicts): when the variable enters as a main effect
+        only its columns are replaced (no rebuild); otherwise ``frame`` is rebuilt."""
+        in_terms = [t for t in self.terms if variable in t.split(":")]
+        if in_terms == [variable]:
+            cache = self.__dict__.setdefault("_encodings", {})
+            if variable not in cache:  # every level's encoding, in one pass
+                values = self.factors.get(variable)
+                if values is None:
+                    raise ValueError(f"{variable!r} is not a factor of the design")
+                rows = pd.DataFrame({variable: values})
+                for v in self.factors:
+                    if v != variable:
+                        rows[v] = self.factors[v][0]
+                for v in self.means:
+                    rows[v] = self.means[v]
+                enc = self.build(rows)[:, self.term_columns[variable]]
+                cache[variable] = dict(zip(values, enc, strict=True))
+            out = X.copy()
+            out[:, self.term_columns[variable]] = cache[variable][value]
+            return out
+        if frame is None:
+            raise ValueError(f"{variable!r} interacts with other terms: give the frame to rebuild")
+        return self.build(frame.assign(**{variable: value}))
+
     # --- LS means -----------------------------------------------------------------------------
     def grid_row(self, at: dict) -> np.ndarray:
         """The row of the emmeans reference grid at ``at`` (variable -> value): numeric

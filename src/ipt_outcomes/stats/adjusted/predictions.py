@@ -9,5 +9,5 @@ from .working_model import _expit
 def predict_counterfactuals(design, beta, frame, arm: str, arms) -> tuple[list, list]:
     """The design matrix of ``frame`` with everyone in each of ``arms``, and the predicted
     risks under it: ``(matrices, predictions)``, one of each per arm."""
-    Xk = [design.matrix(frame, arm, set_arm=a) for a in arms]
+    Xk = design.counterfactuals(frame, arm, arms)
     return Xk, [_expit(Xa @ beta) for Xa in Xk]

@@ -91,6 +91,12 @@ class _Design:
         """Design matrix of ``frame``; with ``set_arm`` every subject is put in that arm."""
         return self.model.build(self._internal(frame, arm, set_arm))
 
+    def counterfactuals(self, frame: pd.DataFrame, arm: str, arms) -> list[np.ndarray]:
+        """The design matrix of ``frame`` with everyone in each of ``arms``: built once, then
+        only the arm columns set (arm enters the working model as a main effect)."""
+        base = self.matrix(frame, arm, set_arm=self.arms[0])
+        return [self.model.with_value(base, "a0", a) for a in arms]
+
 
 def _expit(eta: np.ndarray) -> np.ndarray:
     out = np.empty_like(eta)
