@@ -10,8 +10,10 @@ arm). One module per concept:
 * :mod:`.likelihood` - REML / ML criterion per missing-data pattern, analytic gradient and Hessian;
 * :mod:`.kenward_roger`, :mod:`.satterthwaite`, :mod:`.empirical` - coefficient covariances,
   degrees of freedom and F tests;
-* :mod:`.fit` - data, optimisation, fallback, :func:`mmrm` (a formula) and :func:`fit_mmrm`
-  (the SPEC's default model);
+* :mod:`.data` - the rows, factors, groups, coordinates and weights a formula names;
+* :mod:`.optimise` - Newton on the analytic Hessian (L-BFGS-B when it stalls), starting values;
+* :mod:`.fit` - the fit with its fallback, :func:`mmrm` (a formula) and :func:`fit_mmrm` (the
+  SPEC's default model);
 * :mod:`.results` - :class:`MMRMResults` (LS means, contrasts, F tests, fit table).
 * :mod:`.refit` - many refits to reweighted subjects at once (jackknife,
   bootstrap), to the optimum or as R mmrm's optimiser stops.

@@ -11,22 +11,20 @@ R mmrm 0.3.18 (``tests/reference/mmrm_vcov``, ``tests/reference/mmrm_r``,
 
 from __future__ import annotations
 
-import re
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
 from ...constants import DF_METHODS
-from ...exceptions import ConvergenceWarning, IptOutcomesError
-from ..design import ModelDesign
+from ...exceptions import ConvergenceWarning
 from .covariance import MMRM_COVARIANCES, make_structure
+from .data import MMRMFitError, _prepare, _Prepared, _visit_label, default_formula, mmrm_data
 from .empirical import EMPIRICAL, empirical_vcov
-from .formula import MMRMFormula, parse_formula
 from .kenward_roger import kr_adjusted_vcov
 from .likelihood import Model, hessian
+from .optimise import _converged, _empirical_start, _optimise, _spatial_start
 from .results import MMRMResults
 
 __all__ = [
@@ -51,10 +49,6 @@ VCOV_METHODS = ("asymptotic", "kenward-roger", "kenward-roger-linear", *EMPIRICA
 #: the fit's time and memory grow as the sixth power of the visits, so the fallback takes a
 #: structured covariance instead (or the fit is refused with ``fallback=False``).
 MAX_US_PARAMETERS = 400
-
-
-class MMRMFitError(IptOutcomesError):
-    """The model cannot be fitted (singular design, no convergence with any structure)."""
 
 
 def resolve_vcov(df: str, vcov: str | None) -> str:
@@ -88,353 +82,9 @@ def resolve_vcov(df: str, vcov: str | None) -> str:
     return vcov
 
 
-def mmrm_data(trial, covariates=()) -> pd.DataFrame:
-    """Rows an MMRM analyses: observed post-baseline changes of subjects with a baseline.
-
-    Parameters
-    ----------
-    trial : Trial
-    covariates : sequence of str
-        Extra columns to carry (e.g. ``antidepressant``); rows missing any of them are dropped.
-
-    Returns
-    -------
-    DataFrame
-        ``subject_id, arm, visit, change, baseline, time`` and the covariates, one row per
-        observed post-baseline score of a subject with a baseline.
-    """
-    d = trial.derived
-    d = d[d["score"].notna()]
-    reserved = {"subject_id", "arm", "visit", "time", "visit_label", "score", "change", "baseline"}
-    bad = [c for c in covariates if c in reserved]
-    if bad:
-        raise IptOutcomesError(
-            f"covariate {bad[0]!r} is already in the model (arm, visit and baseline are); "
-            "name another column"
-        )
-    twice = sorted({c for c in covariates if list(covariates).count(c) > 1})
-    if twice:
-        raise IptOutcomesError(f"covariate {twice[0]!r} is named more than once")
-    missing = [c for c in covariates if c not in d.columns]
-    if missing:
-        raise IptOutcomesError(f"covariate column(s) not in the data: {', '.join(missing)}")
-    empty = [c for c in covariates if d[c].isna().all()]
-    if empty:
-        raise IptOutcomesError(f"covariate column {empty[0]!r} is empty for every analysed row")
-    cols = ["subject_id", "arm", "visit", "change", "baseline", *covariates]
-    if "time" in d.columns:
-        cols.append("time")
-    return d[cols].dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
-
-
-def default_formula(covariates=(), covariance: str = "us", group_by_arm: bool = False) -> str:
-    """The SPEC's default MMRM as an R mmrm formula.
-
-    Examples
-    --------
-    >>> default_formula(["sex"])
-    'change ~ visit + arm:visit + baseline:visit + sex + us(visit | subject_id)'
-    >>> default_formula(covariance="sp_exp")
-    'change ~ visit + arm:visit + baseline:visit + sp_exp(time | subject_id)'
-    """
-    who = "arm / subject_id" if group_by_arm else "subject_id"
-    where = "time" if covariance == "sp_exp" else "visit"
-    extra = "".join(f" + {_quote(c)}" for c in covariates)
-    return f"change ~ visit + arm:visit + baseline:visit{extra} + {covariance}({where} | {who})"
-
-
-def _quote(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z_][\w.]*", name) else f"`{name}`"
-
-
-# --------------------------------------------------------------------------------------------
-# the data a formula names
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Prepared:
-    frame: pd.DataFrame
-    formula: MMRMFormula
-    design: ModelDesign
-    y: np.ndarray
-    subject: np.ndarray
-    visit_idx: np.ndarray
-    visits: list  # visit values (as in the data), in order
-    group_idx: np.ndarray
-    groups: list
-    coords: np.ndarray | None
-    weights: np.ndarray | None
-    arm: str | None
-    arms: list
-    reference: str | None
-    by: str | None  # the visit factor of the LS means
-    by_levels: list
-    by_values: list
-
-
-def _visit_label(v) -> str:
-    return f"{v:g}" if isinstance(v, (int, float, np.number)) else str(v)
-
-
-def _resolve_columns(formula: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns a formula names in another case (``SEX`` for ``sex``) are matched when the match
-    is unique; the frame gains a copy under the formula's name."""
-    lower = {}
-    for c in frame.columns:
-        lower.setdefault(str(c).lower(), []).append(c)
-    add = {}
-    for name in set(re.findall(r"[A-Za-z_.][\w.]*", formula)):
-        if name in frame.columns or name in add:
-            continue
-        cands = lower.get(name.lower(), [])
-        if len(cands) == 1:
-            add[name] = frame[cands[0]]
-    return frame.assign(**add) if add else frame
-
-
-def _prepare(formula, data, *, reference, arm, arms, visit, weights) -> _Prepared:
-    f = parse_formula(formula) if isinstance(formula, str) else formula
-    frame = _resolve_columns(str(formula), data)
-    cov = f.covariance
-    needed = {f.response: "response", cov.subject: "subject", **dict.fromkeys(cov.visit, "visit")}
-    if cov.group:
-        needed[cov.group] = "covariance group"
-    for col, role in needed.items():
-        if col not in frame.columns:
-            raise IptOutcomesError(
-                f"the {role} column {col!r} of the formula is not in the data "
-                f"(columns: {', '.join(map(str, frame.columns[:20]))})"
-            )
-    w_col = None
-    if weights is not None:
-        if isinstance(weights, str):
-            if weights not in frame.columns:
-                raise IptOutcomesError(f"the weights column {weights!r} is not in the data")
-            w_col = weights
-        else:
-            w = np.asarray(weights, float)
-            if w.shape != (len(frame),):
-                raise ValueError("weights must have one value per row of data")
-            frame = frame.assign(__weights__=w)
-            w_col = "__weights__"
-    # the variables of the fixed effects (formulaic names them), to drop incomplete rows (R's
-    # na.omit over the model frame)
-    probe = ModelDesign.__new__(ModelDesign)
-    import formulaic
-
-    probe._formula = formulaic.Formula(f.rhs)
-    fixed_vars = probe._variables(frame)
-    used = list(dict.fromkeys([f.response, cov.subject, *cov.visit, *fixed_vars]))
-    if cov.group:
-        used.append(cov.group)
-    if w_col:
-        used.append(w_col)
-    frame = frame.dropna(subset=used).reset_index(drop=True)
-    if not len(frame):
-        raise IptOutcomesError("no row of the data has every variable of the formula")
-    if w_col:
-        w = pd.to_numeric(frame[w_col], errors="coerce").to_numpy(float)
-        bad = ~(np.isfinite(w) & (w > 0))
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise IptOutcomesError(
-                f"weights must be positive numbers: {frame[w_col].iloc[i]!r} for subject "
-                f"{frame[cov.subject].iloc[i]!r}"
-            )
-    y = pd.to_numeric(frame[f.response], errors="coerce").to_numpy(float)
-    if not np.all(np.isfinite(y)):
-        raise IptOutcomesError(f"the response {f.response!r} must be numeric")
-    # the visit factor: numbers become levels in numeric order (R mmrm needs a factor)
-    spatial = cov.spatial
-    levels = {}
-    if visit is not None:
-        by = visit
-    elif not spatial:
-        by = cov.visit[0]
-    else:  # the LS means of a spatial model: by the visit factor of the fixed effects, if any
-        by = "visit" if "visit" in fixed_vars else None
-    if by is not None and by not in frame.columns:
-        raise IptOutcomesError(f"the visit column {by!r} is not in the data")
-    by_values, by_levels = [], []
-    if not spatial:
-        vcol = cov.visit[0]
-        vals = list(pd.unique(frame[vcol]))
-        vals = sorted(vals, key=lambda v: (0, v, "") if isinstance(v, (int, float, np.number))
-                      else (1, 0, str(v)))  # fmt: skip
-        labels = [_visit_label(v) for v in vals]
-        frame[vcol] = frame[vcol].map(dict(zip(vals, labels, strict=True)))
-        levels[vcol] = labels
-        visit_idx = pd.Categorical(frame[vcol], categories=labels).codes.astype(int)
-        visits = vals
-        coords = None
-    else:
-        coords = frame[list(cov.visit)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-        if not np.all(np.isfinite(coords)):
-            raise IptOutcomesError(
-                f"sp_exp needs numeric coordinates: {', '.join(cov.visit)} must be numbers"
-            )
-        visit_idx = np.zeros(len(frame), int)
-        visits = []
-    if by is not None:
-        if by in levels:
-            by_levels, by_values = levels[by], visits
-        else:
-            vals = sorted(pd.unique(frame[by]), key=lambda v: (0, v, "")
-                          if isinstance(v, (int, float, np.number)) else (1, 0, str(v)))  # fmt: skip
-            by_values = vals
-            by_levels = [_visit_label(v) for v in vals]
-            frame[by] = frame[by].map(dict(zip(vals, by_levels, strict=True)))
-            levels[by] = by_levels
-    # the arm factor: the reference first
-    arm_present = arm is not None and arm in frame.columns
-    if arm_present:
-        present = list(pd.unique(frame[arm]))
-        order = [
-            a for a in (arms if arms is not None else sorted(present, key=str)) if a in present
-        ]
-        order += [a for a in sorted(present, key=str) if a not in order]
-        if reference is None:
-            reference = order[0]
-        if reference not in order:
-            raise MMRMFitError(
-                f"reference arm {reference!r} has no analysed rows "
-                f"(arms with some: {', '.join(map(str, order)) or 'none'})"
-            )
-        order = [reference, *[a for a in order if a != reference]]
-        # the factor's levels as R orders them (the reference, then sorted): LS means and
-        # contrasts do not depend on it, but the basis of a Type III hypothesis does, and with
-        # it the Satterthwaite df of an F test of several rows
-        levels[arm] = [reference, *sorted((a for a in order if a != reference), key=str)]
-        arms_out = order if arms is None else [a for a in arms if a in order]
-    else:
-        arms_out = []
-    design = ModelDesign(f.rhs, frame, levels=levels)
-    subject = pd.factorize(frame[cov.subject])[0]
-    if cov.group:
-        gvals = list(pd.unique(frame[cov.group]))
-        if cov.group == arm and arm_present:
-            groups = [a for a in arms_out if a in gvals] + [g for g in gvals if g not in arms_out]
-        else:
-            groups = sorted(gvals, key=str)
-        group_idx = pd.Categorical(frame[cov.group], categories=groups).codes.astype(int)
-        per_subject = pd.Series(group_idx).groupby(subject).nunique()
-        if (per_subject > 1).any():
-            who = frame[cov.subject].iloc[int(np.flatnonzero(subject == per_subject.idxmax())[0])]
-            raise IptOutcomesError(
-                f"subject {who!r} has rows in more than one {cov.group!r} group; a covariance "
-                "group must be constant within subject"
-            )
-    else:
-        groups, group_idx = ["all"], np.zeros(len(frame), int)
-    if not spatial:
-        dup = pd.DataFrame({"s": subject, "v": visit_idx}).duplicated()
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise IptOutcomesError(
-                f"subject {frame[cov.subject].iloc[i]!r} has more than one row at "
-                f"{cov.visit[0]} {frame[cov.visit[0]].iloc[i]}"
-            )
-    return _Prepared(
-        frame=frame, formula=f, design=design, y=y, subject=subject, visit_idx=visit_idx,
-        visits=visits, group_idx=group_idx, groups=groups, coords=coords,
-        weights=frame[w_col].to_numpy(float) if w_col else None,
-        arm=arm if arm_present else None, arms=arms_out, reference=reference if arm_present else None,
-        by=by, by_levels=by_levels, by_values=by_values,
-    )  # fmt: skip
-
-
 # --------------------------------------------------------------------------------------------
 # optimisation
 # --------------------------------------------------------------------------------------------
-
-
-def _newton(model: Model, theta, val, g, pieces, n_eval: int, max_iter: int = 20):
-    """Newton steps on the analytic Hessian, halving the step until -2 l does not increase."""
-    for _ in range(max_iter):
-        if np.max(np.abs(g)) < 1e-9:
-            break
-        H = hessian(model, theta, pieces, exact=False)
-        n_eval += 1
-        try:
-            step = -linalg.solve(H, g, assume_a="sym")
-        except (linalg.LinAlgError, ValueError):
-            break
-        t = 1.0
-        improved = False
-        for _ls in range(30):
-            cand = theta + t * step
-            v2, g2, p2 = model.evaluate(cand)
-            n_eval += 1
-            if np.isfinite(v2) and v2 <= val + 1e-12:
-                theta, val, g, pieces = cand, v2, g2, p2
-                improved = True
-                break
-            t /= 2
-        if not improved or np.max(np.abs(t * step)) < 1e-10:
-            break
-    return theta, val, g, pieces, n_eval
-
-
-def _optimise(model: Model, theta0: np.ndarray, newton_first: bool = True):
-    """Newton steps on the analytic Hessian (with step halving), and L-BFGS-B with the analytic
-    gradient followed by Newton steps when those do not reach a stationary point with a positive
-    definite Hessian.
-
-    From the empirical starting covariance Newton usually converges in a handful of steps
-    (quadratically near the optimum); the fallback keeps hard problems (a variance near its
-    boundary, a poor start) as safe as before. ``newton_first=False`` goes to L-BFGS-B at once.
-    """
-    if newton_first:
-        val, g, pieces = model.evaluate(theta0)
-        if np.isfinite(val) and pieces is not None:
-            theta, val, g, pieces, n_eval = _newton(model, theta0, val, g, pieces, 1)
-            H = _final_hessian(model, theta, pieces)
-            if _converged(val, g, H)[0]:
-                return theta, val, g, H, n_eval
-
-    from scipy import optimize
-
-    def fun(th):
-        val, g, _ = model.evaluate(th)
-        if not np.isfinite(val):
-            return 1e300, np.zeros_like(th)
-        return val, g
-
-    res = optimize.minimize(
-        fun, theta0, jac=True, method="L-BFGS-B",
-        options=dict(maxiter=5000, ftol=1e-15, gtol=1e-10, maxcor=30),
-    )  # fmt: skip
-    theta = res.x
-    val, g, pieces = model.evaluate(theta)
-    if not np.isfinite(val) or pieces is None:
-        return theta, val, None, None, res.nfev
-    theta, val, g, pieces, n_eval = _newton(model, theta, val, g, pieces, res.nfev + 1)
-    H = _final_hessian(model, theta, pieces)
-    return theta, val, g, H, n_eval
-
-
-def _final_hessian(model: Model, theta, pieces):
-    """The exact Hessian at the end of the optimisation; the P matrices made on the way are kept
-    on the model for inference at the same theta."""
-    got = {}
-    H = hessian(model, theta, pieces, out_p=got)
-    model.p_cache = (np.array(theta, copy=True), got.get("P"))
-    return H
-
-
-def _converged(val, g, H) -> tuple[bool, str]:
-    if not np.isfinite(val):
-        return False, "the likelihood is not finite"
-    if g is None or np.max(np.abs(g)) > 1e-3 * max(1.0, abs(val)) * 1e-2:
-        return False, f"gradient {np.max(np.abs(g)) if g is not None else np.nan:.2g} not near zero"
-    try:
-        w = np.linalg.eigvalsh(H)
-    except np.linalg.LinAlgError:
-        return False, "Hessian not computable"
-    if not np.all(np.isfinite(w)) or w.min() <= 1e-10 * max(1.0, w.max()):
-        return False, "Hessian not positive definite (a variance parameter at its boundary)"
-    return True, ""
 
 
 def _check_estimable(X, names, frame, visit_col, n_arms) -> int:
@@ -486,31 +136,6 @@ def _us_too_big(prep: _Prepared, T: int, rank: int) -> str | None:
             f"observations leave after {rank} fixed effects"
         )
     return None
-
-
-def _empirical_start(X, y, subject, visit_idx, T):
-    """Starting covariance: covariance of OLS residuals by visit pair."""
-    beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
-    resid = pd.DataFrame({"s": subject, "v": visit_idx, "r": y - X @ beta_ols}).pivot(
-        index="s", columns="v", values="r"
-    )
-    emp = resid.reindex(columns=range(T)).cov(min_periods=2).to_numpy()
-    emp = np.where(np.isfinite(emp), emp, 0.0)
-    np.fill_diagonal(emp, np.where(np.diag(emp) > 0, np.diag(emp), np.nanvar(y) or 1.0))
-    return emp
-
-
-def _spatial_start(prep, X, y, structure):
-    beta_ols = np.linalg.lstsq(X, y, rcond=None)[0]
-    r = y - X @ beta_ols
-    var = float(np.var(r)) if len(r) > 1 else 1.0
-    order = np.lexsort((prep.coords[:, 0], prep.subject))
-    s, c = prep.subject[order], prep.coords[order]
-    same = s[1:] == s[:-1]
-    gaps = np.sqrt(np.sum((c[1:] - c[:-1]) ** 2, axis=1))[same]
-    gaps = gaps[gaps > 0]
-    dist = float(np.median(gaps)) if len(gaps) else 1.0
-    return structure.start(var, dist)
 
 
 def _fit_core(prep: _Prepared, *, covariance, df, vcov, method, fallback, alpha, start):
