@@ -255,3 +255,27 @@ def test_command_line_options_against_r_mmrm(run_cli, tmp_path, name, case):
     assert got.fit["vcov"] == R_NAMES[vcov] and got.fit["covariance"] == structure
     ref = reference(name)
     compare(got, ref[ref["case"] == case])
+
+
+def _external_cases():
+    if not (REF / "ref_external.csv").exists():
+        return []
+    ref = reference("external")
+    return [pytest.param(c, id=c.replace("|", "-")) for c in pd.unique(ref["case"])]
+
+
+@cache
+def external_fit(name, structure):
+    from .test_mmrm_reference import DATA
+
+    data, ref = DATA[name]()
+    return fit_mmrm(data, reference=ref, covariance=structure, df="satterthwaite", fallback=False)
+
+
+@pytest.mark.parametrize("case", _external_cases())
+def test_public_trials_against_r_mmrm(case):
+    """btheb, claus_2020 and riesby (../shared/data/external, as tests/reference/mmrm_r)."""
+    name, structure, df, vcov = case.split("|")
+    ref = reference("external")
+    res = external_fit(name, structure).with_inference(R_NAMES[df], R_NAMES[vcov])
+    compare(res, ref[ref["case"] == case])

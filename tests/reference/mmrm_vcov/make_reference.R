@@ -13,7 +13,7 @@
 suppressMessages({library(mmrm); library(emmeans)})
 emm_options(msg.nesting = FALSE)
 parts <- commandArgs(trailingOnly = TRUE)
-if (!length(parts)) parts <- c("trial2", "trial4", "trial3_adam", "formulas", "refused")
+if (!length(parts)) parts <- c("trial2", "trial4", "trial3_adam", "formulas", "refused", "external")
 options(warn = 1)
 
 structures <- c("us", "toep", "toeph", "ar1", "ar1h", "ad", "adh", "cs", "csh", "sp_exp")
@@ -182,6 +182,54 @@ msgs <- sapply(refused, function(cm) tryCatch({
 }, error = function(e) conditionMessage(e)))
 write.csv(data.frame(method = sapply(refused, `[`, 1), vcov = sapply(refused, `[`, 2),
                      message = msgs), "refused.csv", row.names = FALSE)
+}
+
+# --- the public trials of ../../../../shared/data/external (as ../mmrm_r/make_reference.R) ---------
+if ("external" %in% parts) {
+  ext <- file.path(Sys.getenv("IPT_SHARED", "../../../../shared"), "data", "external")
+  prep <- function(x, ref) {
+    x <- x[!is.na(x$score) & !is.na(x$base), ]
+    x$chg <- x$score - x$base
+    x$time <- as.numeric(x$visit)
+    x$visit <- factor(x$visit, levels = sort(unique(x$visit)))
+    x$arm <- relevel(factor(x$arm), ref)
+    x$subject <- factor(x$subject)
+    x
+  }
+  b <- read.csv(file.path(ext, "btheb_long.csv"))
+  cl <- read.csv(file.path(ext, "claus_2020.csv"))
+  cb <- cl[cl$time == 1, c("id", "hamd")]; names(cb)[2] <- "base"
+  cl <- merge(cl[cl$time != 1, ], cb, by = "id")
+  r <- read.csv(file.path(ext, "riesby.csv"))
+  rb <- r[r$week == 0, c("id", "hamd")]; names(rb)[2] <- "base"
+  r <- merge(r[r$week != 0, ], rb, by = "id")
+  sets <- list(
+    btheb = prep(data.frame(subject = b$subject, arm = b$treatment, visit = b$time, score = b$bdi,
+                            base = b$bdi.pre), "TAU"),
+    claus_2020 = prep(data.frame(subject = cl$id, arm = cl$treatment, visit = cl$time,
+                                 score = cl$hamd, base = cl$base), "TAU"),
+    riesby = prep(data.frame(subject = r$id, arm = ifelse(r$endog == 1, "endogenous", "non-endogenous"),
+                             visit = r$week, score = r$hamd, base = r$base), "non-endogenous")
+  )
+  out <- list()
+  for (name in names(sets)) {
+    x <- sets[[name]]
+    for (s in c("us", "toeph", "sp_exp")) {
+      where <- if (s == "sp_exp") "time" else "visit"
+      f <- as.formula(sprintf("chg ~ visit + arm:visit + base:visit + %s(%s | subject)", s, where))
+      fit0 <- tryCatch(mmrm(f, data = x), error = function(e) e)
+      for (cm in combos[c(1, 2, 4, 5, 6, 9)]) {
+        case <- paste(name, s, cm[1], cm[2], sep = "|")
+        out[[case]] <- tryCatch({
+          if (inherits(fit0, "error")) stop(fit0)
+          fit <- mmrm(f, data = x, method = cm[1], vcov = cm[2])  # small data: cold fits
+          tables(fit, case)
+        }, error = function(e) failed(case, e))
+        cat("external", case, "\n")
+      }
+    }
+  }
+  write.csv(do.call(rbind, out), "ref_external.csv", row.names = FALSE, na = "")
 }
 
 writeLines(capture.output(sessionInfo()), "sessionInfo.txt")
