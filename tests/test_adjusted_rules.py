@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ipt_outcomes.stats import adjusted
-from ipt_outcomes.stats.adjusted import marginal_effects, marginal_effects_by_visit
+from ipt_outcomes.stats.adjusted import marginal_effects, marginal_effects_by_visit, working_model
 
 COLUMNS = [
     "arm",
@@ -305,7 +304,7 @@ def test_covariate_that_separates_the_outcome_gives_a_note_not_a_number(quasi):
 
 
 def test_fit_that_does_not_converge_gives_a_note_not_a_number(monkeypatch):
-    monkeypatch.setattr(adjusted, "MAX_ITER", 1)
+    monkeypatch.setattr(working_model, "MAX_ITER", 1)
     res = marginal_effects(
         with_covariates(), outcome="y", arm="arm", covariates=["baseline"], reference="C"
     )

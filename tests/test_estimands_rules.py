@@ -289,7 +289,7 @@ def test_batched_lbfgsb_follows_scipy_lbfgsb_with_r_optim_settings():
     L-BFGS-B ends with the same settings (R's optim defaults), from several starts."""
     from scipy import optimize
 
-    from ipt_outcomes.models.mmrm.lbfgsb import minimize_batch
+    from ipt_outcomes.models.optim import minimize_batch
 
     def rosen(x):
         f = 100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2

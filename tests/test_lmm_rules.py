@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from ipt_outcomes.data.trial import load_trial
-from ipt_outcomes.models.hessian import numeric_hessian
 from ipt_outcomes.models.lmm import (
     RandomTerm,
     fit_growth_model,
@@ -22,6 +21,7 @@ from ipt_outcomes.models.lmm import (
 from ipt_outcomes.models.lmm import core as lmm_core
 from ipt_outcomes.models.lmm.deviance import evaluate
 from ipt_outcomes.models.lmm.models import _arm_time_design
+from ipt_outcomes.models.optim import numeric_hessian
 from ipt_outcomes.models.results import ModelResults
 
 from .conftest import ROOT, sha256

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ipt_outcomes.constants import COVARIANCE_STRUCTURES
 from ipt_outcomes.exceptions import ConvergenceWarning
 from ipt_outcomes.models.mmrm import (
-    COVARIANCE_STRUCTURES,
     CovarianceStructure,
     MMRMFitError,
     fit_mmrm,
 )
+from ipt_outcomes.models.mmrm.covariance import SpatialExponential
 from ipt_outcomes.models.mmrm.likelihood import Model as _Model
 from ipt_outcomes.models.mmrm.likelihood import hessian as _hessian
 from ipt_outcomes.models.mmrm.likelihood import hessian_numeric as _hessian_numeric
@@ -60,6 +61,46 @@ def test_gradient_is_the_derivative_of_the_likelihood(name):
     np.testing.assert_allclose(_hessian(m, th), _hessian_numeric(m, th), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_spatial_gradient_and_hessian_are_the_derivatives_of_the_likelihood(weighted):
+    rng = np.random.default_rng(5)
+    n, p = 40, 3
+    t = np.array([0.0, 1.0, 2.5, 6.0])
+    subj = np.repeat(np.arange(n), 4)
+    coords = (np.tile(t, n) + rng.integers(0, 2, size=4 * n) * 0.5)[:, None]
+    keep = rng.random(4 * n) > 0.2
+    X, y = rng.normal(size=(4 * n, p)), rng.normal(size=4 * n)
+    w = rng.uniform(0.5, 2, size=4 * n) if weighted else None
+    m = _Model(X[keep], y[keep], subj[keep], np.zeros(keep.sum(), int), np.zeros(keep.sum(), int),
+               SpatialExponential(), 1, True, coords=coords[keep],
+               weights=None if w is None else w[keep])  # fmt: skip
+    th = np.array([0.3, 0.8])
+    _, g, _ = m.evaluate(th)
+    num = np.array([(m.evaluate(th + e)[0] - m.evaluate(th - e)[0]) / 2e-6
+                    for e in np.eye(2) * 1e-6])  # fmt: skip
+    np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_hessian(m, th), _hessian_numeric(m, th), rtol=1e-6, atol=1e-6)
+
+
+def test_weights_equal_to_one_change_nothing_and_weights_scale_the_covariance():
+    d = trial()
+    plain = fit_mmrm(d, reference="TAU", df="satterthwaite")
+    ones = fit_mmrm(d.assign(w=1.0), reference="TAU", df="satterthwaite", weights="w")
+    np.testing.assert_allclose(ones.contrasts()["se"], plain.contrasts()["se"], rtol=1e-8)
+    # a common weight c divides the covariance by c: estimates stay, -2 l moves by -N log c
+    twice = fit_mmrm(d.assign(w=2.0), reference="TAU", df="satterthwaite", weights="w")
+    np.testing.assert_allclose(twice.beta, plain.beta, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(twice.contrasts()["se"], plain.contrasts()["se"], rtol=1e-6)
+    assert twice.neg2_loglik == pytest.approx(plain.neg2_loglik, abs=1e-6)
+
+
+def test_non_positive_weights_are_refused_naming_the_subject():
+    d = trial().assign(w=1.0)
+    d.loc[5, "w"] = 0.0
+    with pytest.raises(Exception, match="positive.*subject"):
+        fit_mmrm(d, reference="TAU", weights="w")
+
+
 def test_work_is_per_missing_data_pattern_not_per_subject():
     d = trial(n_per_arm=200)
     d = d.drop(d.index[(d["subject_id"].str[-1] == "7") & (d["visit"] == 3.0)])
@@ -78,10 +119,23 @@ def test_residual_df_is_observations_minus_fixed_effects():
 
 
 def test_between_within_df_uses_the_within_subject_residual_df():
+    """R mmrm's rule: the default model's columns all vary within subjects, so every contrast
+    has n_obs - n_subjects - (columns other than the intercept) df."""
     d = trial()
     fit = fit_mmrm(d, reference="TAU", df="between-within")
     n_sub = d["subject_id"].nunique()
-    assert (fit.contrasts()["df"] == len(d) - n_sub - len(fit.beta)).all()
+    assert (fit.contrasts()["df"] == len(d) - n_sub - (len(fit.beta) - 1)).all()
+
+
+def test_between_within_df_of_a_between_subject_effect_is_the_subjects_df():
+    from ipt_outcomes.models.mmrm import mmrm
+
+    d = trial().rename(columns={"subject_id": "subject"})
+    fit = mmrm("change ~ arm + visit + baseline + us(visit | subject)", d,
+               df="between-within")  # fmt: skip
+    n_sub = d["subject"].nunique()
+    # arm and baseline are constant within subject: n_subjects - 2 between columns - intercept
+    assert (fit.contrasts()["df"] == n_sub - 2 - 1).all()
 
 
 def test_visit_with_one_observation_is_refused_with_a_clear_message():
@@ -159,7 +213,7 @@ def test_ml_likelihood_is_not_above_reml_for_the_same_data():
 def test_single_contrast_f_test_is_t_squared():
     d = trial(visits=(1.0,))
     fit = fit_mmrm(d, reference="TAU", df="kenward-roger")
-    f = fit.anova().set_index("term").loc["arm within visit"]
+    f = fit.anova().set_index("term").loc["arm:visit"]
     c = fit.contrasts().iloc[0]
     assert f["f"] == pytest.approx(c["t"] ** 2) and f["den_df"] == pytest.approx(c["df"])
 
@@ -246,7 +300,7 @@ def test_warm_start_reaches_the_same_fit_as_the_cold_start():
         fit_mmrm(data, reference="TAU", arms=["TAU", "PeGT"], start=np.eye(2))
 
 
-@pytest.mark.parametrize("covariance", ["us", "toeph", "ar1h", "csh", "adh"])
+@pytest.mark.parametrize("covariance", ["us", "toeph", "ar1h", "csh", "adh", "sp_exp"])
 def test_newton_from_the_empirical_start_reaches_the_lbfgsb_optimum(covariance, monkeypatch):
     """The default optimiser (Newton steps on the analytic Hessian from the empirical covariance)
     finds the same REML optimum as L-BFGS-B followed by Newton."""
@@ -266,3 +320,23 @@ def test_a_covariate_named_twice_is_refused():
     data = trial(n_per_arm=10).assign(age=1.0)
     with pytest.raises(ValueError, match="must not repeat"):
         fit_mmrm(data, reference="TAU", covariates=["age", "age"])
+
+
+@pytest.mark.parametrize("covariance", ["us", "toeph", "sp_exp"])
+def test_patterns_kept_as_rows_give_the_fit_of_patterns_kept_as_sums(covariance, monkeypatch):
+    """A pattern whose sums would be large keeps its subjects' rows (memory bounded by the
+    data); both forms must give the same fit, Kenward-Roger and empirical covariance."""
+    import ipt_outcomes.models.mmrm.likelihood as lik
+
+    d = trial(n_per_arm=30, visits=(1.0, 2.0, 3.0, 4.0), seed=11).assign(w=1.5)
+    d = d.drop(d.index[::7])
+    sums = fit_mmrm(d, reference="TAU", covariance=covariance, weights="w", vcov="kenward-roger")
+    monkeypatch.setattr(lik, "SUMS_MAX", 0)
+    rows = fit_mmrm(d, reference="TAU", covariance=covariance, weights="w", vcov="kenward-roger")
+    assert not any(p.summed for p in rows._state[0].patterns)
+    assert all(p.summed for p in sums._state[0].patterns)
+    assert rows.neg2_loglik == pytest.approx(sums.neg2_loglik, abs=1e-8)
+    pd.testing.assert_frame_equal(rows.contrasts(), sums.contrasts(), rtol=1e-7)
+    pd.testing.assert_frame_equal(rows.anova(), sums.anova(), rtol=1e-6)
+    e1, e2 = (f.with_inference("satterthwaite", "empirical-bias-reduced") for f in (rows, sums))
+    pd.testing.assert_frame_equal(e1.contrasts(), e2.contrasts(), rtol=1e-7)

@@ -56,6 +56,7 @@ _EXPORTS = {
     "lookup_instrument": "data.instruments",
     # models
     "fit_mmrm": "models.mmrm",
+    "mmrm": "models.mmrm",
     "mmrm_data": "models.mmrm",
     "MMRMResults": "models.mmrm",
     "fit_lmm": "models.lmm",

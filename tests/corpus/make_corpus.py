@@ -200,6 +200,7 @@ def main() -> None:
     workbooks()
     spss_files()
     issue30_files()
+    many_visits()
 
 
 def _book(sheets: dict, name: str) -> None:
@@ -379,6 +380,27 @@ def issue30_files() -> None:
         if os.path.lexists(HERE / name):
             (HERE / name).unlink()
         (HERE / name).symlink_to(target)
+
+
+def many_visits() -> None:
+    """Issue 30: ratings at every session. 60 subjects at 20 or 40 weekly visits (an unstructured
+    covariance of 210 / 820 parameters), and 12 subjects at 14 visits (fewer subjects than
+    visits); seeded, so the files are the same on every run."""
+    import numpy as np
+
+    rng = np.random.default_rng(30)
+    for name, n, visits in (("many_visits_20.csv", 60, 20), ("many_visits_40.csv", 60, 40),
+                            ("few_subjects_many_visits.csv", 12, 14)):  # fmt: skip
+        lines = [H.rstrip("\n")]
+        for i in range(n):
+            arm = "IPT" if i % 2 else "TAU"
+            base = int(rng.integers(15, 30))
+            u = rng.normal(0, 3)
+            lines.append(f"S{i:02d},{arm},0,{base}")
+            for v in range(1, visits + 1):
+                y = base - 0.4 * v - (arm == "IPT") * 0.1 * v + u + rng.normal(0, 3)
+                lines.append(f"S{i:02d},{arm},{v},{int(np.clip(round(y), 0, 52))}")
+        (HERE / name).write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

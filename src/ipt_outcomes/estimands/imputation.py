@@ -102,12 +102,20 @@ class MIData:
 
     def design(self, as_reference: bool = False) -> np.ndarray:
         """``(n, q)`` covariates of the imputation and analysis models: intercept, one indicator
-        per non-reference arm (zero with ``as_reference``), baseline."""
-        cols = [np.ones(self.n)]
-        for a in self.others:
-            cols.append(np.zeros(self.n) if as_reference else (self.arm == a).astype(float))
-        cols.append(self.baseline)
-        return np.column_stack(cols)
+        per non-reference arm (zero with ``as_reference``: everyone put in the reference arm),
+        baseline. Built once by the package's one design-matrix builder (``arm + baseline``)."""
+        key = "_design_ref" if as_reference else "_design_own"
+        if key not in self.__dict__:
+            from ..models.design import ModelDesign
+
+            frame = pd.DataFrame({"arm": np.asarray(self.arm), "baseline": self.baseline})
+            model = ModelDesign("arm + baseline", frame,
+                                levels={"arm": [self.ref_index, *self.others]},
+                                drop_unused=False)  # fmt: skip
+            if as_reference:
+                frame = frame.assign(arm=self.ref_index)
+            self.__dict__[key] = model.build(frame) if as_reference else model.matrix
+        return self.__dict__[key].copy()
 
     def shift_mask(self) -> np.ndarray:
         """Cells a delta adjustment shifts: missing, at or after the event, non-reference arm."""

@@ -314,14 +314,30 @@ def pool_rubin(estimates: Sequence[float], variances: Sequence[float], df_comple
 # ------------------------------------------------------------------------------------------
 
 
+def _ancova_design(arms, baseline, arm, reference) -> np.ndarray:
+    """``change ~ arm + baseline`` by the package's one design-matrix builder; the design of the
+    same subjects is the same in every completed data set, so it is built once per data."""
+    key = (arm, reference, arms.tobytes() if arms.dtype != object else tuple(arms),
+           baseline.tobytes())  # fmt: skip
+    if key not in _DESIGNS:
+        from ..models.design import ModelDesign
+
+        frame = pd.DataFrame({"arm": arms, "baseline": baseline})
+        _DESIGNS.clear()  # one data set at a time: memory stays bounded
+        _DESIGNS[key] = ModelDesign("arm + baseline", frame, levels={"arm": [reference, arm]},
+                                    drop_unused=False).matrix  # fmt: skip
+    return _DESIGNS[key]
+
+
+_DESIGNS: dict = {}
+
+
 def _ancova(comp: pd.DataFrame, arm: str, reference: str, visit: float) -> tuple[float, float, int]:
     """OLS of change at ``visit`` on arm (arm vs reference) and baseline: estimate, var, df."""
     d = comp[comp["arm"].isin([arm, reference])]
     base = d.columns[2]  # the baseline visit (wide_scores puts it first)
     y = (d[visit] - d[base]).to_numpy(float)
-    X = np.column_stack(
-        [np.ones(len(d)), (d["arm"] == arm).to_numpy(float), d[base].to_numpy(float)]
-    )
+    X = _ancova_design(d["arm"].to_numpy(dtype=object), d[base].to_numpy(float), arm, reference)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     dfr = len(y) - X.shape[1]
     s2 = float(((y - X @ beta) ** 2).sum()) / dfr

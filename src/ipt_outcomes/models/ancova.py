@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.trial import Trial
+from .design import ModelDesign
 from .inference import CONTRAST_COLUMNS, t_summary
 
 __all__ = ["ancova_by_visit", "fit_ancova"]
@@ -46,10 +47,8 @@ def ancova_by_visit(
     for v in visits:
         sub = d[(d["visit"] == v) & d["score"].notna()]
         others = [a for a in arms if a != reference and (sub["arm"] == a).any()]
-        X = np.column_stack(
-            [np.ones(len(sub)), sub["baseline"].to_numpy(float)]
-            + [(sub["arm"] == a).to_numpy(float) for a in others]
-        )
+        # score ~ baseline + arm, treatment-coded against the reference (the one builder)
+        X = ModelDesign("baseline + arm", sub, levels={"arm": [reference, *others]}).matrix
         beta, cov, df_resid = _ols_hc3(X, sub["score"].to_numpy(float))
         for j, a in enumerate(others, start=2):
             est, se = float(beta[j]), float(np.sqrt(cov[j, j]))

@@ -123,19 +123,30 @@ def _sums(cl: _Clusters, eta_cell, C: int, correlation: str, dep, meat: bool):
 
 
 def _gee_design(outcomes: pd.DataFrame, reference: str, arms, visits):
-    """Treatment-coded design for endpoint ~ arm * visit (columns named, no formula parsing)."""
-    arm = pd.Categorical(outcomes["arm"], categories=arms)
-    visit = pd.Categorical(outcomes["visit"], categories=visits)
+    """Treatment-coded design for endpoint ~ arm * visit, by the package's one design-matrix
+    builder (R's coding), with columns named and ordered as before: intercept, arms, visits,
+    then each arm's visit interactions."""
+    from .design import ModelDesign
+
     others = [a for a in arms if a != reference]
-    cols = {"(Intercept)": np.ones(len(outcomes))}
-    for a in others:
-        cols[f"arm[{a}]"] = (arm == a).astype(float)
-    for v in visits[1:]:
-        cols[f"visit[{v:g}]"] = (visit == v).astype(float)
-    for a in others:
-        for v in visits[1:]:
-            cols[f"arm[{a}]:visit[{v:g}]"] = ((arm == a) & (visit == v)).astype(float)
-    return pd.DataFrame(cols, index=outcomes.index), others
+    labels = [f"{v:g}" for v in visits]
+    frame = pd.DataFrame({"arm": outcomes["arm"].to_numpy(dtype=object),
+                          "visit": outcomes["visit"].map(dict(zip(visits, labels, strict=True)))})  # fmt: skip
+    design = ModelDesign(
+        "arm * visit", frame, levels={"arm": [reference, *others], "visit": labels}
+    )
+    cols = design.term_columns
+    n_o = len(others)
+    # formulaic varies the first factor of an interaction fastest: column (arm k, visit j) is
+    # the interaction term's j * n_o + k
+    names = ["(Intercept)", *(f"arm[{a}]" for a in others), *(f"visit[{v:g}]" for v in visits[1:])]
+    order = [*cols["1"], *cols.get("arm", []), *cols.get("visit", [])]
+    inter = cols.get("arm:visit", [])
+    for k, a in enumerate(others):
+        for j, v in enumerate(visits[1:]):
+            names.append(f"arm[{a}]:visit[{v:g}]")
+            order.append(inter[j * n_o + k])
+    return pd.DataFrame(design.matrix[:, order], index=outcomes.index, columns=names), others
 
 
 def _fit(cl: _Clusters, E: np.ndarray, T: int, correlation: str, maxiter: int, tol: float = 1e-10):

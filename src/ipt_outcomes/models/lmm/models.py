@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ...data.trial import Trial
@@ -27,27 +26,28 @@ __all__ = [
 
 
 def _arm_time_design(data, arms, reference, quadratic, extra=()):
-    """Treatment-coded arm x time design (lme4's ``arm * time``), one named column each."""
-    time = data["time"].to_numpy(float)
-    names, cols = ["(Intercept)", "time"], [np.ones(len(data)), time]
-    if quadratic:
-        names.append("time^2")
-        cols.append(time**2)
-    for e in extra:
-        names.append(e)
-        cols.append(data[e].to_numpy(float))
+    """Treatment-coded arm x time design (lme4's ``arm * time``), one named column each, built
+    by the package's one design-matrix builder and named as lme4 names them."""
+    from ..design import ModelDesign
+
     others = [a for a in arms if a != reference]
-    arm = data["arm"].to_numpy()
-    dummies = [(arm == a).astype(float) for a in others]
-    names += [f"arm[{a}]" for a in others]
-    cols += dummies
-    for a, dm in zip(others, dummies, strict=True):
-        names.append(f"arm[{a}]:time")
-        cols.append(dm * time)
-        if quadratic:
-            names.append(f"arm[{a}]:time^2")
-            cols.append(dm * time**2)
-    return pd.DataFrame(np.column_stack(cols), index=data.index, columns=names)
+    frame = pd.DataFrame({"time": data["time"].to_numpy(float),
+                          "arm": data["arm"].to_numpy(dtype=object)})  # fmt: skip
+    for i, e in enumerate(extra):
+        frame[f"x{i}"] = data[e].to_numpy(float)
+    powers = ["time", "I(time ** 2)"] if quadratic else ["time"]
+    xs = [f"x{i}" for i in range(len(extra))]
+    rhs = " + ".join([*powers, *xs, "arm", *(f"arm:{t}" for t in powers)])
+    design = ModelDesign(rhs, frame, levels={"arm": [reference, *others]})
+    cols = design.term_columns
+    label = {"time": "time", "I(time ** 2)": "time^2"}
+    names = ["(Intercept)", *(label[t] for t in powers), *extra, *(f"arm[{a}]" for a in others)]
+    order = [*cols["1"], *(cols[t][0] for t in powers), *(cols[x][0] for x in xs), *cols["arm"]]
+    for k, a in enumerate(others):  # each arm's time terms together, as lme4 orders them
+        for t in powers:
+            names.append(f"arm[{a}]:{label[t]}")
+            order.append(cols[f"arm:{t}"][k])
+    return pd.DataFrame(design.matrix[:, order], index=data.index, columns=names)
 
 
 def growth_model(

@@ -365,14 +365,13 @@ class RowPolar:
                 T[i1, i0, i1] = T[i1, i1, i0] = c
                 T[i1, i1, i1] = -rho * s_
             return J, T
+        from ..optim.derivatives import central_jacobian
+
         J = self.jacobian(phi)
         T = np.zeros((self.k, self.k, self.k))
         moving = sorted({i for idx in self.rows for i in idx})
-        for b in moving:
-            h = 1e-5 * max(1.0, abs(phi[b]))
-            e = np.zeros(self.k)
-            e[b] = h
-            T[:, :, b] = (self.jacobian(phi + e) - self.jacobian(phi - e)) / (2 * h)
+        if moving:
+            T[:, :, moving] = central_jacobian(self.jacobian, phi, free=moving)
         return J, 0.5 * (T + np.swapaxes(T, 1, 2))
 
 

@@ -1,9 +1,10 @@
 """Kenward-Roger: the adjusted covariance of the fixed effects and the F test (Kenward & Roger 1997).
 
-``Phi_A = Phi + 2 Phi {sum_hj W_hj (Q_hj - P_h Phi P_j)} Phi``, without the second-derivative
-term R_hj, which is zero for the linear parameterisation SAS uses for unstructured covariance
-(R mmrm's "Kenward-Roger-Linear"); degrees of freedom of a contrast as Satterthwaite's with
-Phi_A for the standard error; the F test with the scaled statistic and Kenward-Roger's
+``Phi_A = Phi + 2 Phi {sum_hj W_hj (Q_hj - P_h Phi P_j - R_hj / 4)} Phi`` with
+``R_hj = X' V^-1 (d2V / dtheta_h dtheta_j) V^-1 X`` (R mmrm's "Kenward-Roger"), or without R_hj,
+which is zero for the linear parameterisation SAS uses for unstructured covariance (R mmrm's
+"Kenward-Roger-Linear", SAS ``DDFM=KR``); degrees of freedom of a contrast as Satterthwaite's
+with Phi_A for the standard error; the F test with the scaled statistic and Kenward-Roger's
 denominator df.
 """
 
@@ -13,26 +14,28 @@ import numpy as np
 from scipy import linalg
 
 from ...distributions import f_sf
-from .likelihood import dsigma_patterns
 
 __all__ = ["kr_adjusted_vcov", "kr_f_test"]
 
 
-def kr_adjusted_vcov(model, theta, pieces, P, W) -> np.ndarray:
-    """Phi_A = Phi + 2 Phi [sum_hj W_hj (Q_hj - P_h Phi P_j)] Phi (R_hj omitted: linear KR)."""
+def kr_adjusted_vcov(model, theta, pieces, P, W, linear: bool = True) -> np.ndarray:
+    """Phi_A = Phi + 2 Phi [sum_hj W_hj (Q_hj - P_h Phi P_j - R_hj / 4)] Phi (R_hj omitted when
+    ``linear``)."""
     Phi = pieces["Phi"]
     p = model.p
     k = model.k
     inner = np.zeros((p, p))
-    for pat, Wk, (h0, dS) in zip(
-        model.patterns, pieces["Ws"], dsigma_patterns(model, theta), strict=True
+    R = None if linear else model.weighted_second(theta, W)
+    for i, (pat, Wk, (h0, dS)) in enumerate(
+        zip(model.patterns, pieces["Ws"], model.pattern_dsigma(theta), strict=True)
     ):
-        t = len(pat.idx)
         Wg = W[h0 : h0 + k, h0 : h0 + k]
         U = np.tensordot(Wg, dS, axes=([0], [0]))  # U_j = sum_h W_hj dSigma_h
         S = np.sum(U @ Wk @ dS, axis=0)  # sum_j U_j W A_j
         B = Wk @ S @ Wk  # sum_hj W_hj W A_h W A_j W
-        inner += (B.reshape(t * t) @ pat.C).reshape(p, p)
+        if R is not None:
+            B = B - Wk @ R[i] @ Wk / 4  # sum_hj W_hj W d2Sigma_hj W / 4
+        inner += pat.xwx(B)
     n = len(P)
     PP = P @ Phi  # P_h Phi
     Q = np.tensordot(W, P, axes=([1], [0]))  # Q_h = sum_j W_hj P_j

@@ -158,7 +158,7 @@ class Refitter:
         ``optimizer="newton"``: from ``theta0`` (the fit to all subjects; ``hessian0`` its
         Hessian of -2 l), to the optimum (as :meth:`fit`, much faster for many samples).
         ``optimizer="lbfgsb"``: each fit as R mmrm makes it (L-BFGS-B from mmrm's starting
-        values, stopped by R's relative-reduction rule; :mod:`.lbfgsb`), which R packages
+        values, stopped by R's relative-reduction rule; :mod:`ipt_outcomes.models.optim.lbfgsb`), which R packages
         built on mmrm (rbmi) report.
         """
         if optimizer == "lbfgsb":
@@ -201,17 +201,20 @@ class Refitter:
 
 
 def _us_sigma_batch(theta: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sigma and dSigma/dtheta of the unstructured parameterisation for a batch of thetas:
-    shapes (B, T, T) and (B, k, T, T)."""
+    """Sigma and dSigma/dtheta of the unstructured parameterisation (R mmrm's: ``L[i, i] =
+    exp(theta_i)``, ``L[i, j] = exp(theta_i) theta_k``) for a batch of thetas: shapes (B, T, T)
+    and (B, k, T, T)."""
     B, k = theta.shape
-    L = np.zeros((B, T, T))
+    s = np.exp(theta[:, :T])
+    M = np.zeros((B, T, T))
     d = np.arange(T)
-    L[:, d, d] = np.exp(theta[:, :T])
+    M[:, d, d] = 1.0
     rows, cols = np.tril_indices(T, -1)
-    L[:, rows, cols] = theta[:, T:]
+    M[:, rows, cols] = theta[:, T:]
+    L = s[:, :, None] * M
     dL = np.zeros((B, k, T, T))
-    dL[:, d, d, d] = L[:, d, d]
-    dL[:, np.arange(T, k), rows, cols] = 1.0
+    dL[:, d, d, :] = L[:, d, :]  # d L / d theta_i: row i of L
+    dL[:, np.arange(T, k), rows, cols] = s[:, rows]
     out = dL @ L[:, None].transpose(0, 1, 3, 2)
     return L @ L.transpose(0, 2, 1), out + out.transpose(0, 1, 3, 2)
 
@@ -342,7 +345,7 @@ def _evaluate_safe(refitter, batch, theta, members):
     return value, grad, beta, sig
 
 
-# --- R mmrm's parameterisation of the unstructured covariance and its starting values ------
+# --- R mmrm's starting values ---------------------------------------------------------------
 
 
 def mmrm_start(structure: CovarianceStructure, n_groups: int) -> np.ndarray:
@@ -356,42 +359,10 @@ def mmrm_start(structure: CovarianceStructure, n_groups: int) -> np.ndarray:
     return np.tile(start, n_groups)
 
 
-def _from_mmrm(refitter: Refitter, theta_r: np.ndarray) -> np.ndarray:
-    """Our parameters from R mmrm's. mmrm's unstructured Cholesky factor has
-    ``L[i, j] = exp(theta_i) * theta_k`` below the diagonal (ours: ``theta_k``); the other
-    structures are parameterised alike."""
-    if refitter.structure.name != "us":
-        return theta_r
-    T, k = refitter.structure.n_visits, refitter.structure.n_theta
-    rows, _ = np.tril_indices(T, -1)
-    out = theta_r.copy()
-    for g in range(refitter.n_groups):
-        blk = theta_r[..., g * k : (g + 1) * k]
-        out[..., g * k + T : (g + 1) * k] = np.exp(blk[..., rows]) * blk[..., T:]
-    return out
-
-
-def _gradient_to_mmrm(refitter: Refitter, theta_r, grad):
-    if refitter.structure.name != "us":
-        return grad
-    T, k = refitter.structure.n_visits, refitter.structure.n_theta
-    rows, _ = np.tril_indices(T, -1)
-    out = grad.copy()
-    for g in range(refitter.n_groups):
-        sl = slice(g * k, (g + 1) * k)
-        blk, gb = theta_r[..., sl], grad[..., sl]
-        e = np.exp(blk[..., rows])
-        out[..., g * k + T : (g + 1) * k] = gb[..., T:] * e
-        extra = gb[..., T:] * e * blk[..., T:]
-        for j, r in enumerate(rows):
-            out[..., g * k + r] += extra[..., j]
-    return out
-
-
 def _fit_many_lbfgsb(refitter: Refitter, W) -> list[Refit]:
-    """Every weight vector fitted as R mmrm fits it (see :mod:`.lbfgsb`): L-BFGS-B from mmrm's
+    """Every weight vector fitted as R mmrm fits it (see :mod:`..optim.lbfgsb`): L-BFGS-B from mmrm's
     starting values on half the -2 log-likelihood in mmrm's parameters."""
-    from .lbfgsb import minimize_batch
+    from ..optim.lbfgsb import minimize_batch
 
     W = np.asarray(W, float)
     batch = _Batch(refitter, W)
@@ -405,13 +376,11 @@ def _fit_many_lbfgsb(refitter: Refitter, W) -> list[Refit]:
             current["ids"], current["batch"] = members.copy(), current["batch"].take(rows)
             ids = current["ids"]
         rows = np.searchsorted(ids, members)
-        value, grad, _, _ = _evaluate_safe(
-            refitter, current["batch"], _from_mmrm(refitter, X), rows
-        )
-        return value / 2, _gradient_to_mmrm(refitter, X, grad) / 2
+        value, grad, _, _ = _evaluate_safe(refitter, current["batch"], X, rows)
+        return value / 2, grad / 2
 
     X, _, converged = minimize_batch(evaluate, start)
-    theta = _from_mmrm(refitter, X)
+    theta = X  # the structures are parameterised as R mmrm's
     value, _, beta, sig = _evaluate_safe(refitter, batch, theta, np.arange(len(W)))
     out = []
     for i in range(len(W)):

@@ -10,11 +10,52 @@ import pandas as pd
 
 from ..inference import CONTRAST_COLUMNS, t_summary
 from ..results import ModelResults
-from .design import MMRMDesign
 from .kenward_roger import kr_f_test
 from .satterthwaite import contrast_df, f_test
 
-__all__ = ["MMRMResults"]
+__all__ = ["LSGrid", "MMRMResults"]
+
+
+@dataclass
+class LSGrid:
+    """The emmeans reference grid of a fit: rows for an arm at a visit.
+
+    Numeric variables at their means over the analysed rows, factors other than the arm and the
+    visit weighted equally (emmeans' and SAS's convention).
+    """
+
+    design: object  # ModelDesign
+    arm: str | None
+    arms: list
+    reference: str | None
+    by: str | None
+    visits: list  # visit values as in the data
+    levels: list  # their labels in the design
+
+    @property
+    def names(self) -> list:
+        return self.design.names
+
+    def grid_row(self, arm=None, visit=None) -> np.ndarray:
+        """The reference-grid row of ``arm`` at ``visit`` (a visit value as in the data)."""
+        cache = self.__dict__.setdefault("_rows", {})
+        if not cache:  # the whole grid of arms x visits in one pass
+            by = {}
+            if self.arm is not None:
+                by[self.arm] = list(self.arms)
+            if self.by is not None:
+                by[self.by] = list(self.levels)
+            cache.update(self.design.grid(by))
+        key = []
+        if self.arm is not None:
+            key.append(arm)
+        if self.by is not None:
+            key.append(self.levels[self.visits.index(visit)])
+        key = tuple(key)
+        if key not in cache:
+            at = dict(zip([k for k in (self.arm, self.by) if k is not None], key, strict=True))
+            cache[key] = self.design.grid_row(at)
+        return cache[key]
 
 
 @dataclass(repr=False)
@@ -24,16 +65,17 @@ class MMRMResults(ModelResults):
     Attributes
     ----------
     beta : Series
-        Fixed effects (cell-means parameterisation: visit intercepts, arm x visit differences,
-        baseline x visit slopes, covariates).
+        Fixed effects, named as the model matrix's columns (R's treatment coding).
     vcov : DataFrame
-        Model-based covariance of beta, Phi = (X' V^-1 X)^-1.
+        Model-based (asymptotic) covariance of beta, Phi = (X' V^-1 X)^-1.
     vcov_adjusted : DataFrame or None
-        Kenward-Roger adjusted covariance Phi_A (df method ``kenward-roger``).
+        The covariance inference uses when it is not Phi: Kenward-Roger's Phi_A or the
+        empirical (sandwich) one, as ``vcov_method`` says.
     theta, theta_vcov : ndarray
-        Covariance parameters and their covariance (inverse observed information).
+        Covariance parameters (R mmrm's parameterisation) and their covariance (inverse
+        observed information).
     sigma : list of DataFrame
-        Estimated visit covariance matrix (one per group).
+        Estimated visit covariance matrix (one per group; empty for a spatial structure).
     """
 
     beta: pd.Series
@@ -53,26 +95,81 @@ class MMRMResults(ModelResults):
     n_obs: int
     n_evaluations: int
     max_gradient: float
-    design: MMRMDesign = field(repr=False)
+    design: LSGrid = field(repr=False)
     _P: np.ndarray = field(repr=False, default=None)
     groups: list = field(default_factory=list)
     alpha: float = 0.05
-    _bw: tuple = field(repr=False, default=(np.nan, np.nan))
+    vcov_method: str = "asymptotic"
+    formula: str = ""
+    _empirical: object = field(repr=False, default=None)
+    _bw: dict = field(repr=False, default=None)
+    _model_design: object = field(repr=False, default=None)
+    _frame: pd.DataFrame = field(repr=False, default=None)
+    _state: tuple = field(repr=False, default=None)
+
+    def with_inference(self, df: str | None = None, vcov: str | None = None) -> MMRMResults:
+        """The same fit with another df method and covariance of the fixed effects (no refit).
+
+        Parameters are those of :func:`~ipt_outcomes.models.mmrm.mmrm`; ``vcov`` defaults as
+        there (kenward-roger-linear with Kenward-Roger df, else asymptotic).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from ipt_outcomes.models.mmrm import mmrm
+        >>> rng = np.random.default_rng(4)
+        >>> d = pd.DataFrame({"subject": np.repeat(np.arange(40), 2), "visit": np.tile([1, 2], 40),
+        ...                   "arm": np.repeat(["A", "B"] * 20, 2)})
+        >>> d["y"] = rng.normal(size=80)
+        >>> fit = mmrm("y ~ arm * visit + us(visit | subject)", d, df="satterthwaite")
+        >>> robust = fit.with_inference("satterthwaite", "empirical-bias-reduced")
+        >>> robust.vcov_method, bool(np.allclose(robust.beta, fit.beta))
+        ('empirical-bias-reduced', True)
+        """
+        import dataclasses
+
+        from .fit import coefficient_vcov, resolve_vcov
+
+        df = self.df_method if df is None else df
+        vcov = resolve_vcov(df, vcov)
+        if df == "kenward-roger" and self.method != "reml":
+            raise ValueError("Kenward-Roger degrees of freedom need REML")
+        model, pieces = self._state
+        Vadj, emp = coefficient_vcov(model, self.theta, pieces, self._P, self.theta_vcov, vcov)
+        names = list(self.beta.index)
+        return dataclasses.replace(
+            self,
+            df_method=df,
+            vcov_method=vcov,
+            vcov_adjusted=None if Vadj is None else pd.DataFrame(Vadj, index=names, columns=names),
+            _empirical=emp,
+        )
 
     # --- inference on one contrast -------------------------------------------------------
+    @property
+    def _V(self) -> np.ndarray:
+        return (self.vcov_adjusted if self.vcov_adjusted is not None else self.vcov).to_numpy()
+
     def _df_1d(self, lvec: np.ndarray) -> float:
         if self.df_method == "residual":
             return float(self.n_obs - len(self.beta))
         if self.df_method == "between-within":
-            return float(self._bw[1])
+            return self._df_bw(lvec != 0)
+        if self.df_method == "satterthwaite" and self._empirical is not None:
+            return self._empirical.df(lvec)
         return contrast_df(lvec, self.vcov.to_numpy(), self._P, self.theta_vcov)
+
+    def _df_bw(self, involved: np.ndarray) -> float:
+        bw = self._bw
+        dfs = [bw["between"] if k == "between" else bw["within"]
+               for k, used in zip(bw["kinds"], involved, strict=True) if used]  # fmt: skip
+        return float(min(dfs))
 
     def estimate(self, lvec) -> dict:
         """Estimate, SE, df, t, p and CI of the linear combination ``l' beta``."""
         lvec = np.asarray(lvec, dtype=float)
-        V = (self.vcov_adjusted if self.vcov_adjusted is not None else self.vcov).to_numpy()
         est = float(lvec @ self.beta.to_numpy())
-        se = float(math.sqrt(lvec @ V @ lvec))
+        se = float(math.sqrt(lvec @ self._V @ lvec))
         return t_summary(est, se, self._df_1d(lvec), self.alpha)
 
     # --- tables ----------------------------------------------------------------------------
@@ -85,8 +182,8 @@ class MMRMResults(ModelResults):
             ``arm, visit, estimate, se, df, ci_low, ci_high`` (SPEC ``mmrm_lsmeans.csv``).
         """
         rows = []
-        for v in self.design.visits:
-            for a in self.design.arms:
+        for v in self.design.visits or [None]:
+            for a in self.design.arms or [None]:
                 r = self.estimate(self.design.grid_row(a, v))
                 rows.append(
                     dict(
@@ -110,7 +207,7 @@ class MMRMResults(ModelResults):
         """
         ref = self.design.reference
         rows = []
-        for v in self.design.visits:
+        for v in self.design.visits or [None]:
             for a in self.design.arms:
                 if a == ref:
                     continue
@@ -134,6 +231,7 @@ class MMRMResults(ModelResults):
                     converged=self.converged,
                     method=self.method,
                     df_method=self.df_method,
+                    vcov=self.vcov_method,
                     neg2_loglik=neg2,
                     aic=neg2 + 2 * n_par,
                     bic=neg2 + n_par * math.log(self.n_subjects),
@@ -143,56 +241,55 @@ class MMRMResults(ModelResults):
                     fallback=" | ".join(self.fallback_log),
                     max_gradient=self.max_gradient,
                     evaluations=self.n_evaluations,
+                    formula=self.formula,
                     aicc_n=n_aic,
                 )
             ]
         ).drop(columns=["aicc_n"])
 
     def anova(self) -> pd.DataFrame:
-        """Type III-style F tests of the model terms.
+        """Type III F tests of the formula's terms, as R mmrm's ``car::Anova(fit, type = "III")``.
+
+        Each term's hypothesis is its columns under sum-to-zero contrasts for every factor,
+        carried to the fitted coefficients; the F statistic and its denominator df follow the
+        fit's df method and covariance (Kenward-Roger's scaled F, Satterthwaite's combined
+        rows, or the residual / between-within df).
 
         Returns
         -------
         DataFrame
-            ``term, num_df, den_df, f, p``: ``arm within visit`` (all arm differences at all
-            visits, as R's ``visit:arm`` term), ``arm`` (arm differences averaged over visits),
-            ``arm:visit`` (arm differences equal across visits), ``visit`` (visit means,
-            averaged over arms, equal), ``baseline:visit`` (all slopes zero).
+            ``term, num_df, den_df, f, p``.
         """
-        d = self.design
-        ref = d.reference
-        others = [a for a in d.arms if a != ref]
-        diff = {(a, v): d.grid_row(a, v) - d.grid_row(ref, v) for a in others for v in d.visits}
-        tests = {}
-        tests["arm within visit"] = np.array(list(diff.values()))
-        tests["arm"] = np.array([np.mean([diff[(a, v)] for v in d.visits], axis=0) for a in others])
-        if len(d.visits) > 1:
-            tests["arm:visit"] = np.array(
-                [diff[(a, v)] - diff[(a, d.visits[0])] for a in others for v in d.visits[1:]]
-            )
-            marg = [np.mean([d.grid_row(a, v) for a in d.arms], axis=0) for v in d.visits]
-            tests["visit"] = np.array([m - marg[0] for m in marg[1:]])
-        slopes = np.zeros((len(d.visits), len(self.beta)))
-        for i, v in enumerate(d.visits):
-            slopes[i, d.names.index(f"baseline:visit[{v:g}]")] = 1.0
-        tests["baseline:visit"] = slopes
-        rows = [dict(term=term, **self._f_test(L)) for term, L in tests.items() if len(L)]
+        L_all = self._model_design.type3_contrasts(self._frame)
+        rows = []
+        for term, L in L_all.items():
+            L = L[np.any(L != 0, axis=1)]
+            if not len(L):
+                continue
+            rows.append(dict(term=term, **self.f_test(L)))
         return pd.DataFrame(rows, columns=["term", "num_df", "den_df", "f", "p"])
 
     def f_test(self, L) -> dict:
-        """F test of ``L beta = 0`` (rows of ``L`` the hypotheses): ``num_df, den_df, f, p``;
-        Kenward-Roger's scaled F with the KR fit, else the Satterthwaite-type F."""
-        return self._f_test(np.atleast_2d(np.asarray(L, dtype=float)))
+        """F test of ``L beta = 0``: ``num_df, den_df, f, p``, by the fit's df method."""
+        from ...distributions import f_sf
 
-    def _f_test(self, L: np.ndarray) -> dict:
+        L = np.atleast_2d(np.asarray(L, dtype=float))
         beta = self.beta.to_numpy()
         Phi = self.vcov.to_numpy()
-        if L.shape[0] == 1:
-            r = self.estimate(L[0])
-            return dict(num_df=1, den_df=r["df"], f=r["t"] ** 2, p=r["p"])
         if self.df_method == "kenward-roger":
-            return kr_f_test(L, beta, Phi, self.vcov_adjusted.to_numpy(), self._P, self.theta_vcov)
-        return f_test(L, beta, Phi, self._df_1d)
+            return kr_f_test(L, beta, Phi, self._V, self._P, self.theta_vcov)
+        if self.df_method == "satterthwaite":
+            if L.shape[0] == 1:
+                r = self.estimate(L[0])
+                return dict(num_df=1, den_df=r["df"], f=r["t"] ** 2, p=r["p"])
+            return f_test(L, beta, self._V, self._df_1d)
+        df = (float(self.n_obs - len(self.beta)) if self.df_method == "residual"
+              else self._df_bw(np.any(L != 0, axis=0)))  # fmt: skip
+        Lb = L @ beta
+        F = float(Lb @ np.linalg.solve(L @ self._V @ L.T, Lb)) / L.shape[0]
+        return dict(num_df=L.shape[0], den_df=df, f=F, p=float(f_sf(F, L.shape[0], df)))
+
+    _f_test = f_test
 
     def summary(self) -> pd.DataFrame:
         """The fixed effects with SE (adjusted for KR), df, t, p and CI."""
@@ -206,8 +303,8 @@ class MMRMResults(ModelResults):
     @property
     def title(self) -> str:
         return (
-            f"MMRM of change from baseline ({self.method.upper()}, {self.covariance} covariance, "
-            f"{self.df_method} df)"
+            f"MMRM ({self.method.upper()}, {self.covariance} covariance, {self.df_method} df, "
+            f"{self.vcov_method} coefficient covariance)"
         )
 
     def describe(self) -> str:

@@ -11,316 +11,25 @@ follows the same algorithm: for an unbounded problem L-BFGS-B's direction is the
 and after a failed line search the memory is dropped (Byrd, Lu, Nocedal & Zhu 1995; Zhu, Byrd,
 Lu & Nocedal 1997, the code R and scipy use).
 
-Each problem runs as a generator that yields the points it needs; :func:`minimize_many` evaluates
-every pending point of all problems in one vectorised call.
+Every problem is iterated in lock-step: :func:`minimize_batch` evaluates the pending points of
+all problems in one vectorised call, and each step (the safeguarded step ``dcstep``, the line
+search ``dcsrch``, the two-loop direction) is computed for all problems at once. Its agreement
+with scipy's L-BFGS-B under R's settings is a test
+(``tests/test_estimands_rules.py``).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-__all__ = ["minimize_many", "lbfgsb"]
+__all__ = ["minimize_batch"]
 
 _EPS = float(np.finfo(float).eps)
 
 
-def _dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
-    """MINPACK-2 ``dcstep``: a safeguarded step and the updated interval."""
-    sgnd = math.copysign(1.0, dp) * math.copysign(1.0, dx) if dp and dx else 0.0
-    if fp > fx:
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
-        if stp < stx:
-            gamma = -gamma
-        p = (gamma - dx) + theta
-        q = ((gamma - dx) + gamma) + dp
-        r = p / q
-        stpc = stx + r * (stp - stx)
-        stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx)
-        stpf = stpc if abs(stpc - stx) <= abs(stpq - stx) else stpc + (stpq - stpc) / 2.0
-        brackt = True
-    elif sgnd < 0.0:
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt((theta / s) ** 2 - (dx / s) * (dp / s))
-        if stp > stx:
-            gamma = -gamma
-        p = (gamma - dp) + theta
-        q = ((gamma - dp) + gamma) + dx
-        r = p / q
-        stpc = stp + r * (stx - stp)
-        stpq = stp + (dp / (dp - dx)) * (stx - stp)
-        stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
-        brackt = True
-    elif abs(dp) < abs(dx):
-        theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-        s = max(abs(theta), abs(dx), abs(dp))
-        gamma = s * math.sqrt(max(0.0, (theta / s) ** 2 - (dx / s) * (dp / s)))
-        if stp > stx:
-            gamma = -gamma
-        p = (gamma - dp) + theta
-        q = (gamma + (dx - dp)) + gamma
-        r = p / q
-        if r < 0 and gamma != 0:
-            stpc = stp + r * (stx - stp)
-        elif stp > stx:
-            stpc = stpmax
-        else:
-            stpc = stpmin
-        stpq = stp + (dp / (dp - dx)) * (stx - stp)
-        if brackt:
-            stpf = stpc if abs(stpc - stp) < abs(stpq - stp) else stpq
-            if stp > stx:
-                stpf = min(stp + 0.66 * (sty - stp), stpf)
-            else:
-                stpf = max(stp + 0.66 * (sty - stp), stpf)
-        else:
-            stpf = stpc if abs(stpc - stp) > abs(stpq - stp) else stpq
-            stpf = min(max(stpf, stpmin), stpmax)
-    else:
-        if brackt:
-            theta = 3.0 * (fp - fy) / (sty - stp) + dy + dp
-            s = max(abs(theta), abs(dy), abs(dp))
-            gamma = s * math.sqrt((theta / s) ** 2 - (dy / s) * (dp / s))
-            if stp > sty:
-                gamma = -gamma
-            p = (gamma - dp) + theta
-            q = ((gamma - dp) + gamma) + dy
-            r = p / q
-            stpf = stp + r * (sty - stp)
-        elif stp > stx:
-            stpf = stpmax
-        else:
-            stpf = stpmin
-    if fp > fx:
-        sty, fy, dy = stp, fp, dp
-    else:
-        if sgnd < 0:
-            sty, fy, dy = stx, fx, dx
-        stx, fx, dx = stp, fp, dp
-    return stx, fx, dx, sty, fy, dy, stpf, brackt
-
-
-class _Dcsrch:
-    """MINPACK-2 ``dcsrch`` (line search for sufficient decrease and curvature)."""
-
-    def __init__(self, ftol=1e-3, gtol=0.9, xtol=0.1, stpmin=0.0, stpmax=1e10):
-        self.ftol, self.gtol, self.xtol = ftol, gtol, xtol
-        self.stpmin, self.stpmax = stpmin, stpmax
-
-    def start(self, stp, f, g) -> tuple[float, str]:
-        if stp < self.stpmin or stp > self.stpmax or g >= 0:
-            return stp, "ERROR"
-        self.brackt = False
-        self.stage = 1
-        self.finit, self.ginit = f, g
-        self.gtest = self.ftol * g
-        self.width = self.stpmax - self.stpmin
-        self.width1 = self.width / 0.5
-        self.stx, self.fx, self.gx = 0.0, f, g
-        self.sty, self.fy, self.gy = 0.0, f, g
-        self.stmin = 0.0
-        self.stmax = stp + 4.0 * stp
-        return stp, "FG"
-
-    def step(self, stp, f, g) -> tuple[float, str]:
-        ftest = self.finit + stp * self.gtest
-        if self.stage == 1 and f <= ftest and g >= 0:
-            self.stage = 2
-        task = "FG"
-        if self.brackt and (stp <= self.stmin or stp >= self.stmax):
-            task = "WARNING: ROUNDING ERRORS PREVENT PROGRESS"
-        if self.brackt and self.stmax - self.stmin <= self.xtol * self.stmax:
-            task = "WARNING: XTOL TEST SATISFIED"
-        if stp == self.stpmax and f <= ftest and g <= self.gtest:
-            task = "WARNING: STP = STPMAX"
-        if stp == self.stpmin and (f > ftest or g >= self.gtest):
-            task = "WARNING: STP = STPMIN"
-        if f <= ftest and abs(g) <= self.gtol * (-self.ginit):
-            task = "CONVERGENCE"
-        if task != "FG":
-            return stp, task
-        if self.stage == 1 and f <= self.fx and f > ftest:
-            gt = self.gtest
-            out = _dcstep(self.stx, self.fx - self.stx * gt, self.gx - gt,
-                          self.sty, self.fy - self.sty * gt, self.gy - gt,
-                          stp, f - stp * gt, g - gt, self.brackt, self.stmin, self.stmax)  # fmt: skip
-            self.stx, fxm, gxm, self.sty, fym, gym, stp, self.brackt = out
-            self.fx, self.fy = fxm + self.stx * gt, fym + self.sty * gt
-            self.gx, self.gy = gxm + gt, gym + gt
-        else:
-            out = _dcstep(self.stx, self.fx, self.gx, self.sty, self.fy, self.gy,
-                          stp, f, g, self.brackt, self.stmin, self.stmax)  # fmt: skip
-            self.stx, self.fx, self.gx, self.sty, self.fy, self.gy, stp, self.brackt = out
-        if self.brackt:
-            if abs(self.sty - self.stx) >= 0.66 * self.width1:
-                stp = self.stx + 0.5 * (self.sty - self.stx)
-            self.width1 = self.width
-            self.width = abs(self.sty - self.stx)
-            self.stmin = min(self.stx, self.sty)
-            self.stmax = max(self.stx, self.sty)
-        else:
-            self.stmin = stp + 1.1 * (stp - self.stx)
-            self.stmax = stp + 4.0 * (stp - self.stx)
-        stp = min(max(stp, self.stpmin), self.stpmax)
-        if (self.brackt and (stp <= self.stmin or stp >= self.stmax)) or (
-            self.brackt and self.stmax - self.stmin <= self.xtol * self.stmax
-        ):
-            stp = self.stx
-        return stp, "FG"
-
-
-def _direction(g, S, Y, theta):
-    """``-H g`` for the L-BFGS matrix of the stored pairs with ``H0 = I / theta``, in the compact
-    form L-BFGS-B uses (Byrd, Nocedal & Schnabel 1994): with ``R`` the upper triangle of
-    ``S'Y``, ``D`` its diagonal and ``gamma = 1 / theta``,
-    ``H g = gamma g + S R^-T ((D + gamma Y'Y) R^-1 S'g - gamma Y'g) - gamma Y R^-1 S'g``."""
-    if S is None:
-        return -g / theta
-    gamma = 1.0 / theta
-    a = S @ g
-    b = gamma * (Y @ g)
-    SY = S @ Y.T
-    R = np.triu(SY)
-    p2 = _solve_upper(R, a)
-    mid = (np.diag(np.diag(SY)) + gamma * (Y @ Y.T)) @ p2 - b
-    p1 = _solve_upper(R.T, mid, lower=True)
-    return -(gamma * g + p1 @ S - gamma * (p2 @ Y))
-
-
-def _solve_upper(R, v, lower=False):
-    """Solve a small triangular system by substitution (no LAPACK call overhead)."""
-    n = len(v)
-    x = np.empty(n)
-    if lower:
-        for i in range(n):
-            x[i] = (v[i] - R[i, :i] @ x[:i]) / R[i, i]
-    else:
-        for i in range(n - 1, -1, -1):
-            x[i] = (v[i] - R[i, i + 1 :] @ x[i + 1 :]) / R[i, i]
-    return x
-
-
-def _sup(g) -> float:
-    return float(max(g.max(), -g.min()))
-
-
-def lbfgsb(x0, m: int = 5, factr: float = 1e7, pgtol: float = 0.0, maxit: int = 100):
-    """Generator: yields points ``x`` and receives ``(f, g)`` for each; returns
-    ``(x, f, g, converged, message)``. The algorithm of R ``optim(method = "L-BFGS-B")``
-    without bounds (see the module notes)."""
-    tol = factr * _EPS
-    x = np.array(x0, float)
-    f, g = yield x
-    if not math.isfinite(f):
-        return x, f, g, False, "non-finite value at the start"
-    if _sup(g) <= pgtol:
-        return x, f, g, True, "projected gradient"
-    S: list = []
-    Y: list = []
-    S2 = Y2 = None
-    theta = 1.0
-    it = 0
-    while True:
-        d = _direction(g, S2, Y2, theta)
-        # line search (lnsrlb)
-        dnorm = math.sqrt(float(d @ d))
-        stp = min(1.0 / dnorm, 1e10) if it == 0 else 1.0
-        t, r, fold = x.copy(), g.copy(), f
-        gd = float(g @ d)
-        gdold = gd
-        failed = gd >= 0
-        if not failed:
-            ls = _Dcsrch()
-            stp, task = ls.start(stp, f, gd)
-            ifun = 0
-            while task == "FG":
-                ifun += 1
-                if ifun - 1 >= 20:
-                    failed = True
-                    break
-                x = t + d if stp == 1.0 else stp * d + t
-                f, g = yield x
-                if not math.isfinite(f):
-                    failed = True
-                    break
-                gd = float(g @ d)
-                stp, task = ls.step(stp, f, gd)
-            if task == "ERROR":
-                failed = True
-        if failed:
-            x, g, f = t, r, fold
-            if not S:
-                return x, f, g, False, "abnormal termination in line search"
-            S, Y, S2, Y2, theta = [], [], None, None, 1.0
-            continue
-        it += 1
-        if _sup(g) <= pgtol:
-            return x, f, g, True, "projected gradient"
-        if fold - f <= tol * max(abs(fold), abs(f), 1.0):
-            return x, f, g, True, "relative reduction of f <= factr * epsmch"
-        if it >= maxit:
-            return x, f, g, False, "iteration limit"
-        y = g - r
-        if stp == 1.0:
-            dr, ddum, s = gd - gdold, -gdold, d
-        else:
-            dr, ddum, s = (gd - gdold) * stp, -gdold * stp, stp * d
-        if dr <= _EPS * ddum:
-            continue  # curvature condition fails: the pair is not stored
-        S.append(s)
-        Y.append(y)
-        if len(S) > m:
-            S.pop(0)
-            Y.pop(0)
-        S2, Y2 = np.array(S), np.array(Y)
-        theta = float(y @ y) / dr
-
-
-def minimize_many(evaluate, X0, **options):
-    """Run :func:`lbfgsb` from every row of ``X0`` at once.
-
-    Parameters
-    ----------
-    evaluate : callable
-        ``evaluate(members, X) -> (f, G)`` for the problems ``members`` at the points ``X``
-        (one row each): values ``(len,)`` and gradients ``(len, k)``.
-    X0 : ndarray (B, k)
-    **options
-        Passed to :func:`lbfgsb` (``m``, ``factr``, ``pgtol``, ``maxit``).
-
-    Returns
-    -------
-    list of tuple
-        ``(x, f, g, converged, message)`` per problem.
-    """
-    X0 = np.asarray(X0, float)
-    gens = [lbfgsb(x, **options) for x in X0]
-    pending = {i: next(gen) for i, gen in enumerate(gens)}
-    out: list = [None] * len(gens)
-    while pending:
-        members = np.array(sorted(pending))
-        f, G = evaluate(members, np.stack([pending[i] for i in members]))
-        nxt = {}
-        for j, i in enumerate(members):
-            try:
-                nxt[i] = gens[i].send((float(f[j]), np.array(G[j], float)))
-            except StopIteration as stop:
-                out[i] = stop.value
-        pending = nxt
-    return out
-
-
-# ------------------------------------------------------------------------------------------
-# the same algorithm vectorised over problems: every array has the problems on its first axis
-# ------------------------------------------------------------------------------------------
-
-
 def _dcstep_v(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
-    """:func:`_dcstep` for arrays (each case computed everywhere, then selected)."""
+    """MINPACK-2's ``dcstep`` (a safeguarded step and the updated interval) for arrays: each
+    case computed everywhere, then selected."""
     sgnd = np.sign(dp) * np.sign(dx)
     c1 = fp > fx
     c2 = ~c1 & (sgnd < 0)
@@ -380,8 +89,8 @@ def _dcstep_v(stx, fx, dx, sty, fy, dy, stp, fp, dp, brackt, stpmin, stpmax):
 
 
 class _LineSearches:
-    """:class:`_Dcsrch` state for every problem (``ftol = 1e-3, gtol = 0.9, xtol = 0.1``,
-    ``stpmin = 0``, ``stpmax = 1e10``)."""
+    """MINPACK-2's ``dcsrch`` line-search state for every problem (``ftol = 1e-3, gtol = 0.9,
+    xtol = 0.1``, ``stpmin = 0``, ``stpmax = 1e10``)."""
 
     FG, CONV, WARN = 0, 1, 2
 
@@ -458,7 +167,8 @@ class _LineSearches:
 
 
 def _directions(g, S, Y, ncol, theta):
-    """:func:`_direction` for many problems (grouped by the number of stored pairs)."""
+    """The L-BFGS two-loop direction ``-H g`` for many problems (grouped by the number of
+    stored pairs)."""
     d = np.empty_like(g)
     for c in np.unique(ncol):
         rows = np.flatnonzero(ncol == c)
@@ -483,7 +193,7 @@ def _directions(g, S, Y, ncol, theta):
 
 def minimize_batch(evaluate, X0, m: int = 5, factr: float = 1e7, pgtol: float = 0.0,
                    maxit: int = 100):  # fmt: skip
-    """:func:`lbfgsb` from every row of ``X0``, vectorised over the problems.
+    """L-BFGS-B with R's settings from every row of ``X0``, vectorised over the problems.
 
     Parameters
     ----------
