@@ -96,8 +96,8 @@ def fit_ancova(
     Returns
     -------
     dict
-        ``model``: ``beta, cov, names, df, n`` (coefficients, their covariance, names and the
-        residual df); ``contrasts``: ``arm, reference, estimate, se, df, t, p, ci_low, ci_high, n`` (arm minus
+        ``model``: ``beta, cov, names, df, n, design`` (coefficients, their covariance, names,
+        the residual df and the :class:`~.design.ModelDesign`); ``contrasts``: ``arm, reference, estimate, se, df, t, p, ci_low, ci_high, n`` (arm minus
         reference, the arm's coefficient); ``lsmeans``: ``arm, estimate, se, df, ci_low,
         ci_high, n`` - the prediction for each arm with numeric covariates at their means over
         the analysed rows and factor levels weighted equally (as R ``emmeans``).
@@ -109,23 +109,9 @@ def fit_ancova(
     present = set(d["arm"])
     arms = [a for a in (arms if arms is not None else sorted(present)) if a in present]
     others = [a for a in arms if a != reference]
-    cols, names, grid_parts = [np.ones(len(d))], ["(Intercept)"], []
-    for a in others:
-        cols.append((d["arm"] == a).to_numpy(float))
-        names.append(f"arm[{a}]")
-    for c in covariates:
-        x = d[c]
-        if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x):
-            cols.append(x.to_numpy(float))
-            names.append(c)
-            grid_parts.append([float(x.astype(float).mean())])
-        else:
-            levels = sorted(x.astype(str).unique())
-            for lev in levels[1:]:
-                cols.append((x.astype(str) == lev).to_numpy(float))
-                names.append(f"{c}[{lev}]")
-            grid_parts.append([1.0 / len(levels)] * (len(levels) - 1))
-    X = np.column_stack(cols)
+    # outcome ~ arm + covariates, treatment-coded against the reference (the one builder)
+    design = ModelDesign(" + ".join(["arm", *covariates]), d, levels={"arm": [reference, *others]})
+    X, names = design.matrix, design.names
     y = d[outcome].to_numpy(float)
     if np.linalg.matrix_rank(X) < X.shape[1]:
         from ..exceptions import IptOutcomesError
@@ -151,21 +137,21 @@ def fit_ancova(
         sigma2 = float(e @ e) / df_resid
         cov = sigma2 * np.linalg.inv(X.T @ X)
     counts = d["arm"].value_counts()
-    con = []
-    for j, a in enumerate(others, start=1):
-        est, se = float(beta[j]), float(np.sqrt(cov[j, j]))
-        con.append(dict(arm=a, reference=reference, **t_summary(est, se, df_resid, alpha),
-                        n=int(counts.get(a, 0))))  # fmt: skip
-    tail = [v for part in grid_parts for v in part]
-    lsm = []
+    grid = design.grid({"arm": arms})  # covariates at their means, factor levels equally weighted
+    con, lsm = [], []
     for a in arms:
-        x = np.array([1.0] + [float(a == o) for o in others] + tail)
+        x = grid[(a,)]
         est, se = float(x @ beta), float(np.sqrt(x @ cov @ x))
-        s = t_summary(est, se, df_resid, alpha)
-        lsm.append(dict(arm=a, estimate=est, se=se, df=df_resid, ci_low=s["ci_low"],
-                        ci_high=s["ci_high"], n=int(counts.get(a, 0))))  # fmt: skip
+        s_ = t_summary(est, se, df_resid, alpha)
+        lsm.append(dict(arm=a, estimate=est, se=se, df=df_resid, ci_low=s_["ci_low"],
+                        ci_high=s_["ci_high"], n=int(counts.get(a, 0))))  # fmt: skip
+        if a != reference:
+            lvec = x - grid[(reference,)]
+            est, se = float(lvec @ beta), float(np.sqrt(lvec @ cov @ lvec))
+            con.append(dict(arm=a, reference=reference, **t_summary(est, se, df_resid, alpha),
+                            n=int(counts.get(a, 0))))  # fmt: skip
     return {
-        "model": dict(beta=beta, cov=cov, names=names, df=df_resid, n=n),
+        "model": dict(beta=beta, cov=cov, names=names, df=df_resid, n=n, design=design),
         "contrasts": pd.DataFrame(con, columns=[c for c in CONTRAST_COLUMNS if c != "visit"] + ["n"]),
         "lsmeans": pd.DataFrame(lsm, columns=["arm", "estimate", "se", "df", "ci_low", "ci_high", "n"]),
     }  # fmt: skip

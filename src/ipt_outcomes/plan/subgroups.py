@@ -125,13 +125,11 @@ def _ancova(ep, trial, column, levels, alpha):
         got = fit_ancova(frame, outcome, reference=ref_cell, arms=cells, covariates=covs,
                          variance=ep.variance or "model", alpha=alpha)  # fmt: skip
         m = got["model"]
-        beta, cov, names, df = m["beta"], m["cov"], m["names"], m["df"]
+        beta, cov, df = m["beta"], m["cov"], m["df"]
+        grid = m["design"].grid({"arm": cells})
 
-        def coef(cell, names=names, ref_cell=ref_cell):
-            x = np.zeros(len(names))
-            if cell != ref_cell:
-                x[names.index(f"arm[{cell}]")] = 1.0
-            return x
+        def coef(cell, grid=grid):
+            return grid[(cell,)]
 
         counts = frame["arm"].value_counts()
         for level in levs:
