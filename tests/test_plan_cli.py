@@ -185,3 +185,37 @@ def test_a_plan_over_two_instruments_reads_the_file_once_and_speaks_each_directi
     assert "negative values favour the arm" in said("primary-contrasts")
     assert "positive values favour the arm" in said("wellbeing-contrasts")
     assert "negative values" not in said("wellbeing-contrasts")
+
+
+def test_mi_command_keeps_a_covariate_in_both_models_as_the_plans_sensitivity_does(
+    run_cli, tmp_path
+):
+    """``mi --covariate SEX`` is the same analysis as the plan's MI sensitivity with SEX (checked
+    against rbmi in test_plan_reference.py)."""
+    import dataclasses
+
+    code, _, err = run_cli("mi", DATA, "--design", DESIGN, "--strategy", "JR", "--covariate",
+                           "SEX", "--out", tmp_path / "mi")  # fmt: skip
+    assert code == 0, err
+    cli = pd.read_csv(tmp_path / "mi" / "mi_contrasts.csv")
+    trial = load_trial(DATA, DESIGN)
+    plan = trial.design.plan
+    from ipt_outcomes.data.analysis_plan import Population
+
+    everyone = Population(id="everyone", rule="baseline")  # as the mi command: no population
+    prim = dataclasses.replace(plan.endpoint("primary"), estimand=None, population="everyone")
+    plan = dataclasses.replace(
+        plan, populations=(everyone,), endpoints=(prim,), estimands=(),
+        multiplicity=dataclasses.replace(
+            plan.multiplicity, family=("primary",)),
+        sensitivity=(dataclasses.replace(plan.sensitivity[-1], endpoint="primary",
+                                         estimand=None),),
+        subgroups=())  # fmt: skip
+    res = run_plan(trial, plan)
+    mi = next(r for r in res.results if r.kind == "sensitivity").tables["contrasts"]
+    for r in mi.itertuples(index=False):
+        hit = cli[(cli["arm"] == r.arm) & (cli["visit"].astype(float) == float(r.visit))]
+        assert abs(float(hit["estimate"].iloc[0]) - r.estimate) < 1e-9
+    code, _, err = run_cli("mi", DATA, "--design", DESIGN, "--method", "bayes", "--covariate",
+                           "SEX", "--out", tmp_path / "b")  # fmt: skip
+    assert code == 1 and "condmean and approxbayes" in err

@@ -188,19 +188,7 @@ for _d in DESIGNS:
         _case(_d, ("mi-jr",)),
         _case(_d, ("primary-by-REGION",)),
     ]
-CASES.append(
-    _case(
-        "plan_trial.toml+mi-of-primary",
-        ("mi-jr",),
-        pytest.mark.xfail(
-            strict=True,
-            raises=NotProduced,
-            reason="the project's MI takes no covariate besides baseline yet (the SPEC: an mi "
-            "sensitivity keeps the endpoint's covariates, here SEX)",
-        ),
-        plan_variant="mi-of-primary",
-    )
-)
+CASES.append(_case("plan_trial.toml+mi-of-primary", ("mi-jr",), plan_variant="mi-of-primary"))
 
 
 @pytest.mark.parametrize(("design", "ids", "plan_variant"), CASES)

@@ -18,6 +18,7 @@ from .options import (
     at_least,
     delta_max,
     delta_step,
+    nonempty_name,
     score_difference,
     visit_value,
 )
@@ -45,6 +46,9 @@ def arguments(p) -> None:
                    help="condmean bootstrap interval (default normal: SE = sd)")  # fmt: skip
     p.add_argument("--covariance", choices=COVARIANCE_STRUCTURES, default="us",
                    help="covariance of the imputation model (default us)")  # fmt: skip
+    p.add_argument("--covariate", action="append", type=nonempty_name, metavar="COL",
+                   help="baseline covariate in the imputation model (a main effect) and in the "
+                        "analysis model (repeatable); not with --method bayes")  # fmt: skip
     p.add_argument("--group-by-arm", action="store_true",
                    help="one covariance matrix per arm in the imputation model")  # fmt: skip
     p.add_argument("--optimizer", choices=("rbmi", "exact"), default="rbmi",
@@ -122,6 +126,7 @@ def run(args) -> int:
         seed=args.seed,
         covariance=args.covariance,
         group_by_arm=args.group_by_arm,
+        covariates=args.covariate or (),
         optimizer=args.optimizer,
         variance=args.variance,
         interval=args.interval or "normal",

@@ -37,7 +37,9 @@ class AncovaFits:
     ``coef (B, q, T)`` rows intercept, non-reference arms, baseline; ``coef_shift`` the same
     for the delta-shift pattern; ``rss``, ``cross``, ``hh (B, T)`` the residual sums of squares
     of the data, of data x shift and of the shift; ``inv (B, q, q)`` the inverse weighted cross
-    product; ``xbar (B,)`` the mean baseline; ``df (B,)`` the residual df.
+    product; ``xbar (B, m)`` the means of the columns after the arm indicators (baseline, then
+    any covariates: LS means hold them at their means, rbmi's counterfactual weights for a
+    linear model); ``df (B,)`` the residual df.
     """
 
     coef: np.ndarray
@@ -64,14 +66,16 @@ class AncovaFits:
         return len(self.coef)
 
     def _lsm_vectors(self) -> np.ndarray:
-        """(B, k, q): the LS-mean row of each arm (intercept, arm indicator, mean baseline)."""
+        """(B, k, q): the LS-mean row of each arm (intercept, arm indicator, mean baseline and
+        covariates)."""
         k, q = self.n_arms, self.coef.shape[1]
         L = np.zeros((len(self), k, q))
         L[:, :, 0] = 1.0
         others = [a for a in range(k) if a != self.ref_index]
         for j, a in enumerate(others):
             L[:, a, 1 + j] = 1.0
-        L[:, :, -1] = self.xbar[:, None]
+        m = self.xbar.shape[1]
+        L[:, :, q - m :] = self.xbar[:, None, :]
         return L
 
     def estimates(self, delta: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +103,7 @@ def ancova(Y: np.ndarray, Z: np.ndarray, ref_index: int, n_arms: int, weights=No
     Y : ndarray (B, n, T)
         Completed changes.
     Z : ndarray (n, q)
-        Intercept, one indicator per non-reference arm, baseline.
+        Intercept, one indicator per non-reference arm, baseline, then any covariates.
     ref_index, n_arms : int
     weights : ndarray (B, n), optional
         Subject weights (frequency weights; 0 leaves a subject out).
@@ -124,7 +128,7 @@ def ancova(Y: np.ndarray, Z: np.ndarray, ref_index: int, n_arms: int, weights=No
         cross = np.einsum("bit,it->bt", R, RH)
         hh = np.broadcast_to((RH**2).sum(axis=0), (nb, T))
         inv = np.broadcast_to(inv, (nb, q, q))
-        xbar = np.full(nb, Z[:, -1].mean())
+        xbar = np.broadcast_to(Z[:, n_arms:].mean(axis=0), (nb, q - n_arms)).copy()
         df = np.full(nb, float(n - q))
     else:
         w = np.asarray(weights, float)
@@ -139,7 +143,7 @@ def ancova(Y: np.ndarray, Z: np.ndarray, ref_index: int, n_arms: int, weights=No
         cross = np.einsum("bi,bit->bt", w, R * RH)
         hh = np.einsum("bi,bit->bt", w, RH**2)
         sw = w.sum(axis=1)
-        xbar = (w @ Z[:, -1]) / sw
+        xbar = (w @ Z[:, n_arms:]) / sw[:, None]
         df = sw - q
     return AncovaFits(
         coef=np.ascontiguousarray(coef),

@@ -74,6 +74,14 @@ class MIData:
     strategy: np.ndarray
     n_set_missing: int = 0
     events: pd.DataFrame = field(default=None, repr=False)
+    covariates: pd.DataFrame = field(default=None, repr=False)  # (n rows) baseline covariates
+
+    @property
+    def q_visit(self) -> int:
+        """Columns of :meth:`design` with a coefficient per visit in the imputation model:
+        intercept, the non-reference arms, baseline (the columns after them, the covariates,
+        have one coefficient over all visits: main effects, as the endpoint's MMRM has)."""
+        return 1 + len(self.others) + 1
 
     @property
     def n(self) -> int:
@@ -103,13 +111,20 @@ class MIData:
     def design(self, as_reference: bool = False) -> np.ndarray:
         """``(n, q)`` covariates of the imputation and analysis models: intercept, one indicator
         per non-reference arm (zero with ``as_reference``: everyone put in the reference arm),
-        baseline. Built once by the package's one design-matrix builder (``arm + baseline``)."""
+        baseline, then the covariates (numeric: a slope; text: treatment-coded levels). Built
+        once by the package's one design-matrix builder (``arm + baseline + covariates``)."""
         key = "_design_ref" if as_reference else "_design_own"
         if key not in self.__dict__:
             from ..models.design import ModelDesign
 
             frame = pd.DataFrame({"arm": np.asarray(self.arm), "baseline": self.baseline})
-            model = ModelDesign("arm + baseline", frame,
+            names = []
+            if self.covariates is not None and len(self.covariates.columns):
+                for c in self.covariates.columns:
+                    name = f"cov{len(names)}"
+                    frame[name] = self.covariates[c].to_numpy()
+                    names.append(name)
+            model = ModelDesign(" + ".join(["arm", "baseline", *names]), frame,
                                 levels={"arm": [self.ref_index, *self.others]},
                                 drop_unused=False)  # fmt: skip
             if as_reference:
@@ -122,7 +137,8 @@ class MIData:
         return self.missing & self.post_ice & (self.arm != self.ref_index)[:, None]
 
 
-def mi_data(trial, strategy: str = "MAR", events: pd.DataFrame | None = None) -> MIData:
+def mi_data(trial, strategy: str = "MAR", events: pd.DataFrame | None = None,
+            covariates: pd.DataFrame | None = None) -> MIData:  # fmt: skip
     """Arrays of the trial's analysed subjects with their intercurrent events.
 
     Parameters
@@ -132,6 +148,9 @@ def mi_data(trial, strategy: str = "MAR", events: pd.DataFrame | None = None) ->
         Strategy of a dropout without a row in ``events``.
     events : DataFrame, optional
         From :func:`~ipt_outcomes.estimands.events.read_events`.
+    covariates : DataFrame, optional
+        Baseline covariates indexed by subject id (one row per subject, one column each): main
+        effects of the imputation model and covariates of the analysis model.
 
     Returns
     -------
@@ -174,7 +193,25 @@ def mi_data(trial, strategy: str = "MAR", events: pd.DataFrame | None = None) ->
         strategy=ice_table["strategy"].to_numpy(str),
         n_set_missing=n_set,
         events=ice_table,
+        covariates=_covariate_rows(covariates, subjects),
     )
+
+
+def _covariate_rows(covariates, subjects):
+    """The covariates in the order of ``subjects`` (a subject without values is refused)."""
+    if covariates is None or not len(covariates.columns):
+        return None
+    c = covariates.copy()
+    c.index = c.index.astype(str)
+    c = c.reindex(subjects)
+    missing = c.isna().any(axis=1)
+    if missing.any():
+        who = ", ".join(map(str, c.index[missing][:5]))
+        raise IptOutcomesError(
+            f"covariate(s) {', '.join(c.columns)} missing for {int(missing.sum())} analysed "
+            f"subject(s) (e.g. {who}); multiple imputation needs each subject's baseline values"
+        )
+    return c.reset_index(drop=True)
 
 
 def _compute_sigma(own: np.ndarray, ref: np.ndarray, n_pre: int) -> np.ndarray:
@@ -238,13 +275,15 @@ class ImputationModel:
         self.group_by_arm = bool(group_by_arm)
         self.method = method
         T, Z = data.T, data.design()
-        q = Z.shape[1]
+        q = data.q_visit  # per-visit coefficients: intercept, arms, baseline
         self.q = q
+        self.c = Z.shape[1] - q  # main-effect covariates: one coefficient over all visits
         obs = ~np.isnan(data.y)
         self._check(obs)
         subj, vis = np.nonzero(obs)
-        X = np.zeros((len(subj), q * T))
-        X[np.arange(len(subj))[:, None], np.arange(q)[None, :] * T + vis[:, None]] = Z[subj]
+        X = np.zeros((len(subj), q * T + self.c))
+        X[np.arange(len(subj))[:, None], np.arange(q)[None, :] * T + vis[:, None]] = Z[subj, :q]
+        X[:, q * T :] = Z[subj, q:]
         n_groups = len(data.arms) if self.group_by_arm else 1
         groups = data.arm if self.group_by_arm else np.zeros(data.n, int)
         self.group = groups
@@ -313,9 +352,15 @@ class ImputationModel:
 
     # --- parameters ---------------------------------------------------------------------------
     def params(self, refits) -> tuple[np.ndarray, np.ndarray]:
-        """``beta (B, q, T)`` and ``sigmas (B, G, T, T)`` of a list of refits."""
-        T = self.data.T
-        beta = np.stack([r.beta.reshape(self.q, T) for r in refits])
+        """``beta (B, q + c, T)`` and ``sigmas (B, G, T, T)`` of a list of refits: the rows of
+        the design's columns at each visit (a main-effect covariate's coefficient repeated over
+        the visits, so that ``design() @ beta`` is every subject's mean)."""
+        T, q = self.data.T, self.q
+        beta = np.stack([
+            np.vstack([r.beta[: q * T].reshape(q, T),
+                       np.repeat(r.beta[q * T:][:, None], T, axis=1)])
+            for r in refits
+        ])  # fmt: skip
         sig = np.stack([np.stack(r.sigmas) for r in refits])
         return beta, sig
 
@@ -333,7 +378,7 @@ class ImputationModel:
             refits = self.refitter.fit_many(weights, self.theta, self.hessian0)
         ok = np.array([r.converged and np.all(np.isfinite(r.beta)) for r in refits])
         for i in np.flatnonzero(~ok):  # placeholders; the caller decides what to do
-            refits[i].beta = np.zeros(self.q * self.data.T)
+            refits[i].beta = np.zeros(self.q * self.data.T + self.c)
             refits[i].sigmas = [np.eye(self.data.T)] * self.refitter.n_groups
         beta, sig = self.params(refits)
         return beta, sig, ok

@@ -504,6 +504,26 @@ def _strategy_label(data, strategy: str) -> str:
     return "/".join(s for s in MI_STRATEGIES if s in used)
 
 
+def _baseline_values(trial, columns) -> pd.DataFrame | None:
+    """One row per subject: each column's value on the baseline row, else its first non-missing
+    value (covariates are measured at baseline)."""
+    if not columns:
+        return None
+    d = trial.scores
+    missing = [c for c in columns if c not in d.columns]
+    if missing:
+        raise IptOutcomesError(f"covariate column(s) not in the data: {', '.join(missing)}")
+    at_base = d["visit"] == trial.baseline_visit
+    ordered = pd.concat([d[at_base], d[~at_base]])
+    out = pd.DataFrame(index=pd.Index(pd.unique(d["subject_id"]), name="subject_id"))
+    for c in columns:
+        first = ordered.dropna(subset=[c]).drop_duplicates("subject_id").set_index("subject_id")[c]
+        out[c] = first.reindex(out.index)
+        if out[c].nunique() < 2:
+            raise IptOutcomesError(f"covariate {c!r} takes one value only: it cannot be estimated")
+    return out
+
+
 def reference_based_mi(
     trial,
     strategy: str = "MAR",
@@ -526,6 +546,7 @@ def reference_based_mi(
     alpha: float = 0.05,
     workers: int | None = 1,
     progress: bool = False,
+    covariates=(),
 ) -> MIResults:
     """Reference-based multiple imputation and pooled ANCOVA (rbmi's draws, impute, analyse, pool).
 
@@ -557,6 +578,12 @@ def reference_based_mi(
         One covariance matrix per arm.
     estimation : {"reml", "ml"}
         Estimation of the imputation model (rbmi's default REML).
+    covariates : sequence of str
+        Baseline covariates (columns of the score file; their value on the subject's baseline
+        row) in the imputation model, as main effects beside ``baseline * visit + arm * visit``
+        (rbmi ``covariates = c("base*visit", "arm*visit", "SEX")``), and in the analysis model
+        (``change ~ arm + baseline + covariates`` at each visit); text columns as factors.
+        Not with ``method = "bayes"``.
     optimizer : {"rbmi", "exact"}
         ``rbmi``: every fit as R mmrm (under rbmi) makes it, L-BFGS-B from the identity
         covariance stopped by R's relative-reduction rule, which stops about 1e-5 short of the
@@ -638,7 +665,13 @@ def reference_based_mi(
         if int(v) != v or v < lo:
             raise ValueError(f"{name} must be a whole number of at least {lo}, got {v!r}")
     trial.require_analysable()
-    data = mi_data(trial, strategy, events)
+    covariates = [c for c in covariates if c != "baseline"]
+    if covariates and method == "bayes":
+        raise IptOutcomesError(
+            "covariates besides baseline are offered with condmean and approxbayes (the Gibbs "
+            "sampler's model has visit-specific coefficients only)"
+        )
+    data = mi_data(trial, strategy, events, covariates=_baseline_values(trial, covariates))
     if len(data.arms) < 2:
         raise IptOutcomesError("reference-based imputation needs at least two arms with subjects")
     with _one_blas_thread():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.analysis_plan import REFERENCE_BASED, Endpoint
-from ..exceptions import ConvergenceWarning, IptOutcomesError
+from ..exceptions import ConvergenceWarning
 from .intercurrent import mi_events, without_post_event_scores
 
 __all__ = ["Result", "run_endpoint", "run_sensitivity", "split_arms", "ANALYSIS_NAMES"]
@@ -308,15 +308,10 @@ def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str
     from ..estimands.reference_based import reference_based_mi
 
     extra = [c for c in ep.covariates if c != "baseline"]
-    if extra:
-        raise IptOutcomesError(
-            f"endpoint {ep.id!r}: multiple imputation with covariates besides baseline "
-            f"({', '.join(extra)}) is not available in this version"
-        )
     obs, _ = split_arms(trial)
     tr = obs if obs is not None else trial
     kw = dict(events=mi_events(events) if len(events) else None, method=method, alpha=alpha,
-              seed=seed)  # fmt: skip
+              seed=seed, covariates=extra)  # fmt: skip
     if resampling:
         kw["resampling"] = resampling
     res = _quiet(reference_based_mi, tr, strategy, **kw)
