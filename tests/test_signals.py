@@ -111,15 +111,13 @@ def test_signal_into_an_existing_output_folder_keeps_its_old_files(trial_csv, tm
 def test_power_simulation_on_worker_processes_stops_cleanly(tmp_path):
     """SIGINT while the simulations run on a process pool: exit 130, no output, no workers."""
     out_dir = tmp_path / "power"
-    args = ["power", "--rates", "0.42,0.61", "--n-per-arm", "30", "60", "--test", "fisher",
-            "--sims", "5000000", "--workers", "2", "--quiet", "--out", str(out_dir)]  # fmt: skip
     proc = subprocess.Popen(
-        [*CLI, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        [*CLI, *_LONG_POWER, "--out", str(out_dir)], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
-        time.sleep(4)
+        workers = _wait_for_workers(proc)
         assert proc.poll() is None
-        workers = _children(proc.pid)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=240)
     finally:
@@ -131,6 +129,24 @@ def test_power_simulation_on_worker_processes_stops_cleanly(tmp_path):
     assert list(tmp_path.iterdir()) == []
     time.sleep(0.5)
     assert [pid for pid in workers if _alive(pid)] == []
+
+
+#: A power simulation that runs for many seconds on worker processes (about 13 s of CPU here).
+_LONG_POWER = ["power", "--rates", "0.42,0.61", "--n-per-arm", "30", "60", "120", "240", "480",
+               "960", "--test", "fisher", "--sims", "10000000", "--workers", "2", "--quiet"]  # fmt: skip
+
+
+def _wait_for_workers(proc, timeout: float = 30.0) -> list[int]:
+    """The command's worker processes, once it has started them (the signal then arrives while
+    they run, however fast or loaded the machine)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        kids = _children(proc.pid)
+        if len(kids) >= 2:
+            time.sleep(0.3)
+            return _children(proc.pid)
+        time.sleep(0.05)
+    raise AssertionError("the power command started no worker processes")
 
 
 def _children(pid: int) -> list[int]:
@@ -149,12 +165,11 @@ def _alive(pid: int) -> bool:
 
 def test_ctrl_c_in_a_terminal_stops_the_workers_quietly(tmp_path):
     """A terminal's Ctrl-C reaches the command and its worker processes at once."""
-    args = ["power", "--rates", "0.42,0.61", "--n-per-arm", "30", "60", "--test", "fisher",
-            "--sims", "5000000", "--workers", "2", "--quiet", "--out", str(tmp_path / "o")]  # fmt: skip
+    args = [*_LONG_POWER, "--out", str(tmp_path / "o")]
     proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        time.sleep(5)
+        _wait_for_workers(proc)
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=240)
     finally:

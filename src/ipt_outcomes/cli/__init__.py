@@ -179,7 +179,19 @@ def main(argv: list[str] | None = None) -> int:
         print("ipt-outcomes: terminated; nothing was written", file=sys.stderr)
         return 128 + int(stop.signum)
     finally:
-        _restore_signal_handlers(previous)
+        if argv is None:  # the process ends now: a signal still pending must not undo the exit
+            _ignore_signals(previous)
+        else:  # called in-process (tests, scripts): leave the caller's handlers as they were
+            _restore_signal_handlers(previous)
+
+
+def _ignore_signals(previous: dict) -> None:
+    """Ignore the stop signals from here on: the command has said how it ended and is exiting
+    with its status (a Ctrl-C that the interpreter delivers late would otherwise kill it by
+    SIGINT after "nothing was written" was printed)."""
+    for sig in previous:
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _main(argv: list[str] | None) -> int:
