@@ -64,12 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     for name, module, text in COMMANDS:
-        try:
-            mod = importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:  # a command not built in this version
-            if exc.name != f"{__name__}.{module}":
-                raise
-            continue
+        mod = importlib.import_module(f"{__name__}.{module}")
         p = sub.add_parser(name, help=text, description=text)
         mod.arguments(p)
         p.set_defaults(handler=(mod.__name__, "run"))
