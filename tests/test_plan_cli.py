@@ -219,3 +219,30 @@ def test_mi_command_keeps_a_covariate_in_both_models_as_the_plans_sensitivity_do
     code, _, err = run_cli("mi", DATA, "--design", DESIGN, "--method", "bayes", "--covariate",
                            "SEX", "--out", tmp_path / "b")  # fmt: skip
     assert code == 1 and "condmean and approxbayes" in err
+
+
+def test_a_reliable_change_endpoint_reports_the_jacobson_truax_categories(tmp_path, run_cli):
+    """Issue 24 with issue 23: variable = "reliable-change" gives the categories' rates and the
+    comparisons of the reliable-change command (checked against R clinicalsignificance), and its
+    family hypothesis is recovery."""
+    from ipt_outcomes.stats.reliable_change import reliable_change
+
+    design = tmp_path / "rc.toml"
+    design.write_text((ADAM / "adam2.toml").read_text(encoding="utf-8") + """
+[[endpoints]]
+id = "recovery"
+role = "primary"
+variable = "reliable-change"
+analysis = "response"
+""", encoding="utf-8")  # fmt: skip
+    trial = load_trial(ADAM / "adam2.csv", design)
+    res = run_plan(trial)
+    want = reliable_change(trial, visits=[trial.post_visits[-1]])
+    got = res.result("recovery").tables["rc_rates"]
+    got = got[got["fit"] == "observed"].drop(columns="fit").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want.rates.reset_index(drop=True))
+    fam = res.family
+    assert len(fam) == 2 and (fam["endpoint"] == "recovery").all()
+    comp = want.comparisons
+    rec = comp[comp["outcome"] == "recovered"].set_index("arm")["p_fisher"]
+    assert dict(zip(fam["arm"], fam["p"], strict=True)) == rec.to_dict()

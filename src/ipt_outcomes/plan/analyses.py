@@ -265,6 +265,20 @@ def _response(ep: Endpoint, trial, alpha: float, rule: str | None = None) -> dic
     return _both(fit, trial, ["rates", "comparisons", "n"])
 
 
+def _reliable(ep: Endpoint, trial, alpha: float) -> dict:
+    """Reliable and clinically significant change (Jacobson & Truax, cut-off a) at the
+    endpoint's visits: category rates per arm and the arms' comparisons with the reference."""
+    from ..stats.reliable_change import reliable_change
+
+    def fit(tr):
+        res = reliable_change(tr, visits=list(ep.visits), alpha=alpha)
+        n = res.rates.groupby(["arm", "visit"], sort=False)["n"].first().reset_index()
+        return {"rc_rates": res.rates, "rc_comparisons": res.comparisons,
+                "rc_criteria": res.criteria, "n": n, "_notes": list(res.notes)}  # fmt: skip
+
+    return _both(fit, trial, ["rc_rates", "rc_comparisons", "rc_criteria", "n"])
+
+
 def _adjusted(ep: Endpoint, trial, alpha: float, rule: str | None = None) -> dict:
     from ..stats.adjusted import adjusted_response
     from ..stats.response import binary_outcomes, rates
@@ -341,6 +355,8 @@ def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, see
         got = _mmrm(ep, base, alpha)
     elif ep.analysis == "ancova":
         got = _ancova(ep, base, alpha)
+    elif ep.analysis == "response" and ep.variable == "reliable-change":
+        got = _reliable(ep, base, alpha)
     elif ep.analysis == "response":
         got = _response(ep, base, alpha)
     elif ep.analysis == "adjusted-response":

@@ -127,6 +127,31 @@ def result_rows(res, instrument: str, population_n: pd.DataFrame) -> list[dict]:
                               contrast=contrast,
                               rename={"estimate": est, "ci_low": lo, "ci_high": hi,
                                       "p": "p_fisher"})  # fmt: skip
+        rc = t.get("rc_rates")
+        if rc is not None:
+            for r in rc.to_dict("records"):
+                lvl = {"level": f"fit of the modelled arm with the reference: {r['category']}"
+                       if r.get("fit") == "modelled" else r["category"]}  # fmt: skip
+                for stat, col in (("estimate", "rate"), ("ci_low", "ci_low"),
+                                  ("ci_high", "ci_high"), ("events", "count"),
+                                  ("n_analysed", "n")):  # fmt: skip
+                    v = r.get(col)
+                    if v is not None and v == v:
+                        rows.append({**ident, "arm": r["arm"], "reference": "",
+                                     "visit": r["visit"], "contrast": "rate", **lvl,
+                                     "statistic": stat, "value": v})  # fmt: skip
+        rcc = t.get("rc_comparisons")
+        if rcc is not None:
+            for outcome, part in rcc.groupby("outcome", sort=False):
+                for contrast, est, lo, hi in _RESPONSE:
+                    extra = ("p", "p_adjusted") if contrast == "risk_difference" else ()
+                    for row in _melt(part, ("estimate", "ci_low", "ci_high", *extra), ident,
+                                     contrast=contrast,
+                                     rename={"estimate": est, "ci_low": lo, "ci_high": hi,
+                                             "p": "p_fisher"}):  # fmt: skip
+                        row["level"] = (f"{row['level']}: {outcome}" if row["level"]
+                                        else outcome)  # fmt: skip
+                        rows.append(row)
         eff = t.get("effects")
         if eff is not None:
             rows += _melt(eff, ("estimate", "se", "ci_low", "ci_high", "p", "p_adjusted"), ident)

@@ -72,6 +72,14 @@ def _p_of(res: Result, arm, visit) -> tuple[float, float]:
             hit = hit[hit["fit"] == "observed"]
         return (float(hit["estimate"].iloc[0]), float(hit["p"].iloc[0])) if len(hit) else (
             np.nan, np.nan)  # fmt: skip
+    if res.analysis == "response" and "rc_comparisons" in t:  # recovery, as Jacobson and Truax
+        c = t["rc_comparisons"]
+        hit = c[(c["arm"] == arm) & (c["visit"].astype(float) == float(visit))
+                & (c["outcome"] == "recovered")]  # fmt: skip
+        if "fit" in hit:
+            hit = hit[hit["fit"] == "observed"]
+        return (float(hit["risk_difference"].iloc[0]), float(hit["p_fisher"].iloc[0])) if len(
+            hit) else (np.nan, np.nan)  # fmt: skip
     if res.analysis == "response":
         c = t["comparisons"]
         hit = c[(c["arm"] == arm) & (c["visit"].astype(float) == float(visit))]
@@ -151,6 +159,8 @@ def _attach_adjusted(results: list, fam: pd.DataFrame) -> None:
         name = {"mmrm": "contrasts", "ancova": "contrasts", "mi": "contrasts",
                 "adjusted-response": "effects", "response": "comparisons",
                 "lmm": "fixed"}[r.analysis]  # fmt: skip
+        if "rc_comparisons" in r.tables:
+            name = "rc_comparisons"
         t = r.tables.get(name)
         if t is None:
             continue
@@ -165,6 +175,8 @@ def _attach_adjusted(results: list, fam: pd.DataFrame) -> None:
                     mask &= t["fit"] == "observed"
                 if "contrast" in t:
                     mask &= t["contrast"] == "risk_difference"
+                if "outcome" in t:
+                    mask &= t["outcome"] == "recovered"
             t.loc[mask, "p_adjusted"] = h.p_adjusted
         r.tables[name] = t
 

@@ -361,6 +361,26 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
                 **g,
             )  # fmt: skip
         )
+    if has("rc_rates"):
+        crit = (
+            "Jacobson and Truax (1991): reliable change index against 1.96 (the instrument's "
+            "reliability), clinical cut-off a (two SDs from the baseline mean, towards health)"
+        )
+        specs += [
+            Spec(f"{rid}-rc-rates", "Table", "14.2", "efficacy",
+                 f"{row['label']}: reliable and clinically significant change by arm and visit",
+                 pop, base + [f"Categories of {crit}: recovered, improved, unchanged, "
+                              "deteriorated, harmed; Wilson intervals.", T.modelled_note],
+                 "ipt_outcomes.stats.reliable_change", view="rc_rates", src=n + "rc_rates", **g),
+            Spec(f"{rid}-rc-comparisons", "Table", "14.2", "efficacy",
+                 f"{row['label']}: recovery, reliable improvement and deterioration against "
+                 f"{T.reference_label}", pop,
+                 base + ["Risk difference (pp) with Newcombe's interval, odds ratio with Woolf's, "
+                         "Fisher's exact test; a family hypothesis is recovery.", nominal, T.ci,
+                         T.modelled_note],
+                 "ipt_outcomes.stats.reliable_change.reliable_change_comparisons",
+                 view="rc_comparisons", src=n + "rc_comparisons", **g),
+        ]  # fmt: skip
     if has("effects"):
         specs.append(
             Spec(f"{rid}-effects", "Table", "14.2", "efficacy",

@@ -565,6 +565,39 @@ def _nnt(b: _B, src: str, i: int) -> Cell:
                  Ref(src, i, hi, "nnt_n"), ")"))  # fmt: skip
 
 
+RC_CATEGORIES = {"recovered": "Recovered", "improved": "Improved", "unchanged": "Unchanged",
+                 "deteriorated": "Deteriorated", "harmed": "Harmed"}  # fmt: skip
+RC_OUTCOMES = {"recovered": "Recovered", "reliable_improvement": "Reliable improvement",
+               "reliable_deterioration": "Reliable deterioration"}  # fmt: skip
+
+
+def rc_rates_view(t: dict, src: str) -> TableView:
+    """Reliable change: the share of each category per arm and visit."""
+    b, s = _B(t), src
+    cols = [("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
+            ("Category", lambda i: b.text(RC_CATEGORIES.get(str(t[s].iloc[i]["category"]),
+                                                            str(t[s].iloc[i]["category"])))),
+            ("n", lambda i: b.v(s, i, "n", "int")), ("Count", lambda i: b.v(s, i, "count", "int")),
+            ("Rate (CI)", lambda i: b.ci(s, i, "rate", "ci_low", "ci_high", "pct"))]  # fmt: skip
+    return _view(b, s, list(range(len(t[s]))), cols)
+
+
+def rc_comparisons_view(t: dict, src: str) -> TableView:
+    """Reliable change: each arm against the reference for recovery, reliable improvement and
+    reliable deterioration."""
+    b, s = _B(t), src
+    cols = [("Outcome", lambda i: b.text(RC_OUTCOMES.get(str(t[s].iloc[i]["outcome"]),
+                                                         str(t[s].iloc[i]["outcome"])))),
+            ("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
+            ("Events / n", lambda i: Cell((Ref(s, i, "events", "int"), " / ", Ref(s, i, "n", "int")))),
+            ("Risk difference, pp (CI)", lambda i: b.ci(s, i, "risk_difference", "rd_ci_low", "rd_ci_high", "pp_n")),
+            ("Odds ratio (CI)", lambda i: b.ci(s, i, "odds_ratio", "or_ci_low", "or_ci_high", "f2")),
+            ("Fisher p, nominal", lambda i: b.p(s, i, "p_fisher"))]  # fmt: skip
+    if _has_col(t, s, "p_adjusted"):
+        cols.append(("Adjusted p", lambda i: _adjusted_p(b, s, i)))
+    return _view(b, s, list(range(len(t[s]))), cols)
+
+
 MEASURE_NAMES = {"risk_difference": ("Risk difference, pp", "pp_n"),
                  "risk_ratio": ("Risk ratio", "f2"), "odds_ratio": ("Odds ratio", "f2")}  # fmt: skip
 
@@ -719,5 +752,7 @@ VIEWS: dict[str, Callable[..., TableView]] = {
     "lmm_nested": lmm_nested_view,
     "tipping_point_exact": tipping_point_exact_view,
     "subgroup": subgroup_view,
+    "rc_rates": rc_rates_view,
+    "rc_comparisons": rc_comparisons_view,
     "dropouts": dropouts_view,
 }
