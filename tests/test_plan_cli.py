@@ -246,3 +246,35 @@ analysis = "response"
     comp = want.comparisons
     rec = comp[comp["outcome"] == "recovered"].set_index("arm")["p_fisher"]
     assert dict(zip(fam["arm"], fam["p"], strict=True)) == rec.to_dict()
+
+
+def test_the_report_reads_the_score_file_once_and_hashes_what_it_read(tmp_path, monkeypatch):
+    """Issue 23: each input read once; the provenance's SHA-256 of the data is of the bytes read
+    (the file is not read again to hash it)."""
+    import hashlib
+    from pathlib import Path
+
+    from ipt_outcomes.cli import main
+
+    data = tmp_path / "plan_trial.csv"
+    data.write_bytes(DATA.read_bytes())
+    reads = []
+    original = Path.read_bytes
+
+    def counting(self):
+        if self.name == data.name:
+            reads.append(self)
+        return original(self)
+
+    monkeypatch.setattr(Path, "read_bytes", counting)
+    design = tmp_path / "d.toml"
+    design.write_text(DESIGN.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "events.csv").write_bytes((REF / "events.csv").read_bytes())
+    assert main(["report", "--data", str(data), "--design", str(design), "--out",
+                 str(tmp_path / "r")]) == 0  # fmt: skip
+    assert len(reads) == 1
+    prov = pd.read_csv(tmp_path / "r" / "provenance.csv", dtype=str, keep_default_na=False)
+    row = prov[prov["key"].str.startswith("sha256 of data")]
+    assert row["value"].iloc[0] == hashlib.sha256(DATA.read_bytes()).hexdigest()
+    labels = " ".join(prov["key"])
+    assert "sha256 of design" in labels and "events file" in labels

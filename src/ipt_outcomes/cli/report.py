@@ -126,7 +126,7 @@ def _shown(path: Path) -> str:
         return path.name
 
 
-def provenance(inputs: dict, seed: str, started: float):
+def provenance(inputs: dict, seed: str, started: float, hashes: dict | None = None):
     """``key, value`` rows: versions, run date, seed, SHA-256 of every input (paths relative to
     the working folder, never absolute), git commit, build time."""
     import datetime
@@ -159,9 +159,12 @@ def provenance(inputs: dict, seed: str, started: float):
         except PackageNotFoundError:  # pragma: no cover - optional
             rows.append((pkg, "not installed"))
     rows.append(("seed", seed or "not a generated data set"))
+    known = {str(Path(k).resolve()): v for k, v in (hashes or {}).items() if v}
     for label, path in inputs.items():
         if path is not None and Path(path).exists():
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            digest = known.get(str(Path(path).resolve()))  # hashed when it was read
+            if digest is None:
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
             rows.append((f"sha256 of {label} ({_shown(Path(path))})", digest))
     rows.append(("git commit", commit))
     rows.append(("time to build (s)", f"{time.perf_counter() - started:.1f}"))
@@ -229,7 +232,8 @@ def run(args) -> int:
         figures_dir = out.stage / "figures"
         _stage("drawing figures")
         build_figures(tables, trial.scores, figures_dir, svg="svg" in formats)
-        prov = provenance(inputs, seed, t0)
+        raw = getattr(trial, "raw", None)
+        prov = provenance(inputs, seed, t0, {data: getattr(raw, "sha256", None)})
         out.write_table("provenance", prov)
         tables["provenance"] = prov
         _stage("writing the report")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import errno
+import hashlib
 import io
 import os
 import re
@@ -81,6 +82,7 @@ class RawTable:
     first_row: int = 2
     row_word: str = "row"
     decimal: str = "."
+    sha256: str | None = None  # SHA-256 of the file's bytes as read (text files), for provenance
 
     def row_label(self, index: int) -> str:
         """How the user finds the row of this index: ``"row 12"`` or ``"record 11"``."""
@@ -167,7 +169,7 @@ def read_table(
     frame = clean_cells(frame, where=where, row_label=table.row_label, decimal=table.decimal,
                         text=table.text, snap_columns=snap_columns)  # fmt: skip
     return RawTable(frame=frame, path=name, first_row=table.first_row, row_word=table.row_word,
-                    decimal=table.decimal)  # fmt: skip
+                    decimal=table.decimal, sha256=table.sha256)  # fmt: skip
 
 
 def _check_file(p: Path, name: str) -> None:
@@ -225,6 +227,7 @@ class _Read:
     decimal: str = "."
     text: str | None = None  # the whole text of a text file (lets clean_cells skip work)
     where: str | None = None  # the file and, in a workbook of several sheets, the sheet
+    sha256: str | None = None  # of the bytes read (text files: hashed as read, not read again)
 
     def row_label(self, index: int) -> str:
         return f"{self.row_word} {int(index) + self.first_row}"
@@ -282,6 +285,7 @@ def _first_line(text: str) -> str:
 
 def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
     data = p.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()  # for the provenance: the file is read once
     if encoding is None:  # UTF-16/32 with a byte-order mark is unambiguous: read it as such
         encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
     if data.startswith(b"PK\x03\x04"):
@@ -390,7 +394,8 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
     blank = (frame == "").all(axis=1) if frame.shape[1] else pd.Series(True, index=frame.index)
     frame = frame.loc[~blank]
     _refuse_repeated_header(frame, header, name, first_row)
-    return _Read(frame, first_row=first_row, decimal="," if sep == ";" else ".", text=text)
+    return _Read(frame, first_row=first_row, decimal="," if sep == ";" else ".", text=text,
+                 sha256=digest)  # fmt: skip
 
 
 def _refuse_repeated_header(frame: pd.DataFrame, header: list[str], name: str, first_row: int):
