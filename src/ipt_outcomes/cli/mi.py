@@ -153,7 +153,9 @@ def run(args) -> int:
         tables["mi_tipping_point"] = exact
         from ..report.figures import tipping_point_plot
 
-        figure = tipping_point_plot(grid, args.alpha)
+        figure = tipping_point_plot(
+            grid, args.alpha, higher_is_better=trial.instrument.higher_is_better
+        )
         if grid["arm"].nunique() > 1:
             from plotnine import facet_wrap
 
@@ -236,7 +238,12 @@ def _run_mvn(args) -> int:
     tipping = tipping_point(wide, imputed, arm, ref, visit, deltas, args.alpha)
     with OutputFolder(args.out, inputs_of(args, args.file)) as out:
         out.write_tables(labelled({"mi_pooled": pooled, "tipping_point": tipping}, trial))
-        save_figure(tipping_point_plot(tipping, args.alpha), out.path("tipping_point.png"))
+        save_figure(
+            tipping_point_plot(
+                tipping, args.alpha, higher_is_better=trial.instrument.higher_is_better
+            ),
+            out.path("tipping_point.png"),
+        )
     r = pooled.iloc[0]
     n_imp = int(wide.loc[wide["arm"] == arm, visit].isna().sum())
     say(f"Multiple imputation (MVN per arm, MAR; m = {m}, seed {args.seed}): "

@@ -754,12 +754,18 @@ def power_curve(power: pd.DataFrame, target: float | None = None, title: str = "
 
 
 def tipping_point_plot(
-    tipping: pd.DataFrame, alpha: float = 0.05, lab: FigureLabels | None = None
+    tipping: pd.DataFrame,
+    alpha: float = 0.05,
+    lab: FigureLabels | None = None,
+    higher_is_better: bool | None = None,
 ) -> ggplot:
     """Delta-adjusted MI: each arm's difference from the reference and its interval against the
     shift delta added to its imputed values; the tipping point is where p crosses alpha (the
     interval reaches zero): markers filled where p < alpha, hollow where not. One panel per arm
-    when the table has several, in the arm's colour when ``lab`` names the arms."""
+    when the table has several, in the arm's colour when ``lab`` names the arms. The axis says
+    what a positive shift does on the instrument (``higher_is_better``, default ``lab``'s)."""
+    if higher_is_better is None:
+        higher_is_better = bool(getattr(lab, "higher_is_better", False))
     below, above = f"p < {alpha:g}", f"p \u2265 {alpha:g}"
     d = tipping.assign(significant=np.where(tipping["p"] < alpha, below, above))
     several = "arm" in d and d["arm"].nunique() > 1
@@ -783,7 +789,8 @@ def tipping_point_plot(
         + scale_fill_manual(values={below: "#333333", above: "#FFFFFF"}, name="")
         + scale_y_continuous(breaks=ybreaks, labels=number_labels(ybreaks))
         + scale_x_continuous(breaks=xbreaks, labels=number_labels(xbreaks))
-        + labs(x="Delta: points added to the compared arm's imputed scores (worse)",
+        + labs(x="Delta: points added to the compared arm's imputed scores (positive: "
+                 f"{'better' if higher_is_better else 'worse'})",
                y=f"Difference in change ({100 * (1 - alpha):g}% CI)", shape="", fill="")
         + house_theme()
     )  # fmt: skip
