@@ -175,6 +175,22 @@ class Trial:
                 f"{self.source}: only one arm ({self.arms[0]}) is in the data; a comparison needs two"
             )
 
+    def baseline_values(self, columns) -> pd.DataFrame:
+        """One row per subject (indexed by subject id): each column's value on the subject's
+        baseline row, else its first non-missing value (covariates are measured at baseline);
+        ``baseline`` is the baseline score. What every covariate-adjusted analysis uses."""
+        d = self.scores
+        out = pd.DataFrame(index=pd.Index(pd.unique(d["subject_id"]), name="subject_id"))
+        at_base = d["visit"] == self.baseline_visit
+        ordered = pd.concat([d[at_base], d[~at_base]])
+        for c in dict.fromkeys(columns):
+            if c == "baseline":
+                out[c] = self.baseline.reindex(out.index)
+                continue
+            first = ordered.dropna(subset=[c]).drop_duplicates("subject_id")
+            out[c] = first.set_index("subject_id")[c].reindex(out.index)
+        return out
+
     def for_instrument(self, name: str) -> Trial:
         """The same file's trial of another of the design's instruments, built from the table
         as it was read (the file is not read again).

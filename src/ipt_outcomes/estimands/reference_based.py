@@ -513,12 +513,8 @@ def _baseline_values(trial, columns) -> pd.DataFrame | None:
     missing = [c for c in columns if c not in d.columns]
     if missing:
         raise IptOutcomesError(f"covariate column(s) not in the data: {', '.join(missing)}")
-    at_base = d["visit"] == trial.baseline_visit
-    ordered = pd.concat([d[at_base], d[~at_base]])
-    out = pd.DataFrame(index=pd.Index(pd.unique(d["subject_id"]), name="subject_id"))
+    out = trial.baseline_values(columns)
     for c in columns:
-        first = ordered.dropna(subset=[c]).drop_duplicates("subject_id").set_index("subject_id")[c]
-        out[c] = first.reindex(out.index)
         if out[c].nunique() < 2:
             raise IptOutcomesError(f"covariate {c!r} takes one value only: it cannot be estimated")
     return out

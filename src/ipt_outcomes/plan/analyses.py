@@ -105,21 +105,9 @@ def _both(fn, trial, table_names):
 
 
 def _subject_covariates(trial, columns) -> pd.DataFrame:
-    """One row per subject: each covariate's value on the baseline row, else its first
-    non-missing value (covariates are measured at baseline); ``baseline`` is the baseline
-    score."""
-    cols = [c for c in columns if c != "baseline"]
-    out = pd.DataFrame(index=pd.Index(trial.baseline.index, name="subject_id"))
-    out["baseline"] = trial.baseline
-    if not cols:
-        return out
-    d = trial.scores
-    at_base = d["visit"] == trial.baseline_visit
-    ordered = pd.concat([d[at_base], d[~at_base]])
-    for c in cols:
-        first = ordered.dropna(subset=[c]).drop_duplicates("subject_id").set_index("subject_id")[c]
-        out[c] = first.reindex(out.index)
-    return out
+    """One row per subject with a baseline: the covariates at baseline (``Trial.baseline_values``);
+    ``baseline`` is the baseline score."""
+    return trial.baseline_values(["baseline", *columns]).reindex(trial.baseline.index)
 
 
 def _with_covariates(frame: pd.DataFrame, trial, columns) -> pd.DataFrame:

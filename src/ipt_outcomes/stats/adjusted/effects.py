@@ -540,7 +540,6 @@ def adjusted_response(
     trial.require_analysable()
     out = binary_outcomes(trial, missing)
     scores = trial.scores
-    base_rows = scores.loc[scores["visit"] == trial.baseline_visit].drop_duplicates("subject_id")
     for col in dict.fromkeys([*covariates, *strata]):
         if col == "baseline":
             continue
@@ -553,13 +552,7 @@ def adjusted_response(
             raise ValueError(
                 f"{col!r} cannot be a covariate (use 'baseline' for the baseline score)"
             )
-        first = (
-            scores.dropna(subset=[col]).drop_duplicates("subject_id").set_index("subject_id")[col]
-        )
-        at_base = base_rows.dropna(subset=[col]).set_index("subject_id")[col]
-        value = first.copy()
-        value.loc[at_base.index] = at_base
-        out[col] = out["subject_id"].map(value).to_numpy()
+        out[col] = out["subject_id"].map(trial.baseline_values([col])[col]).to_numpy()
     return marginal_effects_by_visit(
         out,
         covariates=covariates,
