@@ -222,12 +222,15 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
             members_of[key] = members(tr, pops[ep.population])
         return restrict(tr, members_of[key])
 
+    from ..estimands.reference_based import ImputationCache
+
+    cache = ImputationCache()  # one imputation model (and its refits) per data, every strategy
     by_id = {}
     for ep in plan.endpoints:
         say(f"analysing endpoint {ep.id} ({ep.analysis})")
         tr = population_trial(ep)
         ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
-        res = run_endpoint(ep, tr, ev, alpha=alpha, seed=seed)
+        res = run_endpoint(ep, tr, ev, alpha=alpha, seed=seed, cache=cache)
         results.append(res)
         by_id[ep.id] = ep
     for s in plan.sensitivity:
@@ -236,7 +239,7 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
         tr = population_trial(ep)
         ev = events.get(s.estimand, no_events) if s.estimand else no_events
         try:
-            results.append(run_sensitivity(s, ep, tr, ev, alpha=alpha, seed=seed))
+            results.append(run_sensitivity(s, ep, tr, ev, alpha=alpha, seed=seed, cache=cache))
         except IptOutcomesError as exc:  # said in the report and on stderr, not fatal
             warnings.warn(f"sensitivity analysis {s.id} not estimated: {exc}", stacklevel=2)
             results.append(_not_estimated(s.id, "sensitivity", ep, s.analysis, s.estimand,

@@ -98,6 +98,14 @@ class Refitter:
             A = X[rows].reshape(len(first), t * self.p)
             self._blocks.append((g, np.asarray(idx), subject[np.asarray(first)], A, y[rows]))
         self.n_rows = np.bincount(self._subject, minlength=self.n_subjects)
+        self._layout = None
+
+    @property
+    def layout(self) -> _Layout:
+        """Where the pattern sums of a batch are non-zero (formed once, at the first batch)."""
+        if self._layout is None:
+            self._layout = _Layout(self)
+        return self._layout
 
     def model(self, weights):
         """The :class:`~.likelihood.Model` of the subjects weighted by ``weights``."""
@@ -200,106 +208,201 @@ class Refitter:
 # ------------------------------------------------------------------------------------------
 
 
-def _us_sigma_batch(theta: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sigma and dSigma/dtheta of the unstructured parameterisation (R mmrm's: ``L[i, i] =
-    exp(theta_i)``, ``L[i, j] = exp(theta_i) theta_k``) for a batch of thetas: shapes (B, T, T)
-    and (B, k, T, T)."""
-    B, k = theta.shape
-    s = np.exp(theta[:, :T])
-    M = np.zeros((B, T, T))
-    d = np.arange(T)
-    M[:, d, d] = 1.0
-    rows, cols = np.tril_indices(T, -1)
-    M[:, rows, cols] = theta[:, T:]
-    L = s[:, :, None] * M
-    dL = np.zeros((B, k, T, T))
-    dL[:, d, d, :] = L[:, d, :]  # d L / d theta_i: row i of L
-    dL[:, np.arange(T, k), rows, cols] = s[:, rows]
-    out = dL @ L[:, None].transpose(0, 1, 3, 2)
-    return L @ L.transpose(0, 2, 1), out + out.transpose(0, 1, 3, 2)
+class _Layout:
+    """Where the non-zero entries of the pattern sums are, for every pattern of a :class:`Refitter`.
+
+    A subject's row at a visit is non-zero only in some columns (the imputation model's columns
+    are per visit: ``z_i`` at visit ``s`` fills only the columns of visit ``s``), so of a
+    pattern's ``t^2 p^2`` sums ``sum_i X_i[s, a] X_i[u, b]`` only the entries whose ``a`` is used
+    at ``s`` and ``b`` at ``u`` can be non-zero. Only those are formed and kept (for a batch of
+    weight vectors, one row per member), with sparse matrices that scatter them into ``X'WX`` and
+    gather them into the residual cross-products. This is what makes a batch's memory and each
+    evaluation's work proportional to ``t^2 q^2`` instead of ``t^2 p^2`` (``q`` the columns used
+    per visit), while every number is the same sum as the dense one.
+    """
+
+    #: values formed at a time when a batch's sums are built (about 32 MB)
+    CHUNK = 4_000_000
+
+    def __init__(self, refitter: Refitter):
+        from scipy import sparse
+
+        p = refitter.p
+        self.blocks = []
+        C_row, C_col, D_row, D_col = [], [], [], []
+        off = nC = nD = 0
+        for g, idx, subj, A, ys in refitter._blocks:
+            t, m = len(idx), len(subj)
+            At = A.reshape(m, t, p)
+            used = [np.flatnonzero((At[:, s, :] != 0).any(axis=0)) for s in range(t)]
+            cl, cr, crow, ccol, dl, dy, drow, dcol = ([] for _ in range(8))
+            for s in range(t):
+                a = used[s]
+                for u in range(t):
+                    b = used[u]
+                    cl.append(np.repeat(s * p + a, len(b)))
+                    cr.append(np.tile(u * p + b, len(a)))
+                    crow.append(np.full(len(a) * len(b), s * t + u))
+                    ccol.append((a[:, None] * p + b[None, :]).ravel())
+                    dl.append(s * p + a)
+                    dy.append(np.full(len(a), u))
+                    drow.append(np.full(len(a), s * t + u))
+                    dcol.append(a)
+            cat = np.concatenate
+            cl, cr, crow, ccol = cat(cl), cat(cr), cat(crow), cat(ccol)
+            dl, dy, drow, dcol = cat(dl), cat(dy), cat(drow), cat(dcol)
+            self.blocks.append(dict(g=g, idx=idx, ix=np.ix_(idx, idx), t=t, subj=subj, A=A,
+                                    ys=ys, cl=cl, cr=cr, dl=dl, dy=dy,
+                                    sl=slice(off, off + t * t), c=slice(nC, nC + len(cl)),
+                                    d=slice(nD, nD + len(dl))))  # fmt: skip
+            C_row.append(off + crow)
+            C_col.append(ccol)
+            D_row.append(off + drow)
+            D_col.append(dcol)
+            off, nC, nD = off + t * t, nC + len(cl), nD + len(dl)
+        self.n_cells, self.nC, self.nD = off, nC, nD
+        C_row, C_col = np.concatenate(C_row), np.concatenate(C_col)
+        D_row, D_col = np.concatenate(D_row), np.concatenate(D_col)
+        self.C_row, self.C_col, self.D_row, self.D_col = C_row, C_col, D_row, D_col
+
+        def ones(rows, cols, shape):
+            return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+
+        self.scatter_C = ones(C_col, np.arange(nC), (p * p, nC))  # entries -> X'WX
+        self.scatter_D = ones(D_col, np.arange(nD), (p, nD))  # entries -> X'Wy
+        self.rows_C = ones(C_row, np.arange(nC), (off, nC))  # entries -> pattern cells
+        self.rows_D = ones(D_row, np.arange(nD), (off, nD))
+
+    @property
+    def size(self) -> int:
+        """Values a batch keeps per member."""
+        return self.nC + self.nD + self.n_cells
 
 
 class _Batch:
-    """Pattern sums for a batch of weight vectors: each pattern's C (B, t*t, p*p), D (B, t*t, p),
-    Y (B, t, t) and subject count m (B,)."""
+    """Pattern sums for a batch of weight vectors, member last: the non-zero entries of each
+    pattern's ``sum_i w_i X_i (x) X_i`` (C, shape (nC, B)), ``sum_i w_i X_i (x) y_i`` (D),
+    ``sum_i w_i y_i y_i'`` (Y, (cells, B)) and subject counts m (patterns, B); see
+    :class:`_Layout`."""
 
     def __init__(self, refitter: Refitter, W: np.ndarray):
-        p = refitter.p
-        self.pats = []
-        for g, idx, subj, A, ys in refitter._blocks:
-            w = W[:, subj]  # (B, m)
-            if not w.any():
-                continue
-            t, m, tp = len(idx), len(subj), A.shape[1]
-            if m * tp * tp <= 4_000_000:  # one matrix product over subjects' outer products
-                C = (w @ (A[:, :, None] * A[:, None, :]).reshape(m, tp * tp)).reshape(-1, tp, tp)
-            else:
-                C = np.stack([(A * wb[:, None]).T @ A for wb in w])
-            D = w @ (A[:, :, None] * ys[:, None, :]).reshape(m, tp * t)
-            C = C.reshape(-1, t, p, t, p).transpose(0, 1, 3, 2, 4).reshape(-1, t * t, p * p)
-            D = D.reshape(-1, t, p, t).transpose(0, 1, 3, 2).reshape(-1, t * t, p)
-            Y = (w @ (ys[:, :, None] * ys[:, None, :]).reshape(m, t * t)).reshape(-1, t, t)
-            self.pats.append((g, idx, np.ix_(idx, idx), w.sum(axis=1), C, D, Y))
+        lay = refitter.layout
+        W = np.asarray(W, float)
+        B = len(W)
+        self.layout = lay
+        self.C = np.empty((lay.nC, B))
+        self.D = np.empty((lay.nD, B))
+        self.Y = np.empty((lay.n_cells, B))
+        self.m = np.empty((len(lay.blocks), B))
+        for j, blk in enumerate(lay.blocks):
+            w = W[:, blk["subj"]]  # (B, m)
+            A, ys = blk["A"], blk["ys"]
+            self.m[j] = w.sum(axis=1)
+            t = blk["t"]
+            self.Y[blk["sl"]] = ((ys[:, :, None] * ys[:, None, :]).reshape(len(ys), t * t).T @ w.T)
+            step = max(1, _Layout.CHUNK // max(len(ys), 1))
+            c0 = blk["c"].start
+            for k in range(0, len(blk["cl"]), step):
+                V = A[:, blk["cl"][k : k + step]] * A[:, blk["cr"][k : k + step]]
+                self.C[c0 + k : c0 + k + V.shape[1]] = V.T @ w.T
+            d0 = blk["d"].start
+            for k in range(0, len(blk["dl"]), step):
+                V = A[:, blk["dl"][k : k + step]] * ys[:, blk["dy"][k : k + step]]
+                self.D[d0 + k : d0 + k + V.shape[1]] = V.T @ w.T
         self.n_obs = W @ refitter.n_rows
-        self.n_members = len(W)
+        self.n_members = B
 
     def take(self, rows) -> _Batch:
         """The batch of the members ``rows`` only."""
         out = _Batch.__new__(_Batch)
-        out.pats = [(g, idx, ix, m[rows], C[rows], D[rows], Y[rows])
-                    for g, idx, ix, m, C, D, Y in self.pats]  # fmt: skip
+        out.layout = self.layout
+        out.C, out.D, out.Y, out.m = self.C[:, rows], self.D[:, rows], self.Y[:, rows], self.m[:, rows]
         out.n_obs = self.n_obs[rows]
         out.n_members = len(rows)
         return out
 
 
 def _sigmas_batch(refitter: Refitter, theta: np.ndarray):
+    """Sigma of every group for a batch of thetas, shape (B, G, T, T), and what the gradient
+    needs: the Cholesky factors (B, G, T, T) for the unstructured covariance, else dSigma/dtheta
+    (B, G, k, T, T)."""
     T, G = refitter.structure.n_visits, refitter.n_groups
     k = refitter.structure.n_theta
     nb = len(theta)
     sig = np.empty((nb, G, T, T))
-    dsig = np.empty((nb, G, k, T, T))
+    if refitter.structure.name == "us":
+        aux = np.empty((nb, G, T, T))
+        for g in range(G):
+            aux[:, g] = L = _us_factor(theta[:, g * k : (g + 1) * k], T)
+            sig[:, g] = L @ L.transpose(0, 2, 1)
+        return sig, aux
+    aux = np.empty((nb, G, k, T, T))
     for g in range(G):
         th = theta[:, g * k : (g + 1) * k]
-        if refitter.structure.name == "us":
-            sig[:, g], dsig[:, g] = _us_sigma_batch(th, T)
-        else:
-            for b in range(nb):
-                sig[b, g] = refitter.structure.sigma(th[b])
-                dsig[b, g] = refitter.structure.dsigma(th[b])
-    return sig, dsig
+        for b in range(nb):
+            sig[b, g] = refitter.structure.sigma(th[b])
+            aux[b, g] = refitter.structure.dsigma(th[b])
+    return sig, aux
+
+
+def _us_factor(theta: np.ndarray, T: int) -> np.ndarray:
+    """The Cholesky factor of the unstructured parameterisation (R mmrm's: ``L[i, i] =
+    exp(theta_i)``, ``L[i, j] = exp(theta_i) theta_k``) for a batch of thetas (B, T, T)."""
+    B = len(theta)
+    s = np.exp(theta[:, :T])
+    M = np.zeros((B, T, T))
+    d = np.arange(T)
+    M[:, d, d] = 1.0
+    rows, cols = np.tril_indices(T, -1)
+    M[:, rows, cols] = theta[:, T:]
+    return s[:, :, None] * M
+
+
+def _gradient(refitter: Refitter, aux: np.ndarray, Gm: np.ndarray) -> np.ndarray:
+    """``tr(dSigma_h G)`` for every parameter h of every group: (B, G k).
+
+    For the unstructured covariance ``Sigma = L L'`` this is ``sum_ij dL_h[i, j] ((G + G') L)[i,
+    j]``, which ``dL_h`` (row i of L for a log standard deviation, one entry for the others)
+    makes O(T^2) per member; other structures contract ``dSigma_h`` itself."""
+    nb, G, T = Gm.shape[0], Gm.shape[1], Gm.shape[2]
+    if refitter.structure.name != "us":
+        return np.einsum("bghij,bgij->bgh", aux, Gm).reshape(nb, -1)
+    GL = (Gm + Gm.transpose(0, 1, 3, 2)) @ aux  # (B, G, T, T)
+    rows, cols = np.tril_indices(T, -1)
+    diag = (aux * GL).sum(axis=3)  # (B, G, T): sum_j L[i, j] GL[i, j]
+    s = np.diagonal(aux, axis1=2, axis2=3)  # L[i, i] = exp(theta_i)
+    off = s[:, :, rows] * GL[:, :, rows, cols]
+    return np.concatenate([diag, off], axis=2).reshape(nb, -1)
 
 
 def _evaluate_batch(refitter: Refitter, batch: _Batch, theta: np.ndarray, members):
     """-2 log-likelihood, its gradient, beta and Sigma for the members ``members`` at ``theta``
     (raises LinAlgError if any member's covariance or X'V^-1 X is singular)."""
     p, T, G = refitter.p, refitter.structure.n_visits, refitter.n_groups
+    lay = batch.layout
     nb = len(members)
-    sig, dsig = _sigmas_batch(refitter, theta)
+    sig, aux = _sigmas_batch(refitter, theta)
     every = nb == batch.n_members
-    pats = [
-        (g, idx, ix, m, C, D, Y) if every else (g, idx, ix, m[members], C[members], D[members], Y[members])
-        for g, idx, ix, m, C, D, Y in batch.pats
-    ]  # fmt: skip
-    XtWX = np.zeros((nb, p * p))
-    XtWy = np.zeros((nb, p))
-    yWy = np.zeros(nb)
+    if every:
+        Cv, Dv, Yv, mv, n_obs = batch.C, batch.D, batch.Y, batch.m, batch.n_obs
+    else:
+        Cv, Dv, Yv = batch.C[:, members], batch.D[:, members], batch.Y[:, members]
+        mv, n_obs = batch.m[:, members], batch.n_obs[members]
     logdet = np.zeros(nb)
+    Wcells = np.empty((lay.n_cells, nb))  # each pattern's Sigma^-1, member last
     Ws = []
-    for g, _idx, ix, m, C, D, Y in pats:
-        S = sig[:, g][(slice(None), *ix)]
+    for j, blk in enumerate(lay.blocks):
+        S = sig[:, blk["g"]][(slice(None), *blk["ix"])]
         c = np.linalg.cholesky(S)
-        logdet += m * 2.0 * np.log(np.diagonal(c, axis1=1, axis2=2)).sum(axis=1)
+        logdet += mv[j] * 2.0 * np.log(np.diagonal(c, axis1=1, axis2=2)).sum(axis=1)
         W = np.linalg.inv(S)
         Ws.append(W)
-        w = W.reshape(nb, -1)[:, None, :]
-        XtWX += (w @ C)[:, 0]
-        XtWy += (w @ D)[:, 0]
-        yWy += (W * Y).sum(axis=(1, 2))
-    XtWX = XtWX.reshape(nb, p, p)
+        Wcells[blk["sl"]] = W.reshape(nb, -1).T
+    XtWX = np.ascontiguousarray((lay.scatter_C @ (Wcells[lay.C_row] * Cv)).T).reshape(nb, p, p)
+    XtWy = np.ascontiguousarray((lay.scatter_D @ (Wcells[lay.D_row] * Dv)).T)
+    yWy = (Wcells * Yv).sum(axis=0)
     cx = np.linalg.cholesky(XtWX)
     beta = np.linalg.solve(XtWX, XtWy[..., None])[..., 0]
-    n_obs = batch.n_obs if every else batch.n_obs[members]
     value = logdet + yWy - (beta * XtWy).sum(axis=1)
     if refitter.reml:
         value = value + (n_obs - p) * math.log(2 * math.pi)
@@ -309,16 +412,17 @@ def _evaluate_batch(refitter: Refitter, batch: _Batch, theta: np.ndarray, member
     bb = beta[:, :, None] * beta[:, None, :]
     if refitter.reml:
         bb = bb + np.linalg.inv(XtWX)
-    bb = bb.reshape(nb, p * p, 1)
+    bbT = bb.reshape(nb, p * p).T  # (p*p, nb)
+    Cbb = lay.rows_C @ (Cv * bbT[lay.C_col])  # (cells, nb): sum_i X_i bb X_i'
+    Db = lay.rows_D @ (Dv * beta.T[lay.D_col])  # (cells, nb): sum_i X_i beta y_i'
     Gm = np.zeros((nb, G, T, T))
-    for (g, idx, ix, m, C, D, Y), W in zip(pats, Ws, strict=True):
-        t = len(idx)
-        Db = (D @ beta[..., None]).reshape(nb, t, t)
-        S = Y - Db - Db.transpose(0, 2, 1) + (C @ bb).reshape(nb, t, t)
-        Gk = m[:, None, None] * W - W @ S @ W
-        Gm[:, g][(slice(None), *ix)] += Gk
-    grad = np.einsum("bghij,bgij->bgh", dsig, Gm).reshape(nb, -1)
-    return value, grad, beta, sig
+    for j, (blk, W) in enumerate(zip(lay.blocks, Ws, strict=True)):
+        t, sl = blk["t"], blk["sl"]
+        Dbk = Db[sl].T.reshape(nb, t, t)
+        S = (Yv[sl] + Cbb[sl]).T.reshape(nb, t, t) - Dbk - Dbk.transpose(0, 2, 1)
+        Gk = mv[j][:, None, None] * W - W @ S @ W
+        Gm[:, blk["g"]][(slice(None), *blk["ix"])] += Gk
+    return value, _gradient(refitter, aux, Gm), beta, sig
 
 
 def _evaluate_safe(refitter, batch, theta, members):
