@@ -299,7 +299,7 @@ class _Batch:
             A, ys = blk["A"], blk["ys"]
             self.m[j] = w.sum(axis=1)
             t = blk["t"]
-            self.Y[blk["sl"]] = ((ys[:, :, None] * ys[:, None, :]).reshape(len(ys), t * t).T @ w.T)
+            self.Y[blk["sl"]] = (ys[:, :, None] * ys[:, None, :]).reshape(len(ys), t * t).T @ w.T
             step = max(1, _Layout.CHUNK // max(len(ys), 1))
             c0 = blk["c"].start
             for k in range(0, len(blk["cl"]), step):
@@ -316,7 +316,12 @@ class _Batch:
         """The batch of the members ``rows`` only."""
         out = _Batch.__new__(_Batch)
         out.layout = self.layout
-        out.C, out.D, out.Y, out.m = self.C[:, rows], self.D[:, rows], self.Y[:, rows], self.m[:, rows]
+        out.C, out.D, out.Y, out.m = (
+            self.C[:, rows],
+            self.D[:, rows],
+            self.Y[:, rows],
+            self.m[:, rows],
+        )
         out.n_obs = self.n_obs[rows]
         out.n_members = len(rows)
         return out
@@ -364,7 +369,7 @@ def _gradient(refitter: Refitter, aux: np.ndarray, Gm: np.ndarray) -> np.ndarray
     For the unstructured covariance ``Sigma = L L'`` this is ``sum_ij dL_h[i, j] ((G + G') L)[i,
     j]``, which ``dL_h`` (row i of L for a log standard deviation, one entry for the others)
     makes O(T^2) per member; other structures contract ``dSigma_h`` itself."""
-    nb, G, T = Gm.shape[0], Gm.shape[1], Gm.shape[2]
+    nb, T = Gm.shape[0], Gm.shape[2]
     if refitter.structure.name != "us":
         return np.einsum("bghij,bgij->bgh", aux, Gm).reshape(nb, -1)
     GL = (Gm + Gm.transpose(0, 1, 3, 2)) @ aux  # (B, G, T, T)
