@@ -50,6 +50,7 @@ import pandas as pd
 from ..constants import MI_METHODS, MI_RESAMPLING, MI_STRATEGIES
 from ..exceptions import IptOutcomesError
 from ..models.results import ModelResults
+from ..runtime import one_blas_thread
 from .analysis import AncovaFits, ancova, pool_bootstrap, pool_jackknife, pool_rubin_many
 
 __all__ = ["reference_based_mi", "MIResults", "MI_VARIANCES", "ImputationCache"]
@@ -68,17 +69,6 @@ def _chunk_size(model) -> int:
 
 #: Default number of samples (bootstrap samples, approximate-Bayes draws, posterior draws).
 DEFAULT_SAMPLES = 500
-
-
-def _one_blas_thread():
-    """BLAS limited to one thread: the matrices are small, and threads only compete."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 # ------------------------------------------------------------------------------------------
@@ -202,7 +192,7 @@ def _jackknife_chunk(task):
     job, members, params = task
     model = job.model
     n = model.data.n
-    with _one_blas_thread():
+    with one_blas_thread():
         W = np.ones((len(members), n))
         W[np.arange(len(members)), members] = 0.0
         if params is None:
@@ -229,7 +219,7 @@ def _bootstrap_chunk(task):
     d = model.data
     if params is not None:  # condmean: the refits (and their samples) of another strategy
         beta, sig, W, failures = params
-        with _one_blas_thread():
+        with one_blas_thread():
             fits = _analyse(job, model, model.impute(beta, sig), W, False)
             mar = None
             if job.mar is not None:
@@ -238,7 +228,7 @@ def _bootstrap_chunk(task):
     rngs = [np.random.default_rng(s) for s in seeds]
     obs = ~np.isnan(d.y)
     failures = 0
-    with _one_blas_thread():
+    with one_blas_thread():
 
         def draw(rng):
             for _ in range(1000):
@@ -281,7 +271,7 @@ def _bayes_chain(task):
     job, seed, n_keep, burn_in, thin = task
     model = job.model
     rng = np.random.default_rng(seed)
-    with _one_blas_thread():
+    with one_blas_thread():
         beta, sig = gibbs_chain(model, rng, n_keep, burn_in, thin)
         imp_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed.entropy,
                     spawn_key=(*seed.spawn_key, 1)).spawn(n_keep)]  # fmt: skip
@@ -294,41 +284,15 @@ def _bayes_chain(task):
     return fits, trace, 0
 
 
-def _in_process(func, tasks, progress, desc, done=0, total=None):
-    if not progress:
-        return [func(t) for t in tasks]
-    from tqdm.auto import tqdm
+def _run(func, tasks, workers, progress, desc, scheduler=None):
+    """Run the chunks (fixed, so the numbers do not depend on where they run) on the package's
+    runner: in this process when ``workers`` is 1, or when it is None (automatic) and the chunks
+    are quick (the first one is timed: starting worker processes costs about a second each);
+    else on ``workers`` processes (automatic: one per core), or on a Dask cluster."""
+    from ..runtime import run_chunks
 
-    out = []
-    with tqdm(total=total or len(tasks), initial=done, desc=desc, unit="chunk") as bar:
-        for t in tasks:
-            out.append(func(t))
-            bar.update()
-    return out
-
-
-def _run(func, tasks, workers, progress, desc):
-    """Run the chunks (fixed, so the numbers do not depend on where they run): in this process
-    when ``workers`` is 1, or when it is None (automatic) and the chunks are quick (the first
-    one is timed: starting worker processes costs about a second each); else on ``workers``
-    processes (automatic: one per core) with :func:`ipt_outcomes.stats.power.run_chunks`."""
-    import os
-
-    if not tasks:
-        return []
-    cores = os.cpu_count() or 1
-    if workers == 1 or len(tasks) == 1 or (workers is None and cores < 2):
-        return _in_process(func, tasks, progress, desc)
-    first = []
-    if workers is None:
-        t0 = time.perf_counter()
-        first = [func(tasks[0])]
-        if (time.perf_counter() - t0) * (len(tasks) - 1) < 3.0:
-            return first + _in_process(func, tasks[1:], progress, desc, 1, len(tasks))
-        tasks, workers = tasks[1:], cores
-    from ..stats.power import run_chunks
-
-    return first + run_chunks(func, tasks, workers=workers, progress=progress, desc=desc)
+    return run_chunks(func, tasks, workers=workers, scheduler=scheduler, progress=progress,
+                      desc=desc, quick=3.0)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -626,6 +590,7 @@ def reference_based_mi(
     workers: int | None = 1,
     progress: bool = False,
     cache: ImputationCache | None = None,
+    scheduler: str | None = None,
 ) -> MIResults:
     """Reference-based multiple imputation and pooled ANCOVA (rbmi's draws, impute, analyse, pool).
 
@@ -675,6 +640,9 @@ def reference_based_mi(
         Worker processes (``None``: one per core when the work is long enough to gain).
     progress : bool
         A progress bar on stderr.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler: the samples' chunks run on its workers
+        (:func:`ipt_outcomes.runtime.run_chunks`; the same numbers as here).
     cache : ImputationCache, optional
         Imputation models and conditional-mean refits shared with other calls on the same data
         (other strategies, other deltas): fitted once, the same numbers.
@@ -746,7 +714,7 @@ def reference_based_mi(
         raise IptOutcomesError("reference-based imputation needs at least two arms with subjects")
 
     def fit():
-        with _one_blas_thread():
+        with one_blas_thread():
             return ImputationModel(data, covariance, group_by_arm, estimation, optimizer)
 
     key = None
@@ -773,7 +741,7 @@ def reference_based_mi(
     seeds = np.random.SeedSequence(int(seed)).spawn(int(n_samples))
     chunk = _chunk_size(model)
     if method == "condmean":
-        with _one_blas_thread():
+        with one_blas_thread():
             Y0 = model.impute(model.beta[None], model.sigmas[None])
             res.full = ancova(Y0, data.design(), data.ref_index, len(data.arms), None, shift)
             if mar is not None:
@@ -791,23 +759,23 @@ def reference_based_mi(
             parts = np.array_split(members, -(-data.n // chunk))
             tasks = [(job, part, None if shared is None else shared[i])
                      for i, part in enumerate(parts)]  # fmt: skip
-            out = _run(_jackknife_chunk, tasks, workers, progress, "jackknife")
+            out = _run(_jackknife_chunk, tasks, workers, progress, "jackknife", scheduler)
             res.n_samples = data.n
         else:
             starts = range(0, len(seeds), chunk)
             tasks = [(job, seeds[i : i + chunk], None if shared is None else shared[j])
                      for j, i in enumerate(starts)]  # fmt: skip
-            out = _run(_bootstrap_chunk, tasks, workers, progress, "bootstrap")
+            out = _run(_bootstrap_chunk, tasks, workers, progress, "bootstrap", scheduler)
         if rkey is not None and shared is None:
             cache.store_refits(rkey, [o[3] for o in out])
     elif method == "approxbayes":
         tasks = [(job, seeds[i : i + chunk], None) for i in range(0, len(seeds), chunk)]
-        out = _run(_bootstrap_chunk, tasks, workers, progress, "approximate Bayes")
+        out = _run(_bootstrap_chunk, tasks, workers, progress, "approximate Bayes", scheduler)
     else:
         chain_seeds = np.random.SeedSequence(int(seed)).spawn(int(chains))
         per = [n_samples // chains + (c < n_samples % chains) for c in range(chains)]
         tasks = [(job, chain_seeds[c], per[c], burn_in, thin) for c in range(chains) if per[c]]
-        out = _run(_bayes_chain, tasks, workers, progress, "Gibbs chains")
+        out = _run(_bayes_chain, tasks, workers, progress, "Gibbs chains", scheduler)
         n_min = min(o[1].shape[0] for o in out)
         traces = np.stack([o[1][:n_min] for o in out])
         from .bayes import diagnostics_table
