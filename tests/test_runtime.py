@@ -77,3 +77,27 @@ def test_bootstrap_gives_the_same_bytes_with_one_or_two_workers(trial):
     one = reference_based_mi(trial, "JR", workers=1, **kw).contrasts()
     two = reference_based_mi(trial, "JR", workers=2, **kw).contrasts()
     pd.testing.assert_frame_equal(one, two, check_exact=True)
+
+
+def test_side_by_side_gives_every_result_in_order_and_raises_a_childs_error():
+    from ipt_outcomes.runtime import side_by_side
+
+    assert side_by_side(_square_after, [(1, k) for k in range(7)]) == [
+        _square_after((1, k)) for k in range(7)
+    ]
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        side_by_side(_fail, [1, 2, 3])
+
+
+def test_the_plan_run_on_both_cores_gives_the_same_results_data():
+    import ipt_outcomes
+    from ipt_outcomes.plan import run_plan
+
+    from .conftest import ROOT
+
+    ref = ROOT / "tests" / "reference" / "plan"
+    trial = ipt_outcomes.load_trial(ref / "plan_trial.csv", ref / "plan_trial.toml")
+    one = run_plan(trial)
+    both = run_plan(trial, parallel=True)
+    pd.testing.assert_frame_equal(one.ard(), both.ard(), check_exact=True)
+    assert [r.id for r in one.results] == [r.id for r in both.results]

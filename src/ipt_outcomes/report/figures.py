@@ -70,7 +70,7 @@ from plotnine import (
 
 from ..format import fmt
 from ..output import staged_file
-from .background import Background
+from ..runtime import side_by_side
 
 __all__ = [
     "FigureLabels",
@@ -962,15 +962,13 @@ def build_figures(
     out_dir = Path(out_dir)
     formats = ("png", "svg") if svg else ("png",)
 
-    def draw(some):
-        for name, kind, src, label, title in some:
-            text = f"{label}. {describe(kind, tables, src, title)}" + (f" {mark}." if mark else "")
-            save_figures(figure_of(tables, scores, kind, src), out_dir / name, formats,
-                         description=text)  # fmt: skip
+    def draw(job):
+        name, kind, src, label, title = job
+        text = f"{label}. {describe(kind, tables, src, title)}" + (f" {mark}." if mark else "")
+        save_figures(figure_of(tables, scores, kind, src), out_dir / name, formats,
+                     description=text)  # fmt: skip
 
-    # Figures are independent: a child process draws every other one (the files are the same
-    # whichever process draws them)
-    other = Background(draw, jobs[1::2])
-    draw(jobs[0::2])
-    other.result()
+    # Figures are independent: this process and a forked child each draw the next one not yet
+    # taken (the files are the same whichever process draws them)
+    side_by_side(draw, jobs)
     return [out_dir / f"{j[0]}.{ext}" for j in jobs for ext in formats]
