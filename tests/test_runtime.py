@@ -101,3 +101,34 @@ def test_the_plan_run_on_both_cores_gives_the_same_results_data():
     both = run_plan(trial, parallel=True)
     pd.testing.assert_frame_equal(one.ard(), both.ard(), check_exact=True)
     assert [r.id for r in one.results] == [r.id for r in both.results]
+
+
+@pytest.mark.parametrize(("group_by_arm", "estimation"), [(False, "reml"), (True, "ml")])
+def test_jackknife_sums_from_the_full_data_equal_each_samples_own_sums(group_by_arm, estimation):
+    """A leave-one-out batch works from the sums of every subject with the one subject's rows
+    taken off (``_DeltaBatch``); each sample's own sums (``_DenseBatch``) give the same value,
+    gradient and fixed effects."""
+    from ipt_outcomes.estimands.imputation import ImputationModel, mi_data
+    from ipt_outcomes.models.mmrm import refit as R
+
+    scores = make_trial(arms=("TAU", "CBT", "IPT"), n_per_arm=20, seed=8).scores
+    gap = scores["visit"].eq(4) & scores["subject_id"].str.endswith(("1", "5"))  # intermittent
+    from ipt_outcomes.data.trial import trial_from_frame
+
+    trial = trial_from_frame(scores.loc[~gap, ["subject_id", "arm", "visit", "score"]]
+                             .rename(columns={"score": "hamd17"}), reference="TAU")  # fmt: skip
+    model = ImputationModel(mi_data(trial, "JR"), group_by_arm=group_by_arm, method=estimation)
+    r = model.refitter
+    n = model.data.n
+    W = np.ones((n + 1, n))
+    W[np.arange(n), np.arange(n)] = 0.0  # every subject left out, and the full data
+    rng = np.random.default_rng(2)
+    theta = model.theta + rng.normal(0, 0.05, (n + 1, len(model.theta)))
+    delta = R._batch(r, W)
+    assert type(delta).__name__ == "_DeltaBatch"
+    dense = R._DenseBatch(r.layout, W, r.n_rows)
+    for members in (np.arange(n + 1), np.array([3, 0, n])):
+        got = R._evaluate_batch(r, delta, theta[members], members)
+        want = R._evaluate_batch(r, dense, theta[members], members)
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
