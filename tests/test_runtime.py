@@ -29,6 +29,7 @@ def test_chunks_come_back_in_task_order_wherever_they_run():
     here = run_chunks(_square_after, tasks, workers=1)
     assert here == [_square_after(t) for t in tasks]
     assert run_chunks(_square_after, tasks, workers=2) == here
+    assert run_chunks(_square_after, tasks, workers=2, fork=True) == here
     assert run_chunks(_square_after, tasks, workers=None, quick=1e9) == here  # stays here
     assert run_chunks(_square_after, [], workers=2) == []
     with pytest.raises(ValueError, match="workers"):
@@ -87,6 +88,8 @@ def test_side_by_side_gives_every_result_in_order_and_raises_a_childs_error():
     ]
     with pytest.raises(RuntimeError, match="chunk failed"):
         side_by_side(_fail, [1, 2, 3])
+    with pytest.raises(RuntimeError, match="chunk failed"):
+        run_chunks(_fail, [1, 2, 3], workers=2, fork=True)
 
 
 def test_the_plan_run_on_both_cores_gives_the_same_results_data():

@@ -205,6 +205,9 @@ def _end_process(status: int) -> None:
         sys.stderr.flush()
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()
+    if "multiprocessing" in sys.modules:  # after an interruption: no worker left running
+        for child in sys.modules["multiprocessing"].active_children():
+            child.terminate()
     os._exit(status)
 
 

@@ -287,12 +287,12 @@ def _bayes_chain(task):
 def _run(func, tasks, workers, progress, desc, scheduler=None):
     """Run the chunks (fixed, so the numbers do not depend on where they run) on the package's
     runner: in this process when ``workers`` is 1, or when it is None (automatic) and the chunks
-    are quick (the first one is timed: starting worker processes costs about a second each);
-    else on ``workers`` processes (automatic: one per core), or on a Dask cluster."""
+    are quick (the first one is timed); else on ``workers`` processes forked from this one
+    (automatic: one per core), or on a Dask cluster."""
     from ..runtime import run_chunks
 
     return run_chunks(func, tasks, workers=workers, scheduler=scheduler, progress=progress,
-                      desc=desc, quick=3.0)  # fmt: skip
+                      desc=desc, quick=3.0, fork=True)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------

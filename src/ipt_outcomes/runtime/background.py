@@ -10,7 +10,6 @@ result: nothing here draws random numbers that the parent also draws.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +43,13 @@ class Background:
         self._proc.start()
         send.close()
 
+    def cancel(self) -> None:
+        """Stop the child now (its result is then never asked for)."""
+        proc = getattr(self, "_proc", None)
+        if proc is not None and proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=5)
+
     def result(self) -> Any:
         """The value of ``fn(*args)`` (or its exception, raised here)."""
         if self._value is _UNSET:
@@ -62,14 +68,16 @@ class Background:
         return self._value
 
 
-def side_by_side(fn: Callable[[Any], Any], items: list) -> list:
-    """``[fn(x) for x in items]``, computed by this process and a forked child side by side.
+def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> list:
+    """``[fn(x) for x in items]``, computed by this process and forked children side by side.
 
-    Both take the next item from a shared counter until none is left, so the work balances
-    itself whatever each item costs (figures, the analyses of a plan); the results come back in
-    item order and are the same as in one process (nothing here draws random numbers). Without
-    ``fork`` or with one core, or for a single item, everything runs here. An exception raised
-    by ``fn`` in either process is raised here.
+    Every process takes the next item from a shared counter until none is left, so the work
+    balances itself whatever each item costs (figures, the analyses of a plan, chunks of
+    samples); the results come back in item order and are the same as in one process (``fn``
+    must not depend on which process runs it: each item carries its own seed). ``processes``
+    counts this one (default 2; at most one per core). Without ``fork``, with one core, or for a
+    single item, everything runs here. An exception raised by ``fn`` in any process is raised
+    here, and the other children are stopped.
 
     Examples
     --------
@@ -77,7 +85,8 @@ def side_by_side(fn: Callable[[Any], Any], items: list) -> list:
     [3, 1, 4, 1, 5]
     """
     items = list(items)
-    if len(items) < 2 or not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+    processes = min(processes, os.cpu_count() or 1, len(items))
+    if processes < 2 or not hasattr(os, "fork"):
         return [fn(x) for x in items]
     import multiprocessing as mp
 
@@ -93,14 +102,15 @@ def side_by_side(fn: Callable[[Any], Any], items: list) -> list:
                 return done
             done[i] = fn(items[i])
 
-    child = Background(share)
+    children = [Background(share) for _ in range(processes - 1)]
     try:
         mine = share()
+        for child in children:
+            mine.update(child.result())
     except BaseException:
-        with counter.get_lock():  # the child takes no further item
+        with counter.get_lock():  # no child takes a further item
             counter.value = len(items)
-        with contextlib.suppress(Exception):
-            child.result()
+        for child in children:
+            child.cancel()
         raise
-    mine.update(child.result())
     return [mine[i] for i in range(len(items))]

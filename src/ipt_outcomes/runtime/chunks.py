@@ -41,6 +41,7 @@ def run_chunks(
     desc: str = "",
     executor=None,
     quick: float | None = None,
+    fork: bool = False,
 ) -> list:
     """``[func(t) for t in tasks]``, in task order, run where asked.
 
@@ -64,6 +65,11 @@ def run_chunks(
         With ``workers=None``: run the first chunk here, timed, and the rest here too when they
         would take less than ``quick`` seconds at that pace (starting processes costs more than
         they would save), else on one process per core.
+    fork : bool
+        Local processes forked from this one (:func:`~.background.side_by_side`: they start at
+        once, with everything this process holds) instead of a spawned pool; for functions of
+        numpy work only (a fork copies no running threads). Where ``fork`` does not exist, a
+        spawned pool.
 
     Returns
     -------
@@ -101,6 +107,12 @@ def run_chunks(
             for t in tasks:
                 out.append(func(t))
                 bar.update()
+            return first + out
+        if fork and hasattr(os, "fork"):
+            from .background import side_by_side
+
+            out = side_by_side(func, tasks, n_workers)
+            bar.update(len(tasks))
             return first + out
         with process_pool(n_workers) as pool:
             return first + _on_pool(pool, func, tasks, bar)
