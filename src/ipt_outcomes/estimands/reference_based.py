@@ -32,8 +32,11 @@ ANCOVA variance of the conditional-mean data with each subject's conditional var
 the residual sum of squares (weighted by ``1 - h_ii``).
 
 Every random sample has its own ``SeedSequence(seed).spawn`` stream and samples are processed in
-fixed chunks, so the numbers depend on the seed only, never on the number of worker processes.
-Validated against R rbmi 1.5.2 (``tests/reference/rbmi``).
+fixed chunks (:func:`ipt_outcomes.runtime.run_chunks`: here, on forked processes or on a Dask
+cluster), so the numbers depend on the seed only, never on the number of worker processes.
+Analyses of the same data under several strategies share their imputation model and its
+conditional-mean refits through an :class:`ImputationCache`. Validated against R rbmi 1.5.2
+(``tests/reference/rbmi``).
 """
 
 from __future__ import annotations

@@ -3,10 +3,21 @@
 A leave-one-subject-out or bootstrap sample changes only how much each subject counts, so the
 per-subject pieces of the pattern sums (:mod:`.likelihood`) are kept once and each refit forms
 the weighted sums ``sum_i w_i X_i (x) X_i``, ``sum_i w_i X_i (x) y_i`` and ``sum_i w_i y_i y_i'``
-(a subject drawn twice by the bootstrap counts twice, as two copies of it would). Each refit
-starts from the fit to all subjects and takes Newton steps on the analytic Hessian, which
-converge in a few iterations; only if they fail is the full optimiser (L-BFGS-B, then Newton)
-run. The optimum is the one a fit from scratch to the same subjects finds.
+(a subject drawn twice by the bootstrap counts twice, as two copies of it would). Many refits
+are iterated together, one vectorised likelihood evaluation for the whole batch:
+
+* only the non-zero entries of the pattern sums are formed (:class:`_Layout`: a design whose
+  columns are per visit fills ``t^2 q^2`` of a pattern's ``t^2 p^2``), applied as sparse
+  operators; patterns of one size are inverted in one call;
+* a jackknife batch (:class:`_DeltaBatch`) works from the sums of every subject, formed once,
+  with each sample's one subject taken off; a bootstrap batch (:class:`_DenseBatch`) forms each
+  sample's own sums.
+
+``optimizer="newton"`` starts each refit from the fit to all subjects and iterates with the
+full-data Hessian (a jackknife sample's optimum is O(1/n) away: a few evaluations), falling back
+to full Newton steps and L-BFGS-B for a sample that does not settle; the optimum is the one a
+fit from scratch to the same subjects finds. ``optimizer="lbfgsb"`` makes every fit as R mmrm
+makes it (:mod:`..optim.lbfgsb`), the numbers R rbmi reports.
 """
 
 from __future__ import annotations
