@@ -117,19 +117,29 @@ class ImputationCache:
         self.models_fitted = 0
         self.refits_computed = 0
 
+    #: fields of :class:`~.imputation.MIData` that only say how to impute, not what is fitted
+    NOT_FITTED = ("strategy", "events")
+
     @staticmethod
     def key(data, **settings) -> str:
-        """What determines the fitted model: the observed changes, the model's covariates (the
-        design), arms, subjects, visits and the model settings (not the strategies)."""
+        """What determines the fitted model: every field of the data but the strategies (the
+        observed changes, events, arms, subjects, baseline, visits and any other), the model's
+        design matrix, and the model settings (every argument of the imputation model)."""
         import hashlib
 
         h = hashlib.sha256()
-        for a in (data.y, data.design(), data.arm, data.visits, data.baseline):
-            a = np.ascontiguousarray(a)
-            h.update(str((a.dtype, a.shape)).encode())
-            h.update(a.tobytes())
-        h.update("\x1f".join(map(str, data.subjects)).encode())
-        h.update(repr((tuple(data.arms), data.reference, sorted(settings.items()))).encode())
+        values = [(f.name, getattr(data, f.name)) for f in dataclasses.fields(data)
+                  if f.name not in ImputationCache.NOT_FITTED]  # fmt: skip
+        for name, v in [*values, ("design", data.design())]:
+            h.update(name.encode())
+            if isinstance(v, np.ndarray) and v.dtype != object and v.dtype.kind != "U":
+                v = np.ascontiguousarray(v)
+                h.update(str((v.dtype, v.shape)).encode() + v.tobytes())
+            elif isinstance(v, np.ndarray):
+                h.update("\x1f".join(map(str, v.ravel())).encode())
+            else:
+                h.update(repr(v).encode())
+        h.update(repr(sorted(settings.items())).encode())
         return h.hexdigest()
 
     def model(self, key, data, fit):
@@ -724,6 +734,7 @@ def reference_based_mi(
     if cache is None:
         model = fit()
     else:
+        # every argument of the imputation model goes into the key
         key = ImputationCache.key(data, covariance=covariance, group_by_arm=bool(group_by_arm),
                                   estimation=estimation, optimizer=optimizer)  # fmt: skip
         model = cache.model(key, data, fit)
