@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="ipt-outcomes",
         description="Outcomes research and trial analysis for depression psychotherapy trials.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
         mod.arguments(p)
         p.set_defaults(handler=(mod.__name__, "run"))
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version, looked up only when asked (reading the package's
+    metadata costs every command 20 ms otherwise)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):  # fmt: skip
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser._print_message(f"{parser.prog} {_version()}\n", sys.stdout)
+        parser.exit()
 
 
 def _version() -> str:
