@@ -304,8 +304,8 @@ def _lmm(ep: Endpoint, trial, alpha: float) -> dict:
 
 
 def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str,
-        resampling: str | None, seed: int, cache=None,
-        progress: bool = False) -> tuple[dict, object]:  # fmt: skip
+        resampling: str | None, seed: int, cache=None, progress: bool = False,
+        parallel: bool = False) -> tuple[dict, object]:  # fmt: skip
     from ..estimands.reference_based import reference_based_mi
 
     extra = [c for c in ep.covariates if c != "baseline"]
@@ -317,7 +317,8 @@ def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str
     obs, _ = split_arms(trial)
     tr = obs if obs is not None else trial
     kw = dict(events=mi_events(events) if len(events) else None, method=method, alpha=alpha,
-              seed=seed, cache=cache, progress=progress, workers=None)  # fmt: skip
+              seed=seed, cache=cache, progress=progress,
+              workers=None if parallel else 1)  # fmt: skip
     if resampling:
         kw["resampling"] = resampling
     res = _quiet(reference_based_mi, tr, strategy, **kw)
@@ -351,12 +352,13 @@ _MI_FIT_NOTE = (
 
 
 def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, seed: int,
-                 cache=None, progress: bool = False) -> Result:  # fmt: skip
+                 cache=None, progress: bool = False, parallel: bool = False) -> Result:  # fmt: skip
     """The endpoint's analysis on ``trial`` (already restricted to the endpoint's population).
 
     ``cache`` (:class:`~ipt_outcomes.estimands.ImputationCache`): imputation models and refits
     shared with the plan's other multiple imputations of the same data; ``progress``: a progress
-    bar on stderr for the long ones (the jackknife)."""
+    bar on stderr for the long ones (the jackknife); ``parallel``: their samples may run on
+    forked processes too when that is quicker."""
     base = without_post_event_scores(trial, events) if ep.analysis != "mi" else trial
     if ep.analysis == "mmrm":
         got = _mmrm(ep, base, alpha)
@@ -371,7 +373,7 @@ def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, see
     elif ep.analysis == "mi":
         got, _ = _mi(ep, trial, events, alpha, strategy="MAR", method="condmean",
                      resampling="jackknife", seed=seed, cache=cache,
-                     progress=progress)  # fmt: skip
+                     progress=progress, parallel=parallel)  # fmt: skip
     else:  # pragma: no cover - the schema allows no other
         raise ValueError(ep.analysis)
     notes = got.pop("_notes", []) + _events_note(ep, events, ep.analysis)
@@ -383,21 +385,22 @@ def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, see
 
 
 def run_sensitivity(s, ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float,
-                    seed: int, cache=None, progress: bool = False) -> Result:  # fmt: skip
+                    seed: int, cache=None, progress: bool = False,
+                    parallel: bool = False) -> Result:  # fmt: skip
     """A sensitivity analysis of the endpoint ``ep`` (trial restricted to its population);
-    ``cache`` and ``progress`` as for :func:`run_endpoint`."""
+    ``cache``, ``progress`` and ``parallel`` as for :func:`run_endpoint`."""
     settings = {"strategy": s.strategy, "method": s.method, "resampling": s.resampling,
                 "missing": s.missing}  # fmt: skip
     if s.analysis == "mi":
         got, _ = _mi(ep, trial, events, alpha, strategy=s.strategy, method=s.method,
                      resampling=s.resampling, seed=seed, cache=cache,
-                     progress=progress)  # fmt: skip
+                     progress=progress, parallel=parallel)  # fmt: skip
     elif s.analysis == "tipping-point":
         last = ep.visits[-1]
         at = dataclasses.replace(ep, visits=(last,))
         got, res = _mi(at, trial, events, alpha, strategy=s.strategy, method="condmean",
                        resampling="jackknife", seed=seed, cache=cache,
-                     progress=progress)  # fmt: skip
+                     progress=progress, parallel=parallel)  # fmt: skip
         deltas = np.asarray(s.deltas, float)
         got["grid"] = res.tipping_point(deltas, last)
         got["exact"] = res.tipping_point_exact(float(deltas.min()), float(deltas.max()), last)
