@@ -194,8 +194,8 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
     parallel : bool
         Share the analyses out between this process and a forked child
         (:func:`ipt_outcomes.runtime.side_by_side`; the multiple imputations of the same data
-        stay together, so that they fit their imputation model once). The results are the same
-        as in one process.
+        stay together, so that they fit their imputation model once, and a long jackknife
+        takes another forked process). The results are the same as in one process.
 
     Returns
     -------
@@ -238,7 +238,7 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
             say(f"analysing endpoint {ep.id} ({ep.analysis})")
             ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
             return run_endpoint(ep, population_trial(ep), ev, alpha=alpha, seed=seed,
-                                cache=cache, progress=progress), []  # fmt: skip
+                                cache=cache, progress=progress, parallel=parallel), []  # fmt: skip
         if kind == "sensitivity":
             s = plan.sensitivity[i]
             ep = by_id[s.endpoint]
@@ -246,7 +246,7 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
             ev = events.get(s.estimand, no_events) if s.estimand else no_events
             try:
                 return run_sensitivity(s, ep, population_trial(ep), ev, alpha=alpha, seed=seed,
-                                       cache=cache, progress=progress), []  # fmt: skip
+                                       cache=cache, progress=progress, parallel=parallel), []  # fmt: skip
             except IptOutcomesError as exc:  # said in the report and on stderr, not fatal
                 return _not_estimated(s.id, "sensitivity", ep, s.analysis, s.estimand,
                                       s.label or s.id, exc), [
