@@ -20,6 +20,23 @@ Goals (issue 18, this 2-core machine):
 * 10,000 simulated MMRM trials for power within 300 s; the coverage and precision gain of the
   covariate-adjusted response (``bench_adjusted.py``).
 
+Goals of issue 25 (``trial1000``), on a phase-3-sized trial of 1000 subjects and 10
+post-baseline visits, simulated (``simulate_trial(7)``, 334/333/333 in IPT, PeGT and TAU,
+monthly visits 0-10) and, where R mmrm is installed, R mmrm's public ``bcva_data`` (exported by
+``r/export_bcva.R``, described by ``bcva.toml``: continuous, higher is better, baseline as a
+column):
+
+* ``report`` (the default plan: MMRM, adjusted response, response and remission, growth model,
+  ANCOVA, reference-based MI under JR and CIR with jackknife SEs, a tipping point, missing-data
+  rules; tables, figures, HTML) <= 60 s;
+* ``mi`` (conditional mean imputation, jackknife, one strategy) <= 20 s;
+* ``mmrm`` with Satterthwaite and with Kenward-Roger df >= 10x faster than R mmrm (both whole
+  processes: reading, fitting, LS means and contrasts, writing).
+
+Every row gives the peak resident memory of the process. Timings are medians of ``--repeat``
+runs (R's Kenward-Roger, 30-60 s a run, of one) on a machine whose 2 cores other work shares.
+``--only`` measures some tasks and keeps the other rows of an existing ``--out`` file.
+
 Usage: python benchmarks/run.py --out reports/bench.csv [--repeat 3] [--only NAME ...]
 """
 
@@ -86,22 +103,37 @@ def row(task, seconds, peak=None, r_seconds=None, goal="", met=None, detail=""):
 # ------------------------------------------------------------------------------------------
 
 
-def make_data(tmp: Path) -> dict[str, Path]:
-    """The project's trial and two large simulated trials (long CSV, default columns)."""
+def make_data(tmp: Path, names=None) -> dict[str, Path]:
+    """The project's trial, large simulated trials (long CSV, default columns) and, where R
+    mmrm is installed, its BCVA example trial; ``names``: only these."""
     from ipt_outcomes.datasets import simulate_trial, write_trial_csv
+
+    def wanted(name):
+        return names is None or name in names
 
     out = {}
     project = tmp / "trial.csv"
     subprocess.run([CLI, "simulate", "--seed", "2016", "--out", str(project), "--calibration",
                     str(tmp / "calibration.csv"), "--quiet"], check=True)  # fmt: skip
     out["project"] = project
-    for name, n_per_arm in (("3000x10", 750), ("100kx10", 25_000)):
+    sizes = {"3000x10": (1, 750, True), "100kx10": (1, 25_000, True),
+             "1000x10": (7, {"IPT": 334, "PeGT": 333, "TAU": 333}, False)}  # fmt: skip
+    for name, (seed, n_per_arm, modelled) in sizes.items():
+        if not wanted(name):
+            continue
         path = tmp / f"trial_{name}.csv"
-        t = simulate_trial(1, n_per_arm=n_per_arm, visits=list(range(11)))
+        t = simulate_trial(seed, n_per_arm=n_per_arm, visits=list(range(11)),
+                           include_modelled_arm=modelled)  # fmt: skip
         with path.open("w", newline="", encoding="utf-8") as fh:
             write_trial_csv(t.data, fh)
         out[name] = path
         print(f"  made {path.name}: {len(t.data)} rows", file=sys.stderr)
+    if wanted("bcva") and have_r("mmrm"):
+        path = tmp / "bcva.csv"
+        subprocess.run(["Rscript", str(R_DIR / "export_bcva.R"), str(path)], check=True,
+                       capture_output=True)  # fmt: skip
+        out["bcva"] = path
+        print(f"  exported {path.name} from R mmrm's bcva_data", file=sys.stderr)
     return out
 
 
@@ -171,6 +203,52 @@ def bench_power(data, tmp, repeat):
     ]
 
 
+BCVA_DESIGN = Path(__file__).resolve().parent / "bcva.toml"
+#: the trials of 1000 subjects x 10 visits: (name, data key, design, R mmrm_fit.R arguments)
+TRIALS_1000 = (
+    ("simulated", "1000x10", None, ["hamd17", "-", "TAU"]),
+    ("bcva", "bcva", BCVA_DESIGN, ["bcva", "baseline", "CTL"]),
+)
+
+
+def bench_trial1000(data, tmp, repeat):
+    """Issue 25: report, mi and MMRM (both df methods, against R mmrm) on 1000 x 10 trials."""
+    rows = []
+    r_ok = have_r("mmrm", "emmeans")
+    for label, key, design, r_args in TRIALS_1000:
+        if key not in data:
+            print(f"  {label}: skipped (no data; R mmrm exports the BCVA trial)", file=sys.stderr)
+            continue
+        path = str(data[key])
+        with_design = ["--design", str(design)] if design else []
+        cmd = [CLI, "report", "--data", path, *with_design, "--out", str(tmp / f"rep_{label}")]
+        s, m = median_of(cmd, repeat, label=f"report 1000x10 {label}")
+        rows.append(row(f"report_1000x10_{label}", s, m, goal="<= 60 s", met=s <= 60,
+                        detail=f"default plan, tables, figures, HTML; median of {repeat}"))  # fmt: skip
+        strategy = "JR"
+        cmd = [CLI, "mi", path, *with_design, "--strategy", strategy, "--method", "condmean",
+               "--resampling", "jackknife", "--quiet", "--out", str(tmp / f"mi_{label}")]  # fmt: skip
+        s, m = median_of(cmd, repeat, label=f"mi 1000x10 {label}")
+        rows.append(row(f"mi_1000x10_{label}_{strategy}", s, m, goal="<= 20 s", met=s <= 20,
+                        detail="condmean, jackknife (1000 leave-one-out refits as R rbmi makes "
+                               f"them), one strategy; median of {repeat}"))  # fmt: skip
+        for df in ("satterthwaite", "kenward-roger"):
+            cmd = [CLI, "mmrm", path, *with_design, "--df", df, "--out",
+                   str(tmp / f"mmrm_{label}_{df}")]  # fmt: skip
+            s, m = median_of(cmd, repeat, label=f"mmrm 1000x10 {label} {df}")
+            r_s = r_m = None
+            if r_ok:
+                rcmd = ["Rscript", str(R_DIR / "mmrm_fit.R"), path, df, *r_args]
+                r_s, r_m = median_of(rcmd, 1 if df == "kenward-roger" else repeat,
+                                     label=f"R mmrm {label} {df}")  # fmt: skip
+            met = None if r_s is None else r_s / s >= 10
+            rows.append(row(f"mmrm_1000x10_{label}_{df}", s, m, r_s, goal=">= 10x R mmrm",
+                            met=met, detail="whole processes: read, validate, fit, LS means, "
+                            f"contrasts, tables; R peak {r_m:.0f} MiB" if r_m else
+                            "whole process: read, validate, fit, LS means, contrasts, tables"))  # fmt: skip
+    return rows
+
+
 def bench_module(name):
     def run(data, tmp, repeat):
         try:
@@ -194,6 +272,7 @@ TASKS = {
     "startup": bench_startup,
     "make_report": bench_make_report,
     "mmrm": bench_mmrm,
+    "trial1000": bench_trial1000,
     "large": bench_large,
     "power": bench_power,
     "mi": bench_module("bench_mi"),
@@ -215,19 +294,33 @@ def main() -> int:
     # sandboxes, every run would compile them again and time that instead)
     compileall.compile_dir(ROOT / "src" / "ipt_outcomes", quiet=1)
     rows = []
+    tasks = args.only or list(TASKS)
+    needs = {"mmrm": {"3000x10"}, "large": {"100kx10"}, "trial1000": {"1000x10", "bcva"}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        data = make_data(tmp)
-        for name in args.only or list(TASKS):
+        data = make_data(tmp, set().union(*(needs.get(t, set()) for t in tasks)))
+        for name in tasks:
             print(f"{name}:", file=sys.stderr)
-            rows += TASKS[name](data, tmp, args.repeat)
+            rows += [{**r, "machine": machine} for r in TASKS[name](data, tmp, args.repeat)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and out.exists():  # keep the rows of the tasks not measured now
+        with out.open(newline="") as fh:
+            old = list(csv.DictReader(fh))
+        new = {r["task"] for r in rows}
+        mine = {t: i for i, t in enumerate(r["task"] for r in rows)}
+        merged = []
+        for r in old:
+            if r["task"] in mine:
+                merged.append(rows[mine.pop(r["task"])])
+            elif r["task"] not in new:
+                merged.append(r)
+        rows = merged + [rows[i] for i in sorted(mine.values())]
     with out.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({**r, "machine": machine})
+            w.writerow(r)
     print(out.read_text(), end="")
     return 0
 

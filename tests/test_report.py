@@ -861,7 +861,7 @@ def _refuse(message):
 def test_background_stage_gives_its_value_or_raises_its_error(monkeypatch, cores):
     """A report stage run beside the others (forked with two cores, in-process with one) hands
     back its value, or raises the user's error it raised, not a crash of the child."""
-    import ipt_outcomes.report.background as background
+    import ipt_outcomes.runtime.background as background
     from ipt_outcomes.exceptions import IptOutcomesError
 
     monkeypatch.setattr(background.os, "cpu_count", lambda: cores)

@@ -299,3 +299,85 @@ def test_alt_text_says_what_each_figure_shows_with_the_tables_numbers(built):
     assert alt.startswith("Line chart of the least-squares mean change")
     for row in last.itertuples(index=False):
         assert f"{lab.label(row.arm)} {fmt(row.estimate, 'f1')}" in alt
+
+
+# ------------------------------------------------------------------------------------------
+# per-participant figures of a large trial: a cost that does not grow with participants
+# ------------------------------------------------------------------------------------------
+
+
+def _large_scores(n_per_arm=(150, 80, 20), visits=(0, 1, 2, 3)):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for arm, n in zip(("TAU", "IPT", "PeGT"), n_per_arm, strict=True):
+        for i in range(n):
+            for v in visits:
+                rows.append((f"{arm}-{i:03d}", arm, float(v), float(rng.integers(0, 30))))
+    return pd.DataFrame(rows, columns=["subject_id", "arm", "visit", "score"])
+
+
+def _labels():
+    from ipt_outcomes.report.figures import FigureLabels
+
+    return FigureLabels(arms=("TAU", "IPT", "PeGT"), reference="TAU",
+                        arm_label={"TAU": "TAU", "IPT": "IPT", "PeGT": "PeGT"})  # fmt: skip
+
+
+def test_spaghetti_of_a_large_arm_draws_a_seeded_sample_of_60_and_says_so():
+    from ipt_outcomes.report.figures import spaghetti_plot, spaghetti_sample
+
+    scores = _large_scores()
+    fig = spaghetti_plot(scores, _labels())
+    drawn_ids = fig.data.groupby("arm", observed=True)["subject_id"].nunique()
+    assert drawn_ids.to_dict() == {"TAU": 60, "IPT": 60, "PeGT": 20}
+    assert fig.labels.subtitle == (
+        "A random sample of participants (seed 2016): TAU 60 of 150, IPT 60 of 80"
+    )
+    # the same data give the same sample; another seed another one
+    again = spaghetti_sample(scores).attrs["subjects"]
+    assert again == set(fig.data["subject_id"])
+    assert spaghetti_sample(scores, seed=1).attrs["subjects"] != again
+    # every score of a drawn participant is drawn
+    picked = scores[scores["subject_id"].isin(again)]
+    assert len(fig.data) == len(picked)
+
+
+def test_spaghetti_of_a_small_trial_draws_everyone_without_a_subtitle():
+    from ipt_outcomes.report.figures import spaghetti_plot
+
+    scores = _large_scores((30, 25, 20))
+    fig = spaghetti_plot(scores, _labels())
+    assert fig.data["subject_id"].nunique() == 75
+    assert "subtitle" not in fig.labels or not fig.labels.subtitle
+
+
+def test_waterfall_of_many_participants_is_one_outline_per_arm_and_status_with_the_bars_tops():
+    import numpy as np
+
+    from ipt_outcomes.report.figures import waterfall_plot
+
+    rng = np.random.default_rng(5)
+    n = {"TAU": 400, "IPT": 200}
+    rows = []
+    for arm, k in n.items():
+        pc = np.sort(rng.uniform(-100, 40, k))[::-1]
+        rows += [dict(subject_id=f"{arm}{i}", arm=arm, visit=3.0, percent_change=x,
+                      responder=x <= -50) for i, x in enumerate(pc)]  # fmt: skip
+    table = pd.DataFrame(rows)
+    fig = waterfall_plot(table, _labels())
+    layer = fig.layers[0]
+    assert type(layer.geom).__name__ == "geom_ribbon"
+    steps = layer.geom.data
+    assert steps["part"].nunique() == 4  # two arms x responder / non-responder
+    for arm, k in n.items():  # two corners per participant, at each bar's edges, its height
+        mine = steps[steps["arm"].astype(str) == arm]
+        assert len(mine) == 2 * k
+        src = table[table["arm"] == arm].reset_index(drop=True)
+        left = mine.iloc[0::2]
+        np.testing.assert_allclose(left["rank"], np.arange(k) - 0.45)
+        np.testing.assert_allclose(left["percent_change"], src["percent_change"])
+    few = waterfall_plot(table.groupby("arm").head(100), _labels())
+    assert type(few.layers[0].geom).__name__ == "geom_col"
+    drawn(fig)

@@ -209,7 +209,7 @@ def run(args) -> int:
     pub_path = trial.design.published
     published = load_published(pub_path) if pub_path else None
     _stage("running the analysis plan")
-    results = run_plan(trial, trials=trials, progress=True)
+    results = run_plan(trial, trials=trials, progress=True, parallel=True)
     _stage("laying out tables")
     tables = report_tables(results, published=published)
     known = data_status(data)  # synthetic or not: said on every page, table and figure

@@ -196,7 +196,7 @@ def impute_mvn(
     iterations : int
         Data-augmentation iterations per chain before its imputation is taken.
     workers, scheduler, progress
-        As :func:`ipt_outcomes.power.run_chunks`.
+        As :func:`ipt_outcomes.runtime.run_chunks`.
 
     Returns
     -------
@@ -209,7 +209,7 @@ def impute_mvn(
     are continuous and are not rounded or truncated to the 0-52 range (rounding biases the
     estimates; Rubin 1987, Horton et al. 2003).
     """
-    from ..stats.power import run_chunks
+    from ..runtime import run_chunks
 
     if int(m) != m or m < 2:
         raise ValueError(f"m must be a whole number of at least 2, got {m!r}")

@@ -32,12 +32,16 @@ ANCOVA variance of the conditional-mean data with each subject's conditional var
 the residual sum of squares (weighted by ``1 - h_ii``).
 
 Every random sample has its own ``SeedSequence(seed).spawn`` stream and samples are processed in
-fixed chunks, so the numbers depend on the seed only, never on the number of worker processes.
-Validated against R rbmi 1.5.2 (``tests/reference/rbmi``).
+fixed chunks (:func:`ipt_outcomes.runtime.run_chunks`: here, on forked processes or on a Dask
+cluster), so the numbers depend on the seed only, never on the number of worker processes.
+Analyses of the same data under several strategies share their imputation model and its
+conditional-mean refits through an :class:`ImputationCache`. Validated against R rbmi 1.5.2
+(``tests/reference/rbmi``).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -49,9 +53,10 @@ import pandas as pd
 from ..constants import MI_METHODS, MI_RESAMPLING, MI_STRATEGIES
 from ..exceptions import IptOutcomesError
 from ..models.results import ModelResults
+from ..runtime import one_blas_thread
 from .analysis import AncovaFits, ancova, pool_bootstrap, pool_jackknife, pool_rubin_many
 
-__all__ = ["reference_based_mi", "MIResults", "MI_VARIANCES"]
+__all__ = ["reference_based_mi", "MIResults", "MI_VARIANCES", "ImputationCache"]
 
 #: Variance of the conditional-mean estimate.
 MI_VARIANCES = ("resampling", "information-anchored")
@@ -61,8 +66,7 @@ def _chunk_size(model) -> int:
     """Samples per chunk of work: fixed by the problem's size (never by the number of workers,
     so the numbers do not depend on it), at most 256, and small enough that a chunk's pattern
     sums take about 200 MB at most."""
-    p = model.refitter.p
-    cells = sum(len(idx) ** 2 for _g, idx, *_ in model.refitter._blocks) * p * p
+    cells = model.refitter.layout.size
     return int(max(16, min(256, 2.5e7 // max(cells, 1))))
 
 
@@ -70,15 +74,100 @@ def _chunk_size(model) -> int:
 DEFAULT_SAMPLES = 500
 
 
-def _one_blas_thread():
-    """BLAS limited to one thread: the matrices are small, and threads only compete."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        import contextlib
+# ------------------------------------------------------------------------------------------
+# imputation models and refits shared by strategies
+# ------------------------------------------------------------------------------------------
 
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+
+class ImputationCache:
+    """Imputation models and their resampled refits, shared by the analyses of the same data.
+
+    Analyses under different strategies (JR, CIR, the MAR of a tipping point) of the same data -
+    the same observed changes before the same events, the same covariates, the same model
+    settings - fit the same imputation model and, for conditional mean imputation, the same
+    jackknife or bootstrap refits: only the imputation under each strategy and its analysis
+    differ. Give one cache to each :func:`reference_based_mi` of such analyses (the analysis plan
+    does) and the model and the refits are computed once; the numbers are those of separate
+    runs, to the last bit. Approximate-Bayes and Bayesian draws are not shared (their imputations
+    draw from the same random streams as their samples).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ipt_outcomes.data.trial import trial_from_frame
+    >>> scores = pd.DataFrame({
+    ...     "subject_id": [s for s in "abcdefgh" for _ in range(3)],
+    ...     "arm": ["TAU"] * 12 + ["CBT"] * 12,
+    ...     "visit": [0, 4, 8] * 8,
+    ...     "hamd17": [20, 17, 15, 22, 20, None, 18, 15, 14, 25, 21, 20,
+    ...                21, 14, 10, 19, 12, None, 24, 16, 11, 23, 15, 12]})
+    >>> trial = trial_from_frame(scores, reference="TAU")
+    >>> cache = ImputationCache()
+    >>> jr = reference_based_mi(trial, "JR", cache=cache)
+    >>> cir = reference_based_mi(trial, "CIR", cache=cache)
+    >>> cache.models_fitted, cache.refits_computed
+    (1, 1)
+    >>> bool((cir.contrasts()["estimate"] == reference_based_mi(trial, "CIR").contrasts()["estimate"]).all())
+    True
+    """
+
+    def __init__(self):
+        self._models: dict = {}
+        self._refits: dict = {}
+        self.models_fitted = 0
+        self.refits_computed = 0
+
+    #: fields of :class:`~.imputation.MIData` that only say how to impute, not what is fitted
+    NOT_FITTED = ("strategy", "events")
+
+    @staticmethod
+    def key(data, **settings) -> str:
+        """What determines the fitted model: every field of the data but the strategies (the
+        observed changes, events, arms, subjects, baseline, visits and any other), the model's
+        design matrix, and the model settings (every argument of the imputation model)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        values = [(f.name, getattr(data, f.name)) for f in dataclasses.fields(data)
+                  if f.name not in ImputationCache.NOT_FITTED]  # fmt: skip
+        for name, v in [*values, ("design", data.design())]:
+            h.update(name.encode())
+            if isinstance(v, np.ndarray) and v.dtype != object and v.dtype.kind != "U":
+                v = np.ascontiguousarray(v)
+                h.update(str((v.dtype, v.shape)).encode() + v.tobytes())
+            elif isinstance(v, np.ndarray):
+                h.update("\x1f".join(map(str, v.ravel())).encode())
+            else:
+                h.update(repr(v).encode())
+        h.update(repr(sorted(settings.items())).encode())
+        return h.hexdigest()
+
+    def model(self, key, data, fit):
+        """The model of ``key`` (``fit()`` when there is none yet) for ``data``'s strategies."""
+        if key not in self._models:
+            self._models[key] = fit()
+            self.models_fitted += 1
+            return self._models[key]
+        return _for_strategies(self._models[key], data)
+
+    def refits(self, key):
+        return self._refits.get(key)
+
+    def store_refits(self, key, params) -> None:
+        self._refits[key] = params
+        self.refits_computed += 1
+
+
+def _for_strategies(model, data):
+    """The fitted ``model`` imputing ``data``'s subjects under their strategies (the same
+    observed data; as :meth:`ImputationModel.as_mar` does for MAR)."""
+    if data is model.data:
+        return model
+    out = copy.copy(model)
+    out.data = data
+    out._check(~np.isnan(data.y))  # e.g. LMCF needs a visit before the event
+    out._plan = out._imputation_plan()
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -111,35 +200,48 @@ def _analyse(job: _Job, model, Y, weights, with_variance: bool) -> AncovaFits:
 
 
 def _jackknife_chunk(task):
-    job, members = task
+    """Leave-one-out samples ``members``: refitted (or the refits given), imputed, analysed.
+    Returns the analyses and the refits (which other strategies on the same data share)."""
+    job, members, params = task
     model = job.model
     n = model.data.n
-    with _one_blas_thread():
+    with one_blas_thread():
         W = np.ones((len(members), n))
         W[np.arange(len(members)), members] = 0.0
-        beta, sig, ok = model.refit(W)
-        if not ok.all():
-            bad = model.data.subjects[np.asarray(members)[~ok]]
-            raise IptOutcomesError(
-                "the imputation model did not converge with subject(s) "
-                f"{', '.join(map(str, bad))} left out (jackknife)"
-            )
+        if params is None:
+            beta, sig, ok = model.refit(W)
+            if not ok.all():
+                bad = model.data.subjects[np.asarray(members)[~ok]]
+                raise IptOutcomesError(
+                    "the imputation model did not converge with subject(s) "
+                    f"{', '.join(map(str, bad))} left out (jackknife)"
+                )
+        else:
+            beta, sig = params
         fits = _analyse(job, model, model.impute(beta, sig), W, False)
         mar = (
             None if job.mar is None else _analyse(job, job.mar, job.mar.impute(beta, sig), W, False)
         )
-    return fits, mar, 0
+    return fits, mar, 0, (beta, sig)
 
 
 def _bootstrap_chunk(task):
     """Bootstrap samples (condmean) or approximate-Bayes draws, each from its own seed."""
-    job, seeds = task
+    job, seeds, params = task
     model = job.model
     d = model.data
+    if params is not None:  # condmean: the refits (and their samples) of another strategy
+        beta, sig, W, failures = params
+        with one_blas_thread():
+            fits = _analyse(job, model, model.impute(beta, sig), W, False)
+            mar = None
+            if job.mar is not None:
+                mar = _analyse(job, job.mar, job.mar.impute(beta, sig), W, False)
+        return fits, mar, failures, params
     rngs = [np.random.default_rng(s) for s in seeds]
     obs = ~np.isnan(d.y)
     failures = 0
-    with _one_blas_thread():
+    with one_blas_thread():
 
         def draw(rng):
             for _ in range(1000):
@@ -173,7 +275,7 @@ def _bootstrap_chunk(task):
         else:  # approxbayes: the original data, imputed by a draw under each sample's fit
             fits = _analyse(job, model, model.impute(beta, sig, rngs), None, True)
             mar = None
-    return fits, mar, failures
+    return fits, mar, failures, (beta, sig, W, failures) if job.method == "condmean" else None
 
 
 def _bayes_chain(task):
@@ -182,7 +284,7 @@ def _bayes_chain(task):
     job, seed, n_keep, burn_in, thin = task
     model = job.model
     rng = np.random.default_rng(seed)
-    with _one_blas_thread():
+    with one_blas_thread():
         beta, sig = gibbs_chain(model, rng, n_keep, burn_in, thin)
         imp_rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed.entropy,
                     spawn_key=(*seed.spawn_key, 1)).spawn(n_keep)]  # fmt: skip
@@ -195,41 +297,15 @@ def _bayes_chain(task):
     return fits, trace, 0
 
 
-def _in_process(func, tasks, progress, desc, done=0, total=None):
-    if not progress:
-        return [func(t) for t in tasks]
-    from tqdm.auto import tqdm
+def _run(func, tasks, workers, progress, desc, scheduler=None):
+    """Run the chunks (fixed, so the numbers do not depend on where they run) on the package's
+    runner: in this process when ``workers`` is 1, or when it is None (automatic) and the chunks
+    are quick (the first one is timed); else on ``workers`` processes forked from this one
+    (automatic: one per core), or on a Dask cluster."""
+    from ..runtime import run_chunks
 
-    out = []
-    with tqdm(total=total or len(tasks), initial=done, desc=desc, unit="chunk") as bar:
-        for t in tasks:
-            out.append(func(t))
-            bar.update()
-    return out
-
-
-def _run(func, tasks, workers, progress, desc):
-    """Run the chunks (fixed, so the numbers do not depend on where they run): in this process
-    when ``workers`` is 1, or when it is None (automatic) and the chunks are quick (the first
-    one is timed: starting worker processes costs about a second each); else on ``workers``
-    processes (automatic: one per core) with :func:`ipt_outcomes.stats.power.run_chunks`."""
-    import os
-
-    if not tasks:
-        return []
-    cores = os.cpu_count() or 1
-    if workers == 1 or len(tasks) == 1 or (workers is None and cores < 2):
-        return _in_process(func, tasks, progress, desc)
-    first = []
-    if workers is None:
-        t0 = time.perf_counter()
-        first = [func(tasks[0])]
-        if (time.perf_counter() - t0) * (len(tasks) - 1) < 3.0:
-            return first + _in_process(func, tasks[1:], progress, desc, 1, len(tasks))
-        tasks, workers = tasks[1:], cores
-    from ..stats.power import run_chunks
-
-    return first + run_chunks(func, tasks, workers=workers, progress=progress, desc=desc)
+    return run_chunks(func, tasks, workers=workers, scheduler=scheduler, progress=progress,
+                      desc=desc, quick=3.0, fork=True)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -543,6 +619,8 @@ def reference_based_mi(
     workers: int | None = 1,
     progress: bool = False,
     covariates=(),
+    cache: ImputationCache | None = None,
+    scheduler: str | None = None,
 ) -> MIResults:
     """Reference-based multiple imputation and pooled ANCOVA (rbmi's draws, impute, analyse, pool).
 
@@ -598,6 +676,12 @@ def reference_based_mi(
         Worker processes (``None``: one per core when the work is long enough to gain).
     progress : bool
         A progress bar on stderr.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler: the samples' chunks run on its workers
+        (:func:`ipt_outcomes.runtime.run_chunks`; the same numbers as here).
+    cache : ImputationCache, optional
+        Imputation models and conditional-mean refits shared with other calls on the same data
+        (other strategies, other deltas): fitted once, the same numbers.
 
     Returns
     -------
@@ -670,8 +754,19 @@ def reference_based_mi(
     data = mi_data(trial, strategy, events, covariates=_baseline_values(trial, covariates))
     if len(data.arms) < 2:
         raise IptOutcomesError("reference-based imputation needs at least two arms with subjects")
-    with _one_blas_thread():
-        model = ImputationModel(data, covariance, group_by_arm, estimation, optimizer)
+
+    def fit():
+        with one_blas_thread():
+            return ImputationModel(data, covariance, group_by_arm, estimation, optimizer)
+
+    key = None
+    if cache is None:
+        model = fit()
+    else:
+        # every argument of the imputation model goes into the key
+        key = ImputationCache.key(data, covariance=covariance, group_by_arm=bool(group_by_arm),
+                                  estimation=estimation, optimizer=optimizer)  # fmt: skip
+        model = cache.model(key, data, fit)
     mar = model.as_mar() if variance == "information-anchored" else None
     if isinstance(delta, pd.DataFrame):
         shift, delta = _delta_table(data, delta), 1.0
@@ -689,7 +784,7 @@ def reference_based_mi(
     seeds = np.random.SeedSequence(int(seed)).spawn(int(n_samples))
     chunk = _chunk_size(model)
     if method == "condmean":
-        with _one_blas_thread():
+        with one_blas_thread():
             Y0 = model.impute(model.beta[None], model.sigmas[None])
             res.full = ancova(Y0, data.design(), data.ref_index, len(data.arms), None, shift)
             if mar is not None:
@@ -697,29 +792,40 @@ def reference_based_mi(
                 res.mar_full = ancova(
                     Ym, data.design(), data.ref_index, len(data.arms), None, shift
                 )
+        rkey = None
+        if key is not None:  # the jackknife's samples do not depend on the seed
+            rkey = (key, resampling) + ((int(n_samples), int(seed)) if resampling == "bootstrap"
+                                        else ())  # fmt: skip
+        shared = None if rkey is None else cache.refits(rkey)
         if resampling == "jackknife":
             members = np.arange(data.n)
-            tasks = [(job, part) for part in np.array_split(members, -(-data.n // chunk))]
-            out = _run(_jackknife_chunk, tasks, workers, progress, "jackknife")
+            parts = np.array_split(members, -(-data.n // chunk))
+            tasks = [(job, part, None if shared is None else shared[i])
+                     for i, part in enumerate(parts)]  # fmt: skip
+            out = _run(_jackknife_chunk, tasks, workers, progress, "jackknife", scheduler)
             res.n_samples = data.n
         else:
-            tasks = [(job, seeds[i : i + chunk]) for i in range(0, len(seeds), chunk)]
-            out = _run(_bootstrap_chunk, tasks, workers, progress, "bootstrap")
+            starts = range(0, len(seeds), chunk)
+            tasks = [(job, seeds[i : i + chunk], None if shared is None else shared[j])
+                     for j, i in enumerate(starts)]  # fmt: skip
+            out = _run(_bootstrap_chunk, tasks, workers, progress, "bootstrap", scheduler)
+        if rkey is not None and shared is None:
+            cache.store_refits(rkey, [o[3] for o in out])
     elif method == "approxbayes":
-        tasks = [(job, seeds[i : i + chunk]) for i in range(0, len(seeds), chunk)]
-        out = _run(_bootstrap_chunk, tasks, workers, progress, "approximate Bayes")
+        tasks = [(job, seeds[i : i + chunk], None) for i in range(0, len(seeds), chunk)]
+        out = _run(_bootstrap_chunk, tasks, workers, progress, "approximate Bayes", scheduler)
     else:
         chain_seeds = np.random.SeedSequence(int(seed)).spawn(int(chains))
         per = [n_samples // chains + (c < n_samples % chains) for c in range(chains)]
         tasks = [(job, chain_seeds[c], per[c], burn_in, thin) for c in range(chains) if per[c]]
-        out = _run(_bayes_chain, tasks, workers, progress, "Gibbs chains")
+        out = _run(_bayes_chain, tasks, workers, progress, "Gibbs chains", scheduler)
         n_min = min(o[1].shape[0] for o in out)
         traces = np.stack([o[1][:n_min] for o in out])
         from .bayes import diagnostics_table
 
         names = _parameter_names(data, model)
         res.diagnostics = diagnostics_table(names, traces)
-        out = [(o[0], None, 0) for o in out]
+        out = [(o[0], None, 0, None) for o in out]
     res.samples = AncovaFits.concat([o[0] for o in out])
     if mar is not None:
         res.mar_samples = AncovaFits.concat([o[1] for o in out])

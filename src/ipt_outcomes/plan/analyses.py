@@ -306,14 +306,16 @@ def _lmm(ep: Endpoint, trial, alpha: float) -> dict:
 
 
 def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str,
-        resampling: str | None, seed: int) -> tuple[dict, object]:  # fmt: skip
+        resampling: str | None, seed: int, cache=None, progress: bool = False,
+        parallel: bool = False) -> tuple[dict, object]:  # fmt: skip
     from ..estimands.reference_based import reference_based_mi
 
     extra = [c for c in ep.covariates if c != "baseline"]
     obs, _ = split_arms(trial)
     tr = obs if obs is not None else trial
     kw = dict(events=mi_events(events) if len(events) else None, method=method, alpha=alpha,
-              seed=seed, covariates=extra)  # fmt: skip
+              seed=seed, covariates=extra, cache=cache, progress=progress,
+              workers=None if parallel else 1)  # fmt: skip
     if resampling:
         kw["resampling"] = resampling
     res = _quiet(reference_based_mi, tr, strategy, **kw)
@@ -327,8 +329,18 @@ def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str
         "contrasts": con[con["visit"].astype(float).isin(keep)].reset_index(drop=True),
         "lsmeans": lsm[lsm["visit"].astype(float).isin(keep)].reset_index(drop=True),
         "n": n[n["visit"].astype(float).isin(keep)],
-        "_notes": [],
+        "_notes": [_MI_FIT_NOTE] if method in ("condmean", "approxbayes") else [],
     }, res
+
+
+#: How the report's imputation models are fitted (issue 25: the report keeps rbmi's numbers;
+#: its cost is paid once per data set, shared by every strategy and the tipping point).
+_MI_FIT_NOTE = (
+    "The imputation model and each of its resampled refits are fitted as R rbmi fits them (R "
+    "mmrm's L-BFGS-B from the identity covariance, stopped by its relative-reduction rule), so "
+    "the results are rbmi's; the exact REML optimum (ipt-outcomes mi --optimizer exact) moves "
+    "them by about 1e-5."
+)
 
 
 # ------------------------------------------------------------------------------------------
@@ -336,8 +348,14 @@ def _mi(ep: Endpoint, trial, events, alpha: float, *, strategy: str, method: str
 # ------------------------------------------------------------------------------------------
 
 
-def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, seed: int) -> Result:
-    """The endpoint's analysis on ``trial`` (already restricted to the endpoint's population)."""
+def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, seed: int,
+                 cache=None, progress: bool = False, parallel: bool = False) -> Result:  # fmt: skip
+    """The endpoint's analysis on ``trial`` (already restricted to the endpoint's population).
+
+    ``cache`` (:class:`~ipt_outcomes.estimands.ImputationCache`): imputation models and refits
+    shared with the plan's other multiple imputations of the same data; ``progress``: a progress
+    bar on stderr for the long ones (the jackknife); ``parallel``: their samples may run on
+    forked processes too when that is quicker."""
     base = without_post_event_scores(trial, events) if ep.analysis != "mi" else trial
     if ep.analysis == "mmrm":
         got = _mmrm(ep, base, alpha)
@@ -353,7 +371,8 @@ def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, see
         got = _lmm(ep, base, alpha)
     elif ep.analysis == "mi":
         got, _ = _mi(ep, trial, events, alpha, strategy="MAR", method="condmean",
-                     resampling="jackknife", seed=seed)  # fmt: skip
+                     resampling="jackknife", seed=seed, cache=cache,
+                     progress=progress, parallel=parallel)  # fmt: skip
     else:  # pragma: no cover - the schema allows no other
         raise ValueError(ep.analysis)
     notes = got.pop("_notes", []) + _events_note(ep, events, ep.analysis)
@@ -365,18 +384,22 @@ def run_endpoint(ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float, see
 
 
 def run_sensitivity(s, ep: Endpoint, trial, events: pd.DataFrame, *, alpha: float,
-                    seed: int) -> Result:  # fmt: skip
-    """A sensitivity analysis of the endpoint ``ep`` (trial restricted to its population)."""
+                    seed: int, cache=None, progress: bool = False,
+                    parallel: bool = False) -> Result:  # fmt: skip
+    """A sensitivity analysis of the endpoint ``ep`` (trial restricted to its population);
+    ``cache``, ``progress`` and ``parallel`` as for :func:`run_endpoint`."""
     settings = {"strategy": s.strategy, "method": s.method, "resampling": s.resampling,
                 "missing": s.missing}  # fmt: skip
     if s.analysis == "mi":
         got, _ = _mi(ep, trial, events, alpha, strategy=s.strategy, method=s.method,
-                     resampling=s.resampling, seed=seed)  # fmt: skip
+                     resampling=s.resampling, seed=seed, cache=cache,
+                     progress=progress, parallel=parallel)  # fmt: skip
     elif s.analysis == "tipping-point":
         last = ep.visits[-1]
         at = dataclasses.replace(ep, visits=(last,))
         got, res = _mi(at, trial, events, alpha, strategy=s.strategy, method="condmean",
-                       resampling="jackknife", seed=seed)  # fmt: skip
+                       resampling="jackknife", seed=seed, cache=cache,
+                     progress=progress, parallel=parallel)  # fmt: skip
         deltas = np.asarray(s.deltas, float)
         got["grid"] = res.tipping_point(deltas, last)
         got["exact"] = res.tipping_point_exact(float(deltas.min()), float(deltas.max()), last)

@@ -187,7 +187,7 @@ def _not_estimated(rid, kind, ep, analysis, estimand, label, exc) -> Result:
 
 
 def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int = 2016,
-             progress: bool = False) -> PlanResults:  # fmt: skip
+             progress: bool = False, parallel: bool = False) -> PlanResults:  # fmt: skip
     """Run the plan on the trial: every analysis once, the multiplicity rule, the ARD.
 
     Parameters
@@ -202,7 +202,12 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
     seed : int
         Seed of the multiple imputations that draw (conditional mean imputation does not).
     progress : bool
-        Say on stderr which analysis is running.
+        Say on stderr which analysis is running (with a progress bar for the long ones).
+    parallel : bool
+        Share the analyses out between this process and a forked child
+        (:func:`ipt_outcomes.runtime.side_by_side`; the multiple imputations of the same data
+        stay together, so that they fit their imputation model once, and a long jackknife
+        takes another forked process). The results are the same as in one process.
 
     Returns
     -------
@@ -220,8 +225,11 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
     events = {e.id: estimand_events(trial, e) for e in plan.estimands}
     no_events = pd.DataFrame(columns=EVENT_COLUMNS)
     alpha = plan.multiplicity.alpha
-    results = []
     members_of: dict = {}
+    by_id = {ep.id: ep for ep in plan.endpoints}
+    from ..estimands.reference_based import ImputationCache
+
+    cache = ImputationCache()  # one imputation model (and its refits) per data, every strategy
 
     def say(text):
         if progress:
@@ -234,40 +242,73 @@ def run_plan(trial, plan: AnalysisPlan | None = None, *, trials=None, seed: int 
             members_of[key] = members(tr, pops[ep.population])
         return restrict(tr, members_of[key])
 
-    by_id = {}
-    for ep in plan.endpoints:
-        say(f"analysing endpoint {ep.id} ({ep.analysis})")
-        tr = population_trial(ep)
-        ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
-        res = run_endpoint(ep, tr, ev, alpha=alpha, seed=seed)
-        results.append(res)
-        by_id[ep.id] = ep
-    for s in plan.sensitivity:
-        ep = by_id[s.endpoint]
-        say(f"sensitivity analysis {s.id} ({s.analysis})")
-        tr = population_trial(ep)
-        ev = events.get(s.estimand, no_events) if s.estimand else no_events
-        try:
-            results.append(run_sensitivity(s, ep, tr, ev, alpha=alpha, seed=seed))
-        except IptOutcomesError as exc:  # said in the report and on stderr, not fatal
-            warnings.warn(f"sensitivity analysis {s.id} not estimated: {exc}", stacklevel=2)
-            results.append(_not_estimated(s.id, "sensitivity", ep, s.analysis, s.estimand,
-                                          s.label or s.id, exc))  # fmt: skip
-    if plan.subgroups:
+    def one(item) -> tuple[Result, list[str]]:
+        """One analysis: its result and the warnings to give."""
+        kind, i = item
+        if kind == "endpoint":
+            ep = plan.endpoints[i]
+            say(f"analysing endpoint {ep.id} ({ep.analysis})")
+            ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
+            return run_endpoint(ep, population_trial(ep), ev, alpha=alpha, seed=seed,
+                                cache=cache, progress=progress, parallel=parallel), []  # fmt: skip
+        if kind == "sensitivity":
+            s = plan.sensitivity[i]
+            ep = by_id[s.endpoint]
+            say(f"sensitivity analysis {s.id} ({s.analysis})")
+            ev = events.get(s.estimand, no_events) if s.estimand else no_events
+            try:
+                return run_sensitivity(s, ep, population_trial(ep), ev, alpha=alpha, seed=seed,
+                                       cache=cache, progress=progress, parallel=parallel), []  # fmt: skip
+            except IptOutcomesError as exc:  # said in the report and on stderr, not fatal
+                return _not_estimated(s.id, "sensitivity", ep, s.analysis, s.estimand,
+                                      s.label or s.id, exc), [
+                    f"sensitivity analysis {s.id} not estimated: {exc}"]  # fmt: skip
         from .subgroups import run_subgroup
 
-        for g in plan.subgroups:
-            ep = by_id[g.endpoint]
-            say(f"subgroup analysis {g.id}")
-            tr = population_trial(ep)
-            ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
-            try:
-                results.append(run_subgroup(g, ep, tr, ev, alpha=alpha))
-            except IptOutcomesError as exc:
-                warnings.warn(f"subgroup analysis {g.id} not estimated: {exc}", stacklevel=2)
-                results.append(_not_estimated(g.id, "subgroup", ep, "subgroup", ep.estimand,
-                                              g.label or g.column, exc))  # fmt: skip
+        g = plan.subgroups[i]
+        ep = by_id[g.endpoint]
+        say(f"subgroup analysis {g.id}")
+        ev = events.get(ep.estimand, no_events) if ep.estimand else no_events
+        try:
+            return run_subgroup(g, ep, population_trial(ep), ev, alpha=alpha), []
+        except IptOutcomesError as exc:
+            return _not_estimated(g.id, "subgroup", ep, "subgroup", ep.estimand,
+                                  g.label or g.column, exc), [
+                f"subgroup analysis {g.id} not estimated: {exc}"]  # fmt: skip
+
+    items = ([("endpoint", i) for i in range(len(plan.endpoints))]
+             + [("sensitivity", i) for i in range(len(plan.sensitivity))]
+             + [("subgroup", i) for i in range(len(plan.subgroups))])  # fmt: skip
+    if parallel:
+        done = _side_by_side(plan, items, one)
+    else:
+        done = [one(item) for item in items]
+    results = []
+    for res, warned in done:
+        for text in warned:
+            warnings.warn(text, stacklevel=2)
+        results.append(res)
     fam = family_table(plan, results, trial)
     _attach_adjusted(results, fam)
     return PlanResults(plan=plan, trial=trial, trials=trials, populations=counts, events=events,
                        results=results, family=fam)  # fmt: skip
+
+
+def _side_by_side(plan: AnalysisPlan, items: list, one) -> list:
+    """``[one(item) for item in items]`` on both cores: the multiple imputations as one task
+    (first: usually the longest, and they share their imputation model), every other analysis
+    a task of its own."""
+    from ..runtime import side_by_side
+
+    def imputes(item) -> bool:
+        kind, i = item
+        if kind == "endpoint":
+            return plan.endpoints[i].analysis == "mi"
+        return kind == "sensitivity" and plan.sensitivity[i].analysis in ("mi", "tipping-point")
+
+    mi = [it for it in items if imputes(it)]
+    tasks = ([mi] if mi else []) + [[it] for it in items if not imputes(it)]
+    got = side_by_side(lambda task: [one(it) for it in task], tasks)
+    by_item = {it: r for task, rs in zip(tasks, got, strict=True) for it, r in zip(task, rs,
+                                                                                   strict=True)}  # fmt: skip
+    return [by_item[it] for it in items]

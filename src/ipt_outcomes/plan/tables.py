@@ -663,8 +663,9 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
     t.update(_plan_tables(results))
     t.update(_analysis_tables(results))
     m = results.plan.multiplicity
+    arm_of, observed = trial.arm_of, _observed_arms(trial)  # once, not once per subject
     extra = {
-        "n_fas": str(len({s for s in fas if trial.arm_of.get(s) in _observed_arms(trial)})),
+        "n_fas": str(len({s for s in fas if arm_of.get(s) in observed})),
         "family_size": str(len(results.family)),
         "multiplicity_text": multiplicity_text(results.plan),
         "multiplicity_graph": graph_text(results.plan, results.family),

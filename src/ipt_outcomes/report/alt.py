@@ -123,9 +123,15 @@ def _spaghetti(tables, src, lab) -> str:
         base = d[d["visit"].astype(float) == min(d["visit"].astype(float))]
         per = ": " + _join([f"{lab.label(r.arm)} {fmt(r.n, 'int')} participants"
                             for r in base.itertuples(index=False)])  # fmt: skip
+    from .figures import SPAGHETTI_MAX
+
+    sampled = (
+        f" In an arm of more than {SPAGHETTI_MAX} participants, {SPAGHETTI_MAX} drawn at random."
+        if d is not None and len(d) and (d["n"].astype(float) > SPAGHETTI_MAX).any() else ""
+    )  # fmt: skip
     return (
         f"Line chart of each participant's observed {lab.instrument} scores over time, one "
-        f"thin line per participant and one panel per arm{per}."
+        f"thin line per participant and one panel per arm{per}.{sampled}"
     )
 
 

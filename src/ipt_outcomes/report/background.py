@@ -1,61 +1,8 @@
-"""Report stages that do not depend on each other, computed side by side in a forked child.
-
-The report's costliest independent pieces (the reference-based multiple imputation, half of the
-figures) run in a child process forked from the one that already holds the trial and the
-loaded libraries, so the child starts at once and both cores work. The result travels back
-through a pipe; an exception raised in the child is raised again by :meth:`Background.result`.
-Without ``fork`` (Windows) or with one core, the work is simply done in-process, with the same
-result: nothing here draws random numbers that the parent also draws.
-"""
+"""The report's side-by-side stages run on the package's one runner: see
+:class:`ipt_outcomes.runtime.Background` (a forked child computing while the caller goes on)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any
+from ..runtime.background import Background
 
 __all__ = ["Background"]
-
-_UNSET = object()
-
-
-class Background:
-    """``fn(*args)`` computed while the caller goes on; :meth:`result` waits for it."""
-
-    def __init__(self, fn: Callable[..., Any], *args: Any):
-        self._value: Any = _UNSET
-        if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-            self._value = fn(*args)
-            return
-        import multiprocessing as mp
-
-        ctx = mp.get_context("fork")
-        self._recv, send = ctx.Pipe(duplex=False)
-
-        def child() -> None:
-            try:
-                out = (True, fn(*args))
-            except BaseException as exc:  # raised again in the parent
-                out = (False, exc)
-            send.send(out)
-
-        self._proc = ctx.Process(target=child, daemon=True)
-        self._proc.start()
-        send.close()
-
-    def result(self) -> Any:
-        """The value of ``fn(*args)`` (or its exception, raised here)."""
-        if self._value is _UNSET:
-            try:
-                ok, value = self._recv.recv()
-            except EOFError:
-                self._proc.join()
-                raise RuntimeError(
-                    f"a report stage in a child process ended without a result "
-                    f"(exit status {self._proc.exitcode})"
-                ) from None
-            self._proc.join()
-            if not ok:
-                raise value
-            self._value = value
-        return self._value

@@ -70,7 +70,7 @@ from plotnine import (
 
 from ..format import fmt
 from ..output import staged_file
-from .background import Background
+from ..runtime import side_by_side
 
 __all__ = [
     "FigureLabels",
@@ -87,6 +87,8 @@ __all__ = [
     "mmrm_plot",
     "subgroup_plot",
     "spaghetti_plot",
+    "spaghetti_sample",
+    "SPAGHETTI_MAX",
     "waterfall_plot",
     "missingness_plot",
     "power_curve",
@@ -648,15 +650,61 @@ def mmrm_plot(lsmeans: pd.DataFrame, lab: FigureLabels) -> ggplot:
     )  # fmt: skip
 
 
-def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels) -> ggplot:
-    """Individual trajectories of observed scores, one panel per arm."""
-    d = scores[scores["score"].notna()].copy()
+#: the spaghetti plot draws at most this many participants per arm (a seeded random sample)
+SPAGHETTI_MAX = 60
+#: the waterfall draws one bar per participant up to this many in an arm, else one filled step
+#: outline per arm and status (the same picture at a cost that does not grow with participants)
+WATERFALL_BARS_MAX = 150
+
+
+def spaghetti_sample(scores: pd.DataFrame, max_per_arm: int = SPAGHETTI_MAX,
+                     seed: int = 2016) -> pd.DataFrame:  # fmt: skip
+    """The participants a spaghetti plot draws: every one in an arm of at most ``max_per_arm``,
+    else a random sample of ``max_per_arm`` (``numpy.random.default_rng(seed)``, drawn per arm
+    in arm order from the participants sorted by id, so the same data give the same sample).
+
+    Returns
+    -------
+    DataFrame
+        ``arm, n, shown`` (participants with a score, and drawn) and the attribute
+        ``attrs["subjects"]``: the set of drawn ``subject_id``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> scores = pd.DataFrame({"subject_id": [f"s{i}" for i in range(10)],
+    ...                        "arm": ["A"] * 8 + ["B"] * 2, "visit": 0, "score": 10})
+    >>> spaghetti_sample(scores, max_per_arm=3)[["arm", "n", "shown"]].to_dict("records")
+    [{'arm': 'A', 'n': 8, 'shown': 3}, {'arm': 'B', 'n': 2, 'shown': 2}]
+    """
+    d = scores[scores["score"].notna()]
+    rng = np.random.default_rng(seed)
+    rows, chosen = [], set()
+    for arm, ids in d.groupby("arm", sort=True, observed=True)["subject_id"]:
+        ids = sorted(set(ids), key=str)
+        if len(ids) > max_per_arm:
+            ids = [ids[i] for i in np.sort(rng.choice(len(ids), max_per_arm, replace=False))]
+        chosen.update(ids)
+        rows.append(dict(arm=arm, n=d.loc[d["arm"] == arm, "subject_id"].nunique(), shown=len(ids)))
+    out = pd.DataFrame(rows, columns=["arm", "n", "shown"])
+    out.attrs["subjects"] = chosen
+    return out
+
+
+def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels, max_per_arm: int = SPAGHETTI_MAX,
+                   seed: int = 2016) -> ggplot:  # fmt: skip
+    """Individual trajectories of observed scores, one panel per arm: every participant, or in
+    an arm of more than ``max_per_arm`` a seeded random sample of them (:func:`spaghetti_sample`),
+    as the subtitle then says, so that the figure's cost does not grow with the trial."""
+    sample = spaghetti_sample(scores, max_per_arm, seed)
+    d = scores[scores["score"].notna() & scores["subject_id"].isin(sample.attrs["subjects"])]
+    d = d.copy()
     d["time"] = lab.time(d["visit"])
     d["arm"] = lab.arm_column(d["arm"].astype(str))
     n_arms = d["arm"].nunique()
     rows = 1 if n_arms <= 3 else 2
     breaks = nice_breaks((d["score"].min(), d["score"].max()))
-    return (
+    fig = (
         ggplot(d, aes("time", "score", group="subject_id", color="arm"))
         + geom_line(alpha=0.35)
         + geom_point(alpha=0.35, size=0.6)
@@ -668,11 +716,24 @@ def spaghetti_plot(scores: pd.DataFrame, lab: FigureLabels) -> ggplot:
         + house_theme()
         + theme(legend_position="none", figure_size=(WIDTH, 3.6 * rows + 0.8))
     )  # fmt: skip
+    sampled = sample[sample["shown"] < sample["n"]]
+    if len(sampled):
+        order = {a: i for i, a in enumerate(lab.arms)}
+        sampled = sampled.sort_values("arm", key=lambda c: c.astype(str).map(order))
+        parts = [f"{lab.label(r.arm)} {fmt(r.shown, 'int')} of {fmt(r.n, 'int')}"
+                 for r in sampled.itertuples(index=False)]  # fmt: skip
+        fig += labs(subtitle=_wrap(f"A random sample of participants (seed {seed}): "
+                                   + ", ".join(parts), 120))  # fmt: skip
+    return fig
 
 
-def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels) -> ggplot:
+def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels,
+                   bars_max: int = WATERFALL_BARS_MAX) -> ggplot:  # fmt: skip
     """Percent change from baseline per participant at the last key visit, sorted, one panel per
-    arm in its colour; responders solid, non-responders pale."""
+    arm in its colour; responders solid, non-responders pale. An arm of more than ``bars_max``
+    participants is drawn as the outline of its sorted bars, filled (one shape per arm and
+    status instead of a bar each: the same picture, drawn at a cost that does not grow with the
+    number of participants)."""
     d = waterfall.copy()
     d["rank"] = d.groupby("arm").cumcount()
     d["arm"] = lab.arm_column(d["arm"].astype(str))
@@ -682,9 +743,18 @@ def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels) -> ggplot:
     rows = 1 if n_arms <= 3 else 2
     lim = (min(d["percent_change"].min(), -100), max(d["percent_change"].max(), 0))
     breaks = nice_breaks(lim)
+    many = len(d) and d.groupby("arm", observed=True).size().max() > bars_max
+    if many:  # each bar's top edge, from rank - 0.45 to rank + 0.45, as one outline per group
+        steps = pd.concat([d.assign(rank=d["rank"] - 0.45), d.assign(rank=d["rank"] + 0.45)])
+        steps = steps.sort_values(["arm", "rank"], kind="stable").assign(zero=0.0)
+        steps["part"] = steps["arm"].astype(str) + "|" + steps["status"]
+        bars = geom_ribbon(steps, aes("rank", ymin="zero", ymax="percent_change", group="part"),
+                           outline_type="full", size=0)  # fmt: skip
+    else:
+        bars = geom_col(width=0.9)
     return (
         ggplot(d, aes("rank", "percent_change", fill="arm", alpha="status"))
-        + geom_col(width=0.9)
+        + bars
         + geom_hline(yintercept=-lab.response_percent, linetype="dashed", color="#333333")
         + facet_wrap("~arm", scales="free_x", **_facets(n_arms))
         + scale_fill_manual(values=lab.palette(), guide=None)
@@ -899,15 +969,13 @@ def build_figures(
     out_dir = Path(out_dir)
     formats = ("png", "svg") if svg else ("png",)
 
-    def draw(some):
-        for name, kind, src, label, title in some:
-            text = f"{label}. {describe(kind, tables, src, title)}" + (f" {mark}." if mark else "")
-            save_figures(figure_of(tables, scores, kind, src), out_dir / name, formats,
-                         description=text)  # fmt: skip
+    def draw(job):
+        name, kind, src, label, title = job
+        text = f"{label}. {describe(kind, tables, src, title)}" + (f" {mark}." if mark else "")
+        save_figures(figure_of(tables, scores, kind, src), out_dir / name, formats,
+                     description=text)  # fmt: skip
 
-    # Figures are independent: a child process draws every other one (the files are the same
-    # whichever process draws them)
-    other = Background(draw, jobs[1::2])
-    draw(jobs[0::2])
-    other.result()
+    # Figures are independent: this process and a forked child each draw the next one not yet
+    # taken (the files are the same whichever process draws them)
+    side_by_side(draw, jobs)
     return [out_dir / f"{j[0]}.{ext}" for j in jobs for ext in formats]

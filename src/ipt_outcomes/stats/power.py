@@ -17,7 +17,9 @@ Simulations are cut into chunks of a fixed size; chunk ``c`` of sample size ``n`
 ``SeedSequence(seed, spawn_key=(stream, n, c))``. The numbers therefore depend on the seed only -
 not on the number of workers, on the order in which chunks finish, nor on which other sample
 sizes are in the grid. Chunks run in the calling process (``workers=1``), on local processes
-(default: one per core) or on a Dask distributed cluster (``scheduler="tcp://host:port"``).
+(default: one per core) or on a Dask distributed cluster (``scheduler="tcp://host:port"``), by the
+package's one runner (:func:`ipt_outcomes.runtime.run_chunks`, re-exported here with
+:func:`~ipt_outcomes.runtime.process_pool`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,7 @@ import pandas as pd
 from scipy import special, stats
 
 from ..exceptions import ConvergenceWarning, IptOutcomesError
+from ..runtime import process_pool, run_chunks
 
 __all__ = [
     "TESTS",
@@ -623,165 +626,3 @@ def _bisect_n(power_at, start: int, target: float, n_max: int) -> int:
         else:
             lo = mid
     return hi
-
-
-# ------------------------------------------------------------------------------------------
-# running chunks: in process, on local processes, or on a Dask cluster
-# ------------------------------------------------------------------------------------------
-
-
-def run_chunks(
-    func: Callable,
-    tasks: list,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    progress: bool = False,
-    desc: str = "",
-    executor=None,
-) -> list:
-    """``[func(t) for t in tasks]``, in task order, run where asked.
-
-    ``func`` must be a module-level function and every task picklable. ``scheduler`` (a Dask
-    distributed address such as ``tcp://10.0.0.5:8786``) takes precedence over ``workers``; the
-    Dask workers need ``ipt-outcomes`` installed. ``executor`` (e.g. from :func:`process_pool`)
-    reuses a pool across calls. The progress bar (tqdm, on stderr) counts finished chunks.
-    """
-    from tqdm.auto import tqdm
-
-    if workers is not None and workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers!r}")
-    out: list = [None] * len(tasks)
-    import sys
-
-    tty = sys.stderr.isatty()  # in a log file, update every 5 s instead of many times a second
-    bar = tqdm(total=len(tasks), desc=desc, unit="chunk", disable=not progress, leave=not tty,
-               mininterval=0.1 if tty else 5.0)  # fmt: skip
-    try:
-        if scheduler is not None:
-            try:
-                from distributed import Client, as_completed
-            except ImportError as exc:  # pragma: no cover - a dependency
-                raise IptOutcomesError(
-                    "running on a Dask cluster needs the 'distributed' package"
-                ) from exc
-            try:
-                client = Client(scheduler, timeout="10s")
-            except (OSError, TimeoutError) as exc:
-                raise IptOutcomesError(
-                    f"cannot reach the Dask scheduler at {scheduler}: {exc}"
-                ) from None
-            with client:
-                futures = client.map(func, tasks, pure=False)
-                index = {f.key: i for i, f in enumerate(futures)}
-                for fut in as_completed(futures):
-                    out[index[fut.key]] = fut.result()
-                    bar.update()
-            return out
-        from concurrent.futures import as_completed
-
-        if executor is not None:
-            with _interrupts_held():
-                futs = {executor.submit(func, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futs):
-                out[futs[fut]] = fut.result()
-                bar.update()
-            return out
-        n_workers = min(workers or os.cpu_count() or 1, len(tasks))
-        if n_workers <= 1:
-            for i, t in enumerate(tasks):
-                out[i] = func(t)
-                bar.update()
-            return out
-        with process_pool(n_workers) as pool:
-            with _interrupts_held():
-                futs = {pool.submit(func, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futs):
-                out[futs[fut]] = fut.result()
-                bar.update()
-        return out
-    finally:
-        bar.close()
-
-
-_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def process_pool(workers: int | None = None):
-    """A pool of ``workers`` local processes (default one per core), started with spawn and one
-    BLAS thread each; use as ``with process_pool() as pool: ...(executor=pool)``.
-
-    Workers ignore Ctrl-C: the main process handles it (and SIGTERM), and on any interruption or
-    error the queued chunks are cancelled and the workers stopped at once, so that nothing is
-    waited for and no worker prints a traceback.
-    """
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    with _single_threaded_children():  # workers start at the first submit, inside this block
-        pool = ProcessPoolExecutor(
-            workers or os.cpu_count() or 1,
-            mp_context=mp.get_context("spawn"),
-            initializer=_worker_ignores_interrupts,
-        )
-        try:
-            yield pool
-        except BaseException:
-            _stop(pool)
-            raise
-        pool.shutdown(wait=True)
-
-
-def _worker_ignores_interrupts() -> None:
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _interrupts_held():
-    """Block SIGINT and SIGTERM in this thread while worker processes may be started (they start
-    at submit): a child inherits the blocked mask, so a terminal's Ctrl-C, which reaches the whole
-    process group, never hits a worker still importing. The parent gets the signal when the
-    block ends and stops the workers itself."""
-    import signal
-
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - not on this platform
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _stop(pool) -> None:
-    """Cancel what is queued and end the worker processes without waiting for their chunks."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in processes:
-        with contextlib.suppress(Exception):
-            proc.terminate()
-    for proc in processes:
-        with contextlib.suppress(Exception):
-            proc.join(timeout=5)
-
-
-@contextlib.contextmanager
-def _single_threaded_children():
-    """Worker processes use one BLAS thread each: the matrices are small, and one thread per
-    process on every core is faster than processes competing for threads."""
-    old = {k: os.environ.get(k) for k in _BLAS_THREADS}
-    os.environ.update(dict.fromkeys(_BLAS_THREADS, "1"))
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
