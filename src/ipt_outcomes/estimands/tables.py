@@ -206,7 +206,7 @@ def estimand_tables(
     cols = ["analysis", "strategy", "method", "arm", "reference", "visit", "estimate", "se", "df",
             "ci_low", "ci_high", "p", "note"]  # fmt: skip
     analyses = pd.concat([r.reindex(columns=cols) for r in rows], ignore_index=True)
-    analyses["note"] = analyses["note"].fillna("")
+    analyses["note"] = analyses["note"].astype(object).fillna("")
     return {
         "estimand": estimand_description(
             trial, tipping_strategy if not strategies else strategies[0], events, visit
