@@ -104,10 +104,12 @@ def _both(fn, trial, table_names):
     return out
 
 
-def _subject_covariates(trial, columns) -> pd.DataFrame:
-    """One row per subject with a baseline: the covariates at baseline (``Trial.baseline_values``);
-    ``baseline`` is the baseline score."""
-    return trial.baseline_values(["baseline", *columns]).reindex(trial.baseline.index)
+def _subject_covariates(trial, columns, numbers: bool = True) -> pd.DataFrame:
+    """One row per subject with a baseline: the covariates at baseline (``Trial.baseline_values``:
+    a column of numbers enters as numbers unless ``numbers`` is false); ``baseline`` is the
+    baseline score."""
+    got = trial.baseline_values(["baseline", *columns], numbers=numbers)
+    return got.reindex(trial.baseline.index)
 
 
 def _with_covariates(frame: pd.DataFrame, trial, columns) -> pd.DataFrame:
