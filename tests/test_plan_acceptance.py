@@ -191,6 +191,11 @@ def test_a_column_of_numbers_read_as_text_is_a_numeric_covariate():
     assert pd.api.types.is_float_dtype(cov["AGE"]) and cov["SEX"].isin(["F", "M"]).all()
     raw = pd.read_csv(DATA).drop_duplicates("USUBJID").set_index("USUBJID")["AGE"]
     assert cov["AGE"].to_dict() == raw.to_dict()
+    # the rows an MMRM formula or ``mmrm --covariate`` analyses carry it as numbers too
+    from ipt_outcomes.models.mmrm import mmrm_data
+
+    rows = mmrm_data(trial, ["AGE", "SEX"])
+    assert pd.api.types.is_float_dtype(rows["AGE"]) and not pd.api.types.is_float_dtype(rows["SEX"])
     # subgroup levels stay as written
     assert not pd.api.types.is_float_dtype(trial.baseline_values(["AGE"], numbers=False)["AGE"])
 
