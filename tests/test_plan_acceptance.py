@@ -25,6 +25,7 @@ from html import unescape
 import pandas as pd
 import pytest
 
+import ipt_outcomes
 from ipt_outcomes.data.trial import load_trial
 from ipt_outcomes.estimands.events import read_events
 from ipt_outcomes.exceptions import DataValidationError
@@ -196,6 +197,9 @@ def test_a_column_of_numbers_read_as_text_is_a_numeric_covariate():
 
     rows = mmrm_data(trial, ["AGE", "SEX"])
     assert pd.api.types.is_float_dtype(rows["AGE"]) and not pd.api.types.is_float_dtype(rows["SEX"])
+    formula = "change ~ arm * visit + baseline * visit + AGE + us(visit | subject)"
+    fit = ipt_outcomes.mmrm(formula, trial)
+    assert [n for n in fit.design.names if "AGE" in n] == ["AGE"]  # one slope, not a factor
     # subgroup levels stay as written
     assert not pd.api.types.is_float_dtype(trial.baseline_values(["AGE"], numbers=False)["AGE"])
 
