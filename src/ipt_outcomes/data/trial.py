@@ -22,7 +22,7 @@ from .derive import derive_outcomes
 from .design import ColumnMap, TrialDesign, default_design, load_design
 from .validation import Problem, ValidatedScores, validate_scores
 
-__all__ = ["Trial", "load_trial", "trial_from_frame", "build_trial"]
+__all__ = ["Trial", "load_trial", "trial_from_frame", "build_trial", "numeric_or_as_is"]
 
 #: Columns that describe a subject rather than a visit (copied onto a made-up baseline row).
 SUBJECT_LEVEL = ("therapy_group", "antidepressant", "age", "sex")
@@ -175,10 +175,15 @@ class Trial:
                 f"{self.source}: only one arm ({self.arms[0]}) is in the data; a comparison needs two"
             )
 
-    def baseline_values(self, columns) -> pd.DataFrame:
+    def baseline_values(self, columns, numbers: bool = True) -> pd.DataFrame:
         """One row per subject (indexed by subject id): each column's value on the subject's
         baseline row, else its first non-missing value (covariates are measured at baseline);
-        ``baseline`` is the baseline score. What every covariate-adjusted analysis uses."""
+        ``baseline`` is the baseline score. What every covariate-adjusted analysis uses.
+
+        With ``numbers`` (the default) a column whose every value is a number enters as numbers
+        (a continuous covariate such as age), whatever the file format kept it as (a text file's
+        extra columns are read as text); other columns stay as written (factors). ``numbers=False``
+        keeps every value as written (subgroup levels)."""
         d = self.scores
         out = pd.DataFrame(index=pd.Index(pd.unique(d["subject_id"]), name="subject_id"))
         at_base = d["visit"] == self.baseline_visit
@@ -188,7 +193,8 @@ class Trial:
                 out[c] = self.baseline.reindex(out.index)
                 continue
             first = ordered.dropna(subset=[c]).drop_duplicates("subject_id")
-            out[c] = first.set_index("subject_id")[c].reindex(out.index)
+            values = first.set_index("subject_id")[c].reindex(out.index)
+            out[c] = numeric_or_as_is(values) if numbers else values
         return out
 
     def for_instrument(self, name: str) -> Trial:
@@ -534,3 +540,29 @@ def trial_from_frame(
 
 def _problem(message: str) -> Problem:
     return Problem("reference_arm", message, severity="warning")
+
+
+def numeric_or_as_is(values: pd.Series) -> pd.Series:
+    """``values`` as floats when every non-missing value is a finite number (``"51.5"``, ``7``),
+    else unchanged: a column of numbers read as text is a numeric covariate, as R's ``read.csv``
+    makes it; any other text keeps it a factor.
+
+    Examples
+    --------
+    >>> numeric_or_as_is(pd.Series(["51.5", "18", None])).tolist()
+    [51.5, 18.0, nan]
+    >>> numeric_or_as_is(pd.Series(["F", "M"])).tolist()
+    ['F', 'M']
+    """
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    present = values.dropna()
+    if present.empty:
+        return values
+    text = present.astype(str).str.strip()
+    got = pd.to_numeric(text, errors="coerce")
+    if got.isna().any() or not np.isfinite(got.to_numpy(dtype=float)).all():
+        return values
+    out = pd.Series(np.nan, index=values.index, name=values.name, dtype=float)
+    out[present.index] = got.to_numpy(dtype=float)
+    return out

@@ -104,10 +104,12 @@ def _both(fn, trial, table_names):
     return out
 
 
-def _subject_covariates(trial, columns) -> pd.DataFrame:
-    """One row per subject with a baseline: the covariates at baseline (``Trial.baseline_values``);
-    ``baseline`` is the baseline score."""
-    return trial.baseline_values(["baseline", *columns]).reindex(trial.baseline.index)
+def _subject_covariates(trial, columns, numbers: bool = True) -> pd.DataFrame:
+    """One row per subject with a baseline: the covariates at baseline (``Trial.baseline_values``:
+    a column of numbers enters as numbers unless ``numbers`` is false); ``baseline`` is the
+    baseline score."""
+    got = trial.baseline_values(["baseline", *columns], numbers=numbers)
+    return got.reindex(trial.baseline.index)
 
 
 def _with_covariates(frame: pd.DataFrame, trial, columns) -> pd.DataFrame:
@@ -119,13 +121,24 @@ def _with_covariates(frame: pd.DataFrame, trial, columns) -> pd.DataFrame:
     return merged
 
 
+_IMPUTED_AS = {"MAR": "missing at random", "JR": "jump to reference", "CR": "copy reference",
+               "CIR": "copy increments in reference", "LMCF": "last mean carried forward"}  # fmt: skip
+
+
 def _events_note(ep: Endpoint, events: pd.DataFrame, analysis: str) -> list[str]:
     if events.empty:
         return []
     notes = []
     kinds = events.groupby(["event", "strategy"], sort=False).size()
+    imputed = analysis in ("mi", "tipping-point")
     for (name, strategy), k in kinds.items():
-        if strategy == "treatment-policy":
+        if imputed and strategy != "treatment-policy":
+            how = {"hypothetical": "MAR"}.get(strategy, strategy)
+            notes.append(
+                f"{name} ({k} participants): strategy {strategy} - scores from the event's visit "
+                f"on are set missing and imputed under {how} ({_IMPUTED_AS[how]})."
+            )
+        elif strategy == "treatment-policy":
             notes.append(
                 f"{name} ({k} participants): treatment policy - scores after the event are used "
                 "as observed."
@@ -137,12 +150,12 @@ def _events_note(ep: Endpoint, events: pd.DataFrame, analysis: str) -> list[str]
                 "at random; a multiple-imputation analysis gives the estimate under "
                 f"{strategy}."
             )
-        elif strategy in REFERENCE_BASED and analysis != "mi":
+        elif strategy in REFERENCE_BASED:
             notes.append(
                 f"{name} ({k} participants): strategy {strategy}; scores from the event on are "
                 "left out of this single-visit analysis."
             )
-        elif analysis != "mi":
+        else:
             notes.append(
                 f"{name} ({k} participants): {strategy} strategy - scores from the event on are "
                 "left out (missing at random)."

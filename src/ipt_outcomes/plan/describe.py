@@ -64,9 +64,9 @@ def describe_endpoint(ep, trial) -> str:
         )
     elif ep.analysis == "adjusted-response":
         rule = "observed cases" if ep.missing == "observed" else f"{ep.missing} rule"
-        var = "Ge et al. 2011" if ep.variance == "ge" else "Ye et al. 2023"
+        variance = "Ge et al. 2011" if ep.variance == "ge" else "Ye et al. 2023"
         what += (" (logistic working model on arm" + "".join(f", {c}" for c in covs)
-                 + f"; {var} variance; {rule})")  # fmt: skip
+                 + f"; {variance} variance; {rule})")  # fmt: skip
     elif ep.analysis == "response":
         what += f" ({'observed cases' if ep.missing == 'observed' else ep.missing + ' rule'})"
     at = "" if ep.analysis == "lmm" else f" at {_visits(trial, ep.visits)}"

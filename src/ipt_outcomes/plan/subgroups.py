@@ -39,7 +39,7 @@ INTERACTION_COLUMNS = ["subgroup", "visit", "num_df", "den_df", "f", "p", "test"
 def _levels(trial, column: str) -> pd.Series:
     from .analyses import _subject_covariates
 
-    lev = _subject_covariates(trial, [column])[column]
+    lev = _subject_covariates(trial, [column], numbers=False)[column]  # levels as written
     if lev.isna().any():
         missing = list(lev.index[lev.isna()][:5])
         raise IptOutcomesError(

@@ -131,7 +131,17 @@ def _smd(x1, x2, binary=False):
     return (np.mean(x1) - np.mean(x2)) / s if s > 0 else np.nan
 
 
-def _baseline(trial: Trial):
+def _plan_columns(plan) -> list[str]:
+    """The data columns the plan adjusts for or splits by (covariates, strata, subgroups), in plan
+    order: the baseline table describes them."""
+    cols = []
+    for ep in plan.endpoints:
+        cols += [c for c in (*ep.covariates, *ep.strata) if c != "baseline"]
+    cols += [g.column for g in plan.subgroups]
+    return list(dict.fromkeys(cols))
+
+
+def _baseline(trial: Trial, extra=()):
     d = trial.scores
     base = d[d["visit"] == trial.baseline_visit].drop_duplicates("subject_id")
     arms = list(trial.arms)
@@ -139,8 +149,28 @@ def _baseline(trial: Trial):
     specs = [(trial.instrument.name, "score", "mean")]
     if "age" in base:
         specs.append(("Age, years", "age", "mean"))
+    known = {"age", "antidepressant", "cgi_s", "sofas", "score", "arm", "subject_id"}
     if "sex" in base:
-        specs.append(("Women", "sex", "female"))
+        sexes = set(base["sex"].dropna().astype(str).str.strip().str.lower())
+        if sexes <= {"female", "male"}:
+            specs.append(("Women", "sex", "female"))
+            known.add("sex")
+    # the plan's covariates, strata and subgroup columns (and a sex column not written
+    # female/male): numbers as mean (SD), anything else as n (%) per level, as written
+    values = trial.baseline_values([c for c in extra if c not in known and c in base])
+    if "sex" in base and "sex" not in known and "sex" not in values:
+        values = values.join(trial.baseline_values(["sex"]))
+    base = base.drop(columns=[c for c in values.columns if c in base]).merge(
+        values, left_on="subject_id", right_index=True, how="left"
+    )
+    for col in values.columns:
+        if pd.api.types.is_numeric_dtype(values[col]):
+            specs.append((col, col, "mean"))
+            continue
+        for level in sorted(values[col].dropna().astype(str).unique()):
+            name = f"{col}: {level}"
+            base[name] = np.where(base[col].isna(), np.nan, (base[col].astype(str) == level) * 1.0)
+            specs.append((name, name, "one"))
     if "antidepressant" in base:
         specs.append(("Antidepressant use", "antidepressant", "one"))
     if "cgi_s" in base:
@@ -477,12 +507,18 @@ def _estimand_rows(results) -> list[dict]:
     rows = []
     for est in plan.estimands:
         eps = [e for e in plan.endpoints if e.estimand == est.id]
-        if not eps:
-            continue
+        tags = {e.id: f"{ROLE_LABELS[e.role].lower()} {e.id}" for e in eps}
+        if not eps:  # an estimand that only sensitivity analyses target
+            sens = [x for x in plan.sensitivity if x.estimand == est.id]
+            if not sens:
+                continue
+            eps = list({x.endpoint: plan.endpoint(x.endpoint) for x in sens}.values())
+            tags = {e.id: "; ".join(f"sensitivity analysis {x.id} of {e.id}" for x in sens
+                                    if x.endpoint == e.id) for e in eps}  # fmt: skip
         pops = list(dict.fromkeys(e.population for e in eps))
         variables = "; ".join(
             f"{_variable_text(e, trial)} at {_join([trial.visit_label(v) for v in e.visits])} "
-            f"({ROLE_LABELS[e.role].lower()} {e.id})"
+            f"({tags[e.id]})"
             if e.analysis != "lmm" else f"{_variable_text(e, trial)} over time ({e.id})"
             for e in eps
         )  # fmt: skip
@@ -654,7 +690,7 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
         reason = f"{flow_pop.flag} not Y" if flow_pop.flag else why.get(flow_pop.rule, "")
         flow = (members(trial, flow_pop), f"Analysed ({flow_pop.display})", reason)
     t["consort"], t["consort_enrolment"], t["consort_lost"] = _consort(trial, *flow)
-    t["baseline_table"], t["baseline_smd"] = _baseline(trial)
+    t["baseline_table"], t["baseline_smd"] = _baseline(trial, _plan_columns(results.plan))
     t["missingness"] = _missingness(trial)
     t["descriptive_scores"] = descriptive_by_visit(trial, "score")
     t["descriptive_change"] = descriptive_by_visit(trial, "change")

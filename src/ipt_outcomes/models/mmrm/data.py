@@ -58,7 +58,12 @@ def mmrm_data(trial, covariates=()) -> pd.DataFrame:
     cols = ["subject_id", "arm", "visit", "change", "baseline", *covariates]
     if "time" in d.columns:
         cols.append("time")
-    return d[cols].dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
+    from ...data.trial import numeric_or_as_is
+
+    out = d[cols].dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
+    for c in covariates:  # a column of numbers read as text (age) is a numeric covariate
+        out[c] = numeric_or_as_is(out[c])
+    return out
 
 
 def default_formula(covariates=(), covariance: str = "us", group_by_arm: bool = False) -> str:

@@ -386,6 +386,12 @@ def mmrm(
         reference = reference or data.reference
         arms = list(data.arms)
         frame = data.derived[data.derived["score"].notna()].reset_index(drop=True)
+        from ...data.trial import numeric_or_as_is
+
+        structure = {"subject_id", "arm", "visit", "visit_label", "therapy_group"}
+        for c in frame.columns:  # a column of numbers read as text (AGE) is a number, as in R
+            if c not in structure:
+                frame[c] = numeric_or_as_is(frame[c])
         if "subject" not in frame.columns:
             frame = frame.assign(subject=frame["subject_id"])
     prep = _prepare(formula, frame, reference=reference, arm=arm, arms=arms, visit=visit,
