@@ -55,8 +55,14 @@ def main(out: Path) -> pd.DataFrame:
     for i in range(n):
         sid = f"ACC2-{101 + i:04d}"
         eff = 1.0 if arm[i] == "IPT + TAU" else 0.0
-        common = {"STUDYID": "ACC2", "USUBJID": sid, "TRT01P": arm[i],
-                  "TRT01PN": 1 if eff else 2, "AGE": int(age[i]), "SEX": sex[i]}
+        common = {
+            "STUDYID": "ACC2",
+            "USUBJID": sid,
+            "TRT01P": arm[i],
+            "TRT01PN": 1 if eff else 2,
+            "AGE": int(age[i]),
+            "SEX": sex[i],
+        }
         for param, lab in (("WHO5PCT", "WHO-5 percentage score"), ("HAMDTOT", "HAM-D 17 total")):
             scores = []
             for k, w in enumerate(WEEKS):
@@ -73,21 +79,52 @@ def main(out: Path) -> pd.DataFrame:
                         y = base_w[i]
                 scores.append(y)
             # screening record (not analysed, not in the schedule)
-            rows.append({**common, "PARAMCD": param, "PARAM": lab, "AVISIT": "SCREENING",
-                         "AVISITN": -1, "ADY": -7,
-                         "AVAL": scores[0] + (rng.integers(-2, 3) if param == "HAMDTOT" else 4),
-                         "ABLFL": "", "ANL01FL": "", "DTYPE": ""})
-            for k, (v, w) in enumerate(zip(VISITS, WEEKS)):
+            rows.append(
+                {
+                    **common,
+                    "PARAMCD": param,
+                    "PARAM": lab,
+                    "AVISIT": "SCREENING",
+                    "AVISITN": -1,
+                    "ADY": -7,
+                    "AVAL": scores[0] + (rng.integers(-2, 3) if param == "HAMDTOT" else 4),
+                    "ABLFL": "",
+                    "ANL01FL": "",
+                    "DTYPE": "",
+                }
+            )
+            for k, (v, w) in enumerate(zip(VISITS, WEEKS, strict=True)):
                 if k > last[i]:
                     # LOCF-derived record (ANL01FL = "N": not analysed)
-                    rows.append({**common, "PARAMCD": param, "PARAM": lab, "AVISIT": v,
-                                 "AVISITN": w, "ADY": 7 * w + 1, "AVAL": scores[last[i]],
-                                 "ABLFL": "", "ANL01FL": "N", "DTYPE": "LOCF"})
+                    rows.append(
+                        {
+                            **common,
+                            "PARAMCD": param,
+                            "PARAM": lab,
+                            "AVISIT": v,
+                            "AVISITN": w,
+                            "ADY": 7 * w + 1,
+                            "AVAL": scores[last[i]],
+                            "ABLFL": "",
+                            "ANL01FL": "N",
+                            "DTYPE": "LOCF",
+                        }
+                    )
                     continue
-                rows.append({**common, "PARAMCD": param, "PARAM": lab, "AVISIT": v,
-                             "AVISITN": w, "ADY": 7 * w + 1 + int(rng.integers(-3, 4)) * (k > 0),
-                             "AVAL": scores[k], "ABLFL": "Y" if k == 0 else "",
-                             "ANL01FL": "Y", "DTYPE": ""})
+                rows.append(
+                    {
+                        **common,
+                        "PARAMCD": param,
+                        "PARAM": lab,
+                        "AVISIT": v,
+                        "AVISITN": w,
+                        "ADY": 7 * w + 1 + int(rng.integers(-3, 4)) * (k > 0),
+                        "AVAL": scores[k],
+                        "ABLFL": "Y" if k == 0 else "",
+                        "ANL01FL": "Y",
+                        "DTYPE": "",
+                    }
+                )
     d = pd.DataFrame(rows)
     post = d.index[(d.AVISIT != "BASELINE") & (d.AVISIT != "SCREENING") & (d.ANL01FL == "Y")]
     # intermittent gaps: AVAL empty on an analysed row
@@ -99,7 +136,7 @@ def main(out: Path) -> pd.DataFrame:
         d.loc[j, "ADY"] = d.loc[j, "ADY"] + 15
     # no flagged baseline for two subjects (HAM-D for one, both instruments for the other)
     for sid, params in (("ACC2-0107", ["HAMDTOT"]), ("ACC2-0133", ["HAMDTOT", "WHO5PCT"])):
-        m = (d.USUBJID == sid) & d.PARAMCD.isin(params) & (d.AVISIT == "BASELINE")
+        m = d.USUBJID.eq(sid) & d.PARAMCD.isin(params) & (d.AVISIT == "BASELINE")
         d.loc[m, "AVAL"] = np.nan
         d.loc[m, "ABLFL"] = ""
     extra = []
@@ -107,8 +144,7 @@ def main(out: Path) -> pd.DataFrame:
     # repeated assessments at a scheduled visit (another value, flagged N)
     for j in rng.choice(analysed.index[analysed.AVISIT != "BASELINE"], 8, replace=False):
         r = d.loc[j].copy()
-        r["AVAL"] = (min(r["AVAL"] + 6, 52) if r["PARAMCD"] == "HAMDTOT"
-                     else max(r["AVAL"] - 20, 0))
+        r["AVAL"] = min(r["AVAL"] + 6, 52) if r["PARAMCD"] == "HAMDTOT" else max(r["AVAL"] - 20, 0)
         r["ANL01FL"], r["ADY"] = "N", r["ADY"] + 2
         extra.append(r)
     # repeated baseline assessment (not the baseline record)
@@ -127,14 +163,34 @@ def main(out: Path) -> pd.DataFrame:
     d = pd.concat([d, pd.DataFrame(extra)], ignore_index=True)
     # ADaM's own BASE and CHG (from the flagged baseline; unmapped, must be ignored)
     b = d[d.ABLFL == "Y"].set_index(["USUBJID", "PARAMCD"]).AVAL
-    d["BASE"] = [b.get((s, p), np.nan) for s, p in zip(d.USUBJID, d.PARAMCD)]
+    d["BASE"] = [b.get((s, p), np.nan) for s, p in zip(d.USUBJID, d.PARAMCD, strict=True)]
     d["CHG"] = np.where(d.AVISITN > 0, d.AVAL - d.BASE, np.nan)
     d["CHG"] = d["CHG"].where(d.AVISITN != 99)
     vis_order = {v: k for k, v in enumerate(["SCREENING", *VISITS, "UNSCHEDULED"])}
-    d = d.assign(_v=d.AVISIT.map(vis_order)).sort_values(
-        ["USUBJID", "PARAMCD", "_v", "ADY"], kind="stable").drop(columns="_v")
-    cols = ["STUDYID", "USUBJID", "TRT01P", "TRT01PN", "PARAMCD", "PARAM", "AVISIT", "AVISITN",
-            "ADY", "AVAL", "BASE", "CHG", "ABLFL", "ANL01FL", "DTYPE", "AGE", "SEX"]
+    d = (
+        d.assign(_v=d.AVISIT.map(vis_order))
+        .sort_values(["USUBJID", "PARAMCD", "_v", "ADY"], kind="stable")
+        .drop(columns="_v")
+    )
+    cols = [
+        "STUDYID",
+        "USUBJID",
+        "TRT01P",
+        "TRT01PN",
+        "PARAMCD",
+        "PARAM",
+        "AVISIT",
+        "AVISITN",
+        "ADY",
+        "AVAL",
+        "BASE",
+        "CHG",
+        "ABLFL",
+        "ANL01FL",
+        "DTYPE",
+        "AGE",
+        "SEX",
+    ]
     d = d[cols]
     for c in ("AVAL", "BASE", "CHG"):
         d[c] = d[c].astype("Int64")
