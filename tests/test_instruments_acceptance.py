@@ -1,6 +1,6 @@
 """Acceptance check of issue 24 on a trial the project had not seen.
 
-The trial: tests/reference/instruments_acceptance/ - acc2.csv (make_data.py, seeded), a two-arm
+The trial: tests/reference/instruments_acceptance/ - acc2.csv (make_acc2_data.py, seeded), a two-arm
 trial in ADaM BDS shape with PARAMCD WHO5PCT (WHO-5 percentage score 0-100, higher is better,
 listed first in the design) and HAMDTOT (HAM-D 17, 0-52, lower is better), text visit codes
 (AVISIT), the baseline record flagged ABLFL, and ANL01FL = "N" on rows that must be left out:
@@ -363,3 +363,38 @@ def test_a_1000_subject_trial_with_continuous_scores_runs_through_every_command(
     code, _, err = cli("report", "--data", data, "--design", toml, "--out", tmp_path / "report")
     assert code == 0 and "internal error" not in err, err
     assert (tmp_path / "report" / "report.html").stat().st_size > 0
+
+
+def test_design_writes_a_starter_for_the_file_whatever_direction_it_guesses(tmp_path):
+    """Regression: `design` refused acc2.csv ("baseline score is 0, so percent improvement from
+    baseline is undefined") because it read the WHO-5 rows, whose direction it cannot infer,
+    as lower-is-better. It writes the starter and says what the direction would change; the
+    user's direction then makes the file valid."""
+    toml = tmp_path / "acc2.toml"
+    code, _, err = cli("design", DATA, "--out", toml)
+    assert code == 0, err
+    assert "internal error" not in err
+    assert "WHO5PCT: 2 subjects (ACC2-0120, ACC2-0230) have a baseline of 0" in err
+    assert "set higher_is_better = true" in err
+    text = toml.read_text()
+    assert 'param = "WHO5PCT"' in text and 'param = "HAMDTOT"' in text
+    code, out, err = cli("validate", DATA, "--design", toml, "--instrument", "WHO5PCT")
+    assert code == 1 and "baseline score is 0" in out + err  # lower is better, as written
+    who5 = text.split('name = "WHO5PCT"')[1].split("[columns]")[0]
+    fixed = who5.replace("higher_is_better = false", "higher_is_better = true #").replace(
+        "max = 96", "max = 100 #").replace("remission_max = 0", "remission_min = 52 #")  # fmt: skip
+    toml.write_text(text.replace(who5, fixed))
+    code, out, err = cli("validate", DATA, "--design", toml, "--instrument", "WHO5PCT")
+    assert code == 0, err
+    assert "higher is better" in out
+
+
+def test_design_still_refuses_a_file_with_other_problems(tmp_path):
+    d = raw()
+    d.loc[d.index[5], "TRT01P"] = "Usual care" if d.loc[d.index[5], "TRT01P"] != "Usual care" \
+        else "IPT + TAU"  # fmt: skip
+    bad = tmp_path / "bad.csv"
+    d.to_csv(bad, index=False)
+    code, _, err = cli("design", bad, "--out", tmp_path / "bad.toml")
+    assert code == 1 and "internal error" not in err
+    assert not (tmp_path / "bad.toml").exists()

@@ -1,4 +1,4 @@
-# Independent R reference for the issue 24 acceptance trial acc2.csv (make_data.py), described
+# Independent R reference for the issue 24 acceptance trial acc2.csv (make_acc2_data.py), described
 # by acc2.toml. Run here: Rscript make_reference.R   (sessionInfo.txt)
 # Computed from the raw CSV with the design written out below:
 #   rows analysed = ANL01FL == "Y" (DTYPE = LOCF, UNSCHEDULED, repeated, out-of-window and

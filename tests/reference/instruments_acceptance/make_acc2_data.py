@@ -1,6 +1,6 @@
 """Make acc2.csv: a two-arm ADaM BDS trial with two instruments (issue 24 acceptance check).
 
-Run: python make_data.py   (seeded; same bytes every run)
+Run: python make_acc2_data.py   (seeded; same bytes every run)
 
 PARAMCD "WHO5PCT" (WHO-5 percentage score 0-100 in steps of 4, higher is better; listed FIRST in
 the design so it is the default instrument) and "HAMDTOT" (HAM-D 17, 0-52, lower is better).
