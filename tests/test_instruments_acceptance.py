@@ -250,7 +250,9 @@ def test_remission_is_defined_in_each_instruments_direction_wherever_the_plan_na
     assert remission_variable("HAM-D 17", trial) == "remission (HAM-D 17 of 7 or less)"
     code, out, err = cli("plan", DATA, "--design", PLAN)
     assert code == 0, err
-    assert "who5-remission (secondary): remission (WHO-5 of 52 or more) at Week 16" in out
+    assert (
+        "who5-remission (secondary): remission (WHO-5 of 52 or more) at Week 16: rates and" in out
+    )
 
 
 def test_the_waterfall_of_the_higher_is_better_instrument_rises_with_improvement(who5_report):

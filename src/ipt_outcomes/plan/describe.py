@@ -65,6 +65,8 @@ def describe_endpoint(ep, trial) -> str:
     if ep.variable == "remission":
         var = remission_variable(inst, trial)
     what = ANALYSIS_NAMES[ep.analysis]
+    if ep.analysis == "response" and ep.variable != "response":  # remission, reliable change
+        what = "rates and unadjusted comparisons"
     covs = [c for c in ep.covariates]
     if ep.analysis == "mmrm":
         adj = ["visit", "arm by visit", "baseline by visit"] + [c for c in covs if c != "baseline"]
