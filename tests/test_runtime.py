@@ -135,3 +135,33 @@ def test_jackknife_sums_from_the_full_data_equal_each_samples_own_sums(group_by_
         want = R._evaluate_batch(r, dense, theta[members], members)
         for a, b in zip(got, want, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+def _nested(kind):
+    """Work that itself asks for processes, as the multiple imputations' resampled refits do
+    when the report runs them in a child beside its other analyses."""
+    from ipt_outcomes.runtime import side_by_side
+
+    tasks = [(11, k) for k in range(4)]
+    if kind == "fork":
+        return run_chunks(_square_after, tasks, workers=2, fork=True)
+    if kind == "pool":
+        return run_chunks(_square_after, tasks, workers=2)
+    if kind == "timed":  # the adaptive mode judging the rest too slow for one process
+        return run_chunks(_square_after, tasks, workers=None, quick=0.0, fork=True)
+    if kind == "background":
+        return [Background(_square_after, t).result() for t in tasks]
+    return side_by_side(_square_after, tasks)
+
+
+def test_work_in_a_child_that_asks_for_processes_runs_in_that_child():
+    """Regression (issue 24 acceptance, a 1000-subject report): the plan's multiple imputations
+    ran in the daemonic child of side_by_side, their jackknife asked for forked workers and the
+    report stopped with "internal error (AssertionError: daemonic processes are not allowed to
+    have children)", depending on which process took the task. The same numbers, computed in
+    the child."""
+    from ipt_outcomes.runtime import side_by_side
+
+    expected = [_square_after((11, k)) for k in range(4)]
+    kinds = ["fork", "pool", "timed", "background", "side_by_side"]
+    assert side_by_side(_nested, kinds) == [expected] * len(kinds)

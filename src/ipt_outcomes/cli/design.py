@@ -77,15 +77,47 @@ def run(args) -> int:
         # the data must hold up under the design written for them: a subject in two arms, a
         # duplicated visit or a bad cell is said now, by row, subject and column
         design = parse_design(tomllib.loads(text), source=str(args.out))
+        notes = []
         for name in design.instrument_names:
             chosen = design.with_instrument(name)
-            validate_scores(raw, chosen, chosen.columns)  # raises with every problem found
+            try:
+                validate_scores(raw, chosen, chosen.columns)  # raises with every problem found
+            except DataValidationError as err:
+                notes.append(_best_end_note(err, chosen.instrument))  # else raised again
     except DataValidationError as err:
         raise explain_sheet(err, args.file, args) from None
     with atomic_write(args.out, inputs=inputs) as fh:
         fh.write(text)
+    for note in notes:
+        print(f"ipt-outcomes: {args.file}: note: {note}", file=sys.stderr)
     names = ", ".join(design.instrument_names)
     print(f"Wrote {args.out} ({names}): check every value (especially times, unit, the "
           "direction of each instrument and the suggested thresholds), then use it with "
           f"--design {args.out}", file=sys.stderr)  # fmt: skip
     return 0
+
+
+#: problems that only the instrument's direction (which `design` cannot infer) makes problems
+_BEST_END = frozenset({"baseline_zero", "baseline_at_best_end"})
+
+
+def _best_end_note(err, instrument) -> str:
+    """What to tell the user when the only problems of the written design are baselines at the
+    best end of the scale under its guessed direction (a WHO-5 baseline of 0 read as if lower
+    were better): the file is written and the direction is theirs to set. Any other problem is
+    raised again."""
+    if any(p.rule not in _BEST_END for p in err.problems if p.severity == "error"):
+        raise err
+    subjects = sorted({str(p.subject) for p in err.problems if p.rule in _BEST_END})
+    shown = ", ".join(subjects[:5]) + (
+        f" and {len(subjects) - 5} more" if len(subjects) > 5 else ""
+    )
+    direction = "higher" if instrument.higher_is_better else "lower"
+    other = "false" if instrument.higher_is_better else "true"
+    return (
+        f"{instrument.name}: {len(subjects)} subject{'s' if len(subjects) > 1 else ''} "
+        f"({shown}) {'have' if len(subjects) > 1 else 'has'} a baseline of "
+        f"{instrument.best:g}, the best end of the scale if {direction} is better (percent "
+        f"improvement undefined): set higher_is_better = {other} if that is the scale's "
+        "direction, else correct those scores before analysing"
+    )

@@ -10,7 +10,7 @@ from ..data.analysis_plan import REFERENCE_BASED, AnalysisPlan
 from .analyses import ANALYSIS_NAMES
 
 __all__ = ["describe_endpoint", "describe_sensitivity", "describe_plan", "STRATEGY_TEXT",
-           "hypotheses_text", "multiplicity_text"]  # fmt: skip
+           "hypotheses_text", "multiplicity_text", "remission_variable"]  # fmt: skip
 
 STRATEGY_TEXT = {
     "treatment-policy": "treatment policy (scores after the event used as observed)",
@@ -44,12 +44,29 @@ def _visits(trial, visits) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def remission_variable(inst: str, trial) -> str:
+    """``"remission (WHO-5 of 52 or more)"``: the remission of the design's instrument called
+    ``inst``, with its threshold in the instrument's direction (``"remission on X"`` when the
+    instrument defines none)."""
+    from ..exceptions import DesignError
+
+    try:
+        text = trial.design.find_instrument(inst).remission_text
+    except DesignError:
+        text = ""
+    return f"remission ({text})" if text else VARIABLE_TEXT["remission"].format(inst=inst)
+
+
 def describe_endpoint(ep, trial) -> str:
     """One sentence: variable, visits, analysis with its covariates."""
     inst = ep.instrument or trial.instrument.name
     pct = f"{100 * trial.instrument.response_improvement:g}"
     var = VARIABLE_TEXT[ep.variable].format(inst=inst, pct=pct)
+    if ep.variable == "remission":
+        var = remission_variable(inst, trial)
     what = ANALYSIS_NAMES[ep.analysis]
+    if ep.analysis == "response" and ep.variable != "response":  # remission, reliable change
+        what = "rates and unadjusted comparisons"
     covs = [c for c in ep.covariates]
     if ep.analysis == "mmrm":
         adj = ["visit", "arm by visit", "baseline by visit"] + [c for c in covs if c != "baseline"]

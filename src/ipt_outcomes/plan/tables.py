@@ -35,6 +35,7 @@ from .describe import (
     describe_sensitivity,
     graph_text,
     multiplicity_text,
+    remission_variable,
 )
 
 __all__ = ["report_tables", "load_published", "RULE_LABELS", "table_name"]
@@ -366,13 +367,17 @@ def _missingness(trial: Trial) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _waterfall(derived: pd.DataFrame, visit: float) -> pd.DataFrame:
+def _waterfall(derived: pd.DataFrame, visit: float, higher_is_better: bool = False) -> pd.DataFrame:
+    """Percent change at ``visit`` with the sign of the change in score (negative = the scores
+    fell): 100 times the percent improvement, negated when lower is better, as it is when higher
+    is better (of the room to improve); sorted from worsening to improvement within arm."""
     w = derived[(derived["visit"] == visit) & derived["score"].notna()]
+    sign = 100 if higher_is_better else -100
     out = pd.DataFrame({"subject_id": w["subject_id"], "arm": w["arm"], "visit": visit,
-                        "percent_change": -100 * w["pct_improvement"].astype(float),
+                        "percent_change": sign * w["pct_improvement"].astype(float) + 0.0,
                         "responder": w["responder"].astype(bool)})  # fmt: skip
     return out.sort_values(
-        ["arm", "percent_change", "subject_id"], ascending=[True, False, True]
+        ["arm", "percent_change", "subject_id"], ascending=[True, higher_is_better, True]
     ).reset_index(drop=True)
 
 
@@ -492,9 +497,7 @@ def _variable_text(ep, trial) -> str:
         "score": f"{inst} score",
         "response": f"response ({100 * trial.instrument.response_improvement:g}% improvement "
         f"in {inst})",
-        "remission": f"remission ({trial.instrument.remission_text})"
-        if ep.instrument in (None, trial.instrument.name)
-        else f"remission on {inst}",
+        "remission": remission_variable(inst, trial),
         "reliable-change": f"reliable and clinically significant change on {inst}",
     }[ep.variable]
 
@@ -694,7 +697,9 @@ def report_tables(results, *, published: pd.DataFrame | None = None) -> dict[str
     t["missingness"] = _missingness(trial)
     t["descriptive_scores"] = descriptive_by_visit(trial, "score")
     t["descriptive_change"] = descriptive_by_visit(trial, "change")
-    t["waterfall"] = _waterfall(trial.derived, trial.key_visits[-1])
+    t["waterfall"] = _waterfall(
+        trial.derived, trial.key_visits[-1], trial.instrument.higher_is_better
+    )
     t["dropouts"] = _dropouts(trial)
     t.update(_plan_tables(results))
     t.update(_analysis_tables(results))

@@ -741,7 +741,11 @@ def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels,
     when = lab.vlabel(d["visit"].iloc[0]) if len(d) else ""
     n_arms = d["arm"].nunique()
     rows = 1 if n_arms <= 3 else 2
-    lim = (min(d["percent_change"].min(), -100), max(d["percent_change"].max(), 0))
+    # percent_change has the sign of the change in score: improvement is down when lower is
+    # better, up (of the room to improve) when higher is better
+    up = lab.higher_is_better
+    lim = ((min(d["percent_change"].min(), 0), max(d["percent_change"].max(), 100)) if up
+           else (min(d["percent_change"].min(), -100), max(d["percent_change"].max(), 0)))  # fmt: skip
     breaks = nice_breaks(lim)
     many = len(d) and d.groupby("arm", observed=True).size().max() > bars_max
     if many:  # each bar's top edge, from rank - 0.45 to rank + 0.45, as one outline per group
@@ -755,7 +759,8 @@ def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels,
     return (
         ggplot(d, aes("rank", "percent_change", fill="arm", alpha="status"))
         + bars
-        + geom_hline(yintercept=-lab.response_percent, linetype="dashed", color="#333333")
+        + geom_hline(yintercept=lab.response_percent * (1 if up else -1), linetype="dashed",
+                     color="#333333")
         + facet_wrap("~arm", scales="free_x", **_facets(n_arms))
         + scale_fill_manual(values=lab.palette(), guide=None)
         + scale_alpha_manual(values={"responder": 1.0, "non-responder": 0.3},
@@ -763,7 +768,9 @@ def waterfall_plot(waterfall: pd.DataFrame, lab: FigureLabels,
         + guides(alpha=guide_legend(override_aes={"fill": "#000000"}))
         + labs(alpha="")
         + scale_y_continuous(breaks=breaks, labels=number_labels(breaks))
-        + labs(x=f"Participants, sorted by change at {when}", y="Change from baseline (%)")
+        + labs(x=f"Participants, sorted by change at {when}",
+               y="Change (% of room to improve)" if up
+               else "Change from baseline (%)")
         + house_theme()
         + theme(axis_text_x=element_blank(), panel_grid_major_x=element_blank(),
                 figure_size=(WIDTH, 3.4 * rows + 1.0))

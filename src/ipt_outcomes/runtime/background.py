@@ -19,12 +19,23 @@ __all__ = ["Background", "side_by_side"]
 _UNSET = object()
 
 
+def _may_have_children() -> bool:
+    """Whether this process may start processes: not without ``fork`` or with one core, and
+    never in a daemonic child (a report stage already running in a child of the report: the
+    multiple imputations' resampled refits are then computed in that child, not below it)."""
+    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        return False
+    import multiprocessing as mp
+
+    return not mp.current_process().daemon
+
+
 class Background:
     """``fn(*args)`` computed while the caller goes on; :meth:`result` waits for it."""
 
     def __init__(self, fn: Callable[..., Any], *args: Any):
         self._value: Any = _UNSET
-        if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        if not _may_have_children():
             self._value = fn(*args)
             return
         import multiprocessing as mp
@@ -75,8 +86,8 @@ def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> l
     balances itself whatever each item costs (figures, the analyses of a plan, chunks of
     samples); the results come back in item order and are the same as in one process (``fn``
     must not depend on which process runs it: each item carries its own seed). ``processes``
-    counts this one (default 2; at most one per core). Without ``fork``, with one core, or for a
-    single item, everything runs here. An exception raised by ``fn`` in any process is raised
+    counts this one (default 2; at most one per core). Without ``fork``, with one core, for a
+    single item, or in a daemonic child (one of these side by side), everything runs here. An exception raised by ``fn`` in any process is raised
     here, and the other children are stopped.
 
     Examples
@@ -86,7 +97,7 @@ def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> l
     """
     items = list(items)
     processes = min(processes, os.cpu_count() or 1, len(items))
-    if processes < 2 or not hasattr(os, "fork"):
+    if processes < 2 or not _may_have_children():
         return [fn(x) for x in items]
     import multiprocessing as mp
 
