@@ -90,8 +90,12 @@ def run_chunks(
     if executor is not None:
         with _bar(len(tasks), desc, progress) as bar:
             return _on_pool(executor, func, tasks, bar)
+    from .background import may_start_processes
+
     cores = os.cpu_count() or 1
     n_workers = min(workers or cores, len(tasks))
+    if not may_start_processes():  # e.g. a report stage in a daemonic child: no children
+        n_workers = 1
     first = []
     if workers is None and quick is not None and n_workers > 1:
         t0 = time.perf_counter()
