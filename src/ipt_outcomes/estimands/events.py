@@ -86,6 +86,7 @@ def read_events(path, trial, strategy: str | None = None) -> pd.DataFrame:
     subjects = {str(s) for s in trial.baseline.index}
     everyone = {str(s) for s in trial.scores["subject_id"].unique()}
     post = list(trial.post_visits)
+    design = trial.design
     problems, rows, seen = [], [], {}
     for pos, r in enumerate(raw.itertuples(index=False)):
         row = f"row {pos + 2}"
@@ -111,19 +112,26 @@ def read_events(path, trial, strategy: str | None = None) -> pd.DataFrame:
         else:
             seen[subj] = row
         try:
-            visit = float(visit_text)
-            if not np.isfinite(visit):
-                raise ValueError
-        except ValueError:
-            problems.append(_problem(f"visit {visit_text!r} is not a number" if visit_text
-                                     else "visit is empty", column="visit", **here))  # fmt: skip
+            if not visit_text:
+                raise ValueError("visit is empty")
+            if design.visit_codes:  # written as the score file writes visits ("WEEK 4")
+                visit = float(design.visit_value(visit_text))
+            else:
+                visit = float(visit_text)
+                if not np.isfinite(visit):
+                    raise ValueError(f"visit {visit_text!r} is not a number")
+        except ValueError as exc:
+            message = str(exc) if design.visit_codes or not visit_text else (
+                f"visit {visit_text!r} is not a number")  # fmt: skip
+            problems.append(_problem(message, column="visit", **here))
             bad = True
             visit = np.nan
         else:
             if visit not in post:
                 problems.append(_problem(
-                    f"visit {visit:g} is not a post-baseline visit of the trial "
-                    f"({', '.join(f'{v:g}' for v in post)})", column="visit", **here))  # fmt: skip
+                    f"visit {design.visit_text(visit)} is not a post-baseline visit of the "
+                    f"trial ({', '.join(design.visit_text(v) for v in post)})",
+                    column="visit", **here))  # fmt: skip
                 bad = True
         code = strat.upper()
         if code not in MI_STRATEGIES:
