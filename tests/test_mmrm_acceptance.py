@@ -1,8 +1,8 @@
 """Acceptance check of the MMRM's options (issue 26) on a trial made for it, against R mmrm.
 
 References: tests/reference/mmrm_acceptance/ (README.md there): R mmrm 0.3.18 built from source
-and emmeans on ``trial.csv`` (make_data.py, seeded: 336 subjects, three arms whose names have
-spaces and a non-ASCII letter, the reference arm last, non-default columns mapped by
+and emmeans on ``trial.csv`` (make_acceptance_data.py, seeded: 336 subjects, three arms whose
+names have spaces and a non-ASCII letter, the reference arm last, non-default columns mapped by
 ``trial.toml``, visits at uneven weeks 2-24, dropout and gaps, a numeric and a factor covariate,
 row weights). Every case runs as a user runs it: the command line (``mmrm --vcov --df
 --covariance --weights --covariate --method``) or the formula interface

@@ -1,4 +1,4 @@
-# R mmrm references for the MMRM acceptance check (issue 26) on trial.csv (make_data.py).
+# R mmrm references for the MMRM acceptance check (issue 26) on trial.csv (make_acceptance_data.py).
 # Run in this folder: Rscript make_reference.R robust & Rscript make_reference.R rest
 # (two parts that may run side by side; R, mmrm 0.3.18 built from source, emmeans; versions in
 # sessionInfo.txt). Writes reference_<part>.csv: one row per LS mean, contrast, Type III test and

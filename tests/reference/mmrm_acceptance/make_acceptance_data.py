@@ -5,7 +5,7 @@
 0 (baseline), 2, 4, 8, 12, 16, 24 at uneven week times; monotone dropout and intermittent gaps
 (some subjects with one post-baseline score); a continuous covariate ``x``, a three-level
 factor ``region``; row weights ``w``. numpy only. Run from this folder:
-``../../../.venv/bin/python make_data.py``.
+``../../../.venv/bin/python make_acceptance_data.py``.
 """
 
 from __future__ import annotations
