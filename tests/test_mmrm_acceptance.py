@@ -206,3 +206,32 @@ def test_a_numeric_column_read_as_text_is_a_slope_in_every_model():
     b = fit_ancova(last.assign(x=last["x"].astype(float)), "change", **kw)
     assert a["model"]["names"] == b["model"]["names"] and len(a["model"]["names"]) == 5
     pd.testing.assert_frame_equal(a["contrasts"], b["contrasts"], rtol=1e-10)
+
+
+def test_a_blank_or_na_numeric_covariate_leaves_its_rows_out_as_in_r(run_cli, tmp_path):
+    """Blank and ``NA`` cells of a numeric covariate are missing (R's read.csv): those rows are
+    left out of the MMRM and the ANCOVA, the same fit as without those subjects."""
+    from ipt_outcomes.models.ancova import fit_ancova
+
+    raw = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    gone = ["P0101", "P0102", "P0103"]
+    holes = raw.copy()
+    holes.loc[holes["pid"].isin(gone[:2]), "x"] = ""
+    holes.loc[holes["pid"] == gone[2], "x"] = "NA"
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    raw[~raw["pid"].isin(gone)].to_csv(tmp_path / "fewer.csv", index=False)
+    fits = {}
+    for name in ("holes", "fewer"):
+        code, _, err = run_cli("mmrm", tmp_path / f"{name}.csv", "--design", DESIGN,
+                               "--covariate", "x", "--out", tmp_path / name)  # fmt: skip
+        assert code == 0, err
+        fits[name] = pd.read_csv(tmp_path / name / "mmrm_contrasts.csv")
+        fit = pd.read_csv(tmp_path / name / "mmrm_fit.csv").iloc[0]
+        assert (fit["n_subjects"], fit["n_obs"]) == (333, 1549)
+    pd.testing.assert_frame_equal(fits["holes"], fits["fewer"], rtol=1e-8)
+    d = load_trial(tmp_path / "holes.csv", DESIGN).derived
+    d = d[d["visit"] == 24]
+    a = fit_ancova(d, "change", reference="Placebo", covariates=["baseline", "x"])
+    b = fit_ancova(d[~d["subject_id"].isin(gone)], "change", reference="Placebo",
+                   covariates=["baseline", "x"])  # fmt: skip
+    pd.testing.assert_frame_equal(a["contrasts"], b["contrasts"], rtol=1e-10)

@@ -14,18 +14,39 @@ import itertools
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelDesign", "as_numbers"]
+__all__ = ["ModelDesign", "as_numbers", "present"]
+
+
+_MISSING = ("", "NA")
+
+
+def present(col: pd.Series) -> pd.Series:
+    """Which values of a covariate are there: not NaN and not blank text, and for numbers
+    written as text (:func:`as_numbers`) not ``NA`` either.
+
+    Examples
+    --------
+    >>> present(pd.Series(["1.5", "", "NA", None])).tolist()
+    [True, False, False, False]
+    >>> present(pd.Series(["North", " "])).tolist()
+    [True, False]
+    """
+    num = as_numbers(col)
+    if num is not None:
+        return num.notna()
+    return col.notna() & col.astype(str).str.strip().ne("")
 
 
 def as_numbers(col: pd.Series) -> pd.Series | None:
     """The column as floats when it holds numbers: a numeric dtype, or text whose every non-empty
     value is a finite number (a CSV's numeric column as read, e.g. ``AGE``), as R's ``read.csv``
-    reads it; blanks become NaN. None for booleans, categoricals and other text (factors).
+    reads it; blanks and ``NA`` become NaN. None for booleans, categoricals and other text
+    (factors).
 
     Examples
     --------
-    >>> as_numbers(pd.Series(["38.5", " 41", ""])).tolist()
-    [38.5, 41.0, nan]
+    >>> as_numbers(pd.Series(["38.5", " 41", "", "NA"])).tolist()
+    [38.5, 41.0, nan, nan]
     >>> as_numbers(pd.Series(["North", "2"])) is None
     True
     """
@@ -34,7 +55,7 @@ def as_numbers(col: pd.Series) -> pd.Series | None:
     if pd.api.types.is_numeric_dtype(col):
         return col.astype(float)
     text = col.astype(object).where(col.notna(), None)
-    text = text.map(lambda v: None if v is None or str(v).strip() == "" else str(v).strip())
+    text = text.map(lambda v: None if v is None or str(v).strip() in _MISSING else str(v).strip())
     present = text.notna()
     if not present.any():
         return None

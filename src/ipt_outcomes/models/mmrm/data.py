@@ -58,7 +58,12 @@ def mmrm_data(trial, covariates=()) -> pd.DataFrame:
     cols = ["subject_id", "arm", "visit", "change", "baseline", *covariates]
     if "time" in d.columns:
         cols.append("time")
-    return d[cols].dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
+    from ..design import present
+
+    d = d[cols]
+    for c in covariates:  # a blank (or NA) covariate is missing, as in R
+        d = d[present(d[c])]
+    return d.dropna(subset=["change", "baseline"]).reset_index(drop=True)
 
 
 def default_formula(covariates=(), covariance: str = "us", group_by_arm: bool = False) -> str:
