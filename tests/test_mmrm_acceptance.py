@@ -235,3 +235,15 @@ def test_a_blank_or_na_numeric_covariate_leaves_its_rows_out_as_in_r(run_cli, tm
     b = fit_ancova(d[~d["subject_id"].isin(gone)], "change", reference="Placebo",
                    covariates=["baseline", "x"])  # fmt: skip
     pd.testing.assert_frame_equal(a["contrasts"], b["contrasts"], rtol=1e-10)
+
+
+def test_mi_refuses_a_missing_numeric_covariate_naming_the_subjects(run_cli, tmp_path):
+    """The imputation model needs every analysed subject's covariates: a blank ``x`` is refused
+    by name (it once became a factor level, then a formula library's message)."""
+    raw = pd.read_csv(DATA, dtype=str, keep_default_na=False)
+    raw.loc[raw["pid"] == "P0102", "x"] = ""
+    raw.to_csv(tmp_path / "holes.csv", index=False)
+    code, _, err = run_cli("mi", tmp_path / "holes.csv", "--design", DESIGN, "--covariate", "x",
+                           "--quiet", "--out", tmp_path / "o")  # fmt: skip
+    assert code == 1 and "covariate 'x' is missing for 1 subject(s)" in err and "P0102" in err
+    assert not (tmp_path / "o").exists()
