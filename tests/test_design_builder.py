@@ -14,7 +14,8 @@ def small():
     return pd.DataFrame(
         {
             "arm": ["B", "A", "C", "A", "B", "C", "A", "B"],
-            "visit": ["1", "1", "1", "2", "2", "2", "2", "1"],
+            # a factor (text whose values are all numbers would be numbers, as R's read.csv)
+            "visit": pd.Categorical(["1", "1", "1", "2", "2", "2", "2", "1"]),
             "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0],
         }
     )
@@ -37,6 +38,18 @@ def test_interaction_without_main_effect_codes_the_margin_fully_as_r_does():
     # R's model.matrix: visit contrasts, then arm contrasts within every visit
     assert d.names == ["Intercept", "visit[T.2]", "arm[T.B]:visit[1]", "arm[T.C]:visit[1]",
                        "arm[T.B]:visit[2]", "arm[T.C]:visit[2]"]  # fmt: skip
+
+
+def test_text_whose_values_are_all_numbers_is_a_slope_and_other_text_a_factor():
+    """A CSV's extra column of numbers arrives as text: it enters as numbers (R's read.csv),
+    blanks and NA missing; text with any non-number is a factor."""
+    data = small().assign(age=["30", "41.5", "NA", "50", " 22", "", "35", "60"],
+                          site=["1", "2", "x", "1", "2", "x", "1", "2"])  # fmt: skip
+    num = ModelDesign("arm + age", data.iloc[[0, 1, 3, 4, 6, 7]])
+    assert num.names == ["Intercept", "arm[T.B]", "age"]  # no arm C in these rows
+    np.testing.assert_allclose(num.matrix[:, 2], [30, 41.5, 50, 22, 35, 60])
+    assert num.means["age"] == pytest.approx(np.mean([30, 41.5, 50, 22, 35, 60]))
+    assert ModelDesign("site", data).names == ["Intercept", "site[T.2]", "site[T.x]"]
 
 
 def test_unused_levels_are_dropped_unless_kept():

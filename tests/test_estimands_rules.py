@@ -83,6 +83,31 @@ def test_events_file_problems_are_all_reported_by_row_subject_and_column(small, 
     assert "row 8, subject CBT04, column visit: visit is empty" in text
 
 
+def test_events_file_gives_visits_as_the_score_file_does_with_text_codes(tmp_path):
+    """With visit codes ("WEEK 8", as ADaM AVISIT) the events file names visits by code too (it
+    once refused every such row as 'not a number')."""
+    from ipt_outcomes import load_trial
+
+    codes = {0: "BASELINE", 4: "WEEK 4", 8: "WEEK 8", 12: "WEEK 12"}
+    scores = make_scores().assign(visit=lambda d: d["visit"].map(codes))
+    scores.to_csv(tmp_path / "scores.csv", index=False)
+    (tmp_path / "design.toml").write_text(
+        '[analysis]\nreference = "TAU"\n[visits]\nbaseline = "BASELINE"\n'
+        'schedule = ["BASELINE", "WEEK 4", "WEEK 8", "WEEK 12"]\ntimes = [0, 4, 8, 12]\n'
+    )
+    trial = load_trial(tmp_path / "scores.csv", tmp_path / "design.toml")
+    path = tmp_path / "events.csv"
+    path.write_text("subject_id,visit,strategy\nCBT00,WEEK 8,JR\nCBT01,WEEK 12,cir\n")
+    got = read_events(path, trial)
+    assert got["visit"].tolist() == [8.0, 12.0] and got["strategy"].tolist() == ["JR", "CIR"]
+    path.write_text("subject_id,visit,strategy\nCBT00,WEEK 7,JR\nCBT01,BASELINE,JR\n")
+    with pytest.raises(DataValidationError) as err:
+        read_events(path, trial)
+    text = str(err.value)
+    assert "row 2, subject CBT00, column visit: visit 'WEEK 7' is not one of the design's" in text
+    assert "row 3, subject CBT01, column visit: visit 'BASELINE' is not a post-baseline" in text
+
+
 def test_events_file_without_a_strategy_column_is_refused_naming_it(small, tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("subject_id,visit\nCBT00,8\n")

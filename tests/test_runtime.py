@@ -92,6 +92,45 @@ def test_side_by_side_gives_every_result_in_order_and_raises_a_childs_error():
         run_chunks(_fail, [1, 2, 3], workers=2, fork=True)
 
 
+def _nested(tasks):
+    """What a report stage does in a forked child: parallel work of its own."""
+    from ipt_outcomes.runtime import side_by_side
+
+    return (run_chunks(_square_after, tasks, workers=2),
+            run_chunks(_square_after, tasks, workers=2, fork=True),
+            side_by_side(_square_after, tasks))  # fmt: skip
+
+
+def test_parallel_work_inside_a_background_child_runs_there_instead_of_failing():
+    """A plan stage that lands in a forked (daemonic) child and then asks for workers of its own
+    (the MI's jackknife when its first chunk is slow) once failed with Python's 'daemonic
+    processes are not allowed to have children' as an internal error of the report."""
+    import os
+
+    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
+        pytest.skip("no fork or one core: no child process")
+    tasks = [(5, k) for k in range(4)]
+    want = [_square_after(t) for t in tasks]
+    assert Background(_nested, tasks).result() == (want, want, want)
+
+
+def _pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_side_by_side_keeps_the_first_item_in_the_calling_process():
+    """The first item (the plan puts its multiple imputations there) runs where it may start
+    workers of its own, whichever process is quicker to start."""
+    import os
+
+    from ipt_outcomes.runtime import side_by_side
+
+    for _ in range(5):
+        assert side_by_side(_pid, list(range(3)))[0] == os.getpid()
+
+
 def test_the_plan_run_on_both_cores_gives_the_same_results_data():
     import ipt_outcomes
     from ipt_outcomes.plan import run_plan

@@ -18,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import IptOutcomesError
+from .covariates import numeric_or_as_is
 from .derive import derive_outcomes
 from .design import ColumnMap, TrialDesign, default_design, load_design
 from .validation import Problem, ValidatedScores, validate_scores
 
-__all__ = ["Trial", "load_trial", "trial_from_frame", "build_trial", "numeric_or_as_is"]
+__all__ = ["Trial", "load_trial", "trial_from_frame", "build_trial"]
 
 #: Columns that describe a subject rather than a visit (copied onto a made-up baseline row).
 SUBJECT_LEVEL = ("therapy_group", "antidepressant", "age", "sex")
@@ -540,29 +541,3 @@ def trial_from_frame(
 
 def _problem(message: str) -> Problem:
     return Problem("reference_arm", message, severity="warning")
-
-
-def numeric_or_as_is(values: pd.Series) -> pd.Series:
-    """``values`` as floats when every non-missing value is a finite number (``"51.5"``, ``7``),
-    else unchanged: a column of numbers read as text is a numeric covariate, as R's ``read.csv``
-    makes it; any other text keeps it a factor.
-
-    Examples
-    --------
-    >>> numeric_or_as_is(pd.Series(["51.5", "18", None])).tolist()
-    [51.5, 18.0, nan]
-    >>> numeric_or_as_is(pd.Series(["F", "M"])).tolist()
-    ['F', 'M']
-    """
-    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return values
-    present = values.dropna()
-    if present.empty:
-        return values
-    text = present.astype(str).str.strip()
-    got = pd.to_numeric(text, errors="coerce")
-    if got.isna().any() or not np.isfinite(got.to_numpy(dtype=float)).all():
-        return values
-    out = pd.Series(np.nan, index=values.index, name=values.name, dtype=float)
-    out[present.index] = got.to_numpy(dtype=float)
-    return out

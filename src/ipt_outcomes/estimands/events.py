@@ -114,20 +114,24 @@ def read_events(path, trial, strategy: str | None = None) -> pd.DataFrame:
         try:
             if not visit_text:
                 raise ValueError("visit is empty")
-            # as the score file writes visits: a design's text code ("WEEK 4") or a number
-            visit = design.visit_value(visit_text)
-            if not np.isfinite(visit):
-                raise ValueError(f"visit {visit_text!r} is not a finite number")
+            if design.visit_codes:  # written as the score file writes visits ("WEEK 4")
+                visit = float(design.visit_value(visit_text))
+            else:
+                visit = float(visit_text)
+                if not np.isfinite(visit):
+                    raise ValueError(f"visit {visit_text!r} is not a number")
         except ValueError as exc:
-            problems.append(_problem(str(exc), column="visit", **here))
+            message = str(exc) if design.visit_codes or not visit_text else (
+                f"visit {visit_text!r} is not a number")  # fmt: skip
+            problems.append(_problem(message, column="visit", **here))
             bad = True
             visit = np.nan
         else:
             if visit not in post:
                 problems.append(_problem(
-                    f"visit {design.visit_text(visit)} is not a post-baseline visit of the trial "
-                    f"({', '.join(design.visit_text(v) for v in post)})", column="visit",
-                    **here))  # fmt: skip
+                    f"visit {design.visit_text(visit)} is not a post-baseline visit of the "
+                    f"trial ({', '.join(design.visit_text(v) for v in post)})",
+                    column="visit", **here))  # fmt: skip
                 bad = True
         code = strat.upper()
         if code not in MI_STRATEGIES:

@@ -589,8 +589,18 @@ def _baseline_values(trial, columns) -> pd.DataFrame | None:
     missing = [c for c in columns if c not in d.columns]
     if missing:
         raise IptOutcomesError(f"covariate column(s) not in the data: {', '.join(missing)}")
+    from ..data.covariates import present
+
     out = trial.baseline_values(columns)
+    analysed = out.index.isin(trial.baseline.index)
     for c in columns:
+        gone = out.index[analysed & ~present(out[c]).to_numpy()]
+        if len(gone):
+            raise IptOutcomesError(
+                f"covariate {c!r} is missing for {len(gone)} subject(s) with a baseline (e.g. "
+                f"{', '.join(map(str, gone[:5]))}); the imputation model needs every analysed "
+                "subject's covariates"
+            )
         if out[c].nunique() < 2:
             raise IptOutcomesError(f"covariate {c!r} takes one value only: it cannot be estimated")
     return out

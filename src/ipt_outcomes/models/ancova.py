@@ -105,7 +105,11 @@ def fit_ancova(
     if variance not in ("model", "hc3"):
         raise ValueError(f"variance must be 'model' or 'hc3', got {variance!r}")
     covariates = list(covariates)
-    d = data.dropna(subset=[outcome, "arm", *covariates])
+    from ..data.covariates import present
+
+    d = data.dropna(subset=[outcome, "arm"])
+    for c in covariates:  # a blank (or NA) covariate is missing, as in R
+        d = d[present(d[c])]
     present = set(d["arm"])
     arms = [a for a in (arms if arms is not None else sorted(present)) if a in present]
     others = [a for a in arms if a != reference]

@@ -4,7 +4,7 @@ specification builds rows for new data (LS-means grids, counterfactual predictio
 Built on formulaic (Wilkinson formulas with R's coding rules: treatment contrasts, full-rank
 interactions, the same column space as R's ``model.matrix``). Text and categorical columns are
 factors with their levels fixed when the design is made (sorted, or as given); numeric
-columns are slopes.
+columns, and text columns whose every value is a number (a CSV's ``AGE`` as read), are slopes.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from ..data.covariates import as_numbers
+
 __all__ = ["ModelDesign"]
 
 
 def _is_factor(col: pd.Series) -> bool:
-    return not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
+    return as_numbers(col) is None
 
 
 class ModelDesign:
@@ -81,7 +83,7 @@ class ModelDesign:
                     self.factors[v] = [c for c in col.cat.categories if c in set(col.dropna())]
                 else:
                     self.factors[v] = sorted(pd.unique(col.dropna()), key=_sort_key)
-        self.means = {v: float(data[v].astype(float).mean()) for v in used if v not in self.factors}
+        self.means = {v: float(as_numbers(data[v]).mean()) for v in used if v not in self.factors}
         frame = self._prepare(data)
         mm = formulaic.model_matrix(rhs, frame, na_action="raise")
         self.spec = mm.model_spec
@@ -114,7 +116,9 @@ class ModelDesign:
                 out[v] = pd.Categorical(frame[v], categories=levs)
         for v in self.means:
             if v in frame:
-                out[v] = frame[v].astype(float).to_numpy()
+                col = frame[v]
+                out[v] = (col.astype(float) if pd.api.types.is_numeric_dtype(col)
+                          else as_numbers(col)).to_numpy()  # fmt: skip
         return pd.DataFrame(out, index=frame.index)
 
     def build(self, frame: pd.DataFrame) -> np.ndarray:

@@ -4,7 +4,8 @@ The report's costliest independent pieces (the reference-based multiple imputati
 figures) run in a child process forked from the one that already holds the trial and the
 loaded libraries, so the child starts at once and both cores work. The result travels back
 through a pipe; an exception raised in the child is raised again by :meth:`Background.result`.
-Without ``fork`` (Windows) or with one core, the work is simply done in-process, with the same
+Without ``fork`` (Windows), with one core, or inside a child of this kind (a daemonic process,
+which may not start children of its own), the work is simply done in-process, with the same
 result: nothing here draws random numbers that the parent also draws.
 """
 
@@ -14,20 +15,25 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Background", "side_by_side"]
+__all__ = ["Background", "side_by_side", "may_start_processes"]
 
 _UNSET = object()
 
 
-def _may_have_children() -> bool:
-    """Whether this process may start processes: not without ``fork`` or with one core, and
-    never in a daemonic child (a report stage already running in a child of the report: the
-    multiple imputations' resampled refits are then computed in that child, not below it)."""
-    if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
-        return False
+def may_start_processes() -> bool:
+    """Whether this process may start worker processes: ``fork`` exists, there are two cores or
+    more, and this is not itself a daemonic child (one of :class:`Background`'s, which Python
+    forbids to have children).
+
+    Examples
+    --------
+    >>> isinstance(may_start_processes(), bool)
+    True
+    """
     import multiprocessing as mp
 
-    return not mp.current_process().daemon
+    return (hasattr(os, "fork") and (os.cpu_count() or 1) >= 2
+            and not mp.current_process().daemon)  # fmt: skip
 
 
 class Background:
@@ -35,7 +41,7 @@ class Background:
 
     def __init__(self, fn: Callable[..., Any], *args: Any):
         self._value: Any = _UNSET
-        if not _may_have_children():
+        if not may_start_processes():
             self._value = fn(*args)
             return
         import multiprocessing as mp
@@ -86,8 +92,9 @@ def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> l
     balances itself whatever each item costs (figures, the analyses of a plan, chunks of
     samples); the results come back in item order and are the same as in one process (``fn``
     must not depend on which process runs it: each item carries its own seed). ``processes``
-    counts this one (default 2; at most one per core). Without ``fork``, with one core, for a
-    single item, or in a daemonic child (one of these side by side), everything runs here. An exception raised by ``fn`` in any process is raised
+    counts this one (default 2; at most one per core). The first item is always this process's
+    own (it may start processes of its own: put the longest, parallel item first). Without
+    ``fork``, with one core, inside a daemonic child, or for a single item, everything runs here. An exception raised by ``fn`` in any process is raised
     here, and the other children are stopped.
 
     Examples
@@ -97,11 +104,11 @@ def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> l
     """
     items = list(items)
     processes = min(processes, os.cpu_count() or 1, len(items))
-    if processes < 2 or not _may_have_children():
+    if processes < 2 or not may_start_processes():
         return [fn(x) for x in items]
     import multiprocessing as mp
 
-    counter = mp.get_context("fork").Value("i", 0)
+    counter = mp.get_context("fork").Value("i", 1)  # item 0 is this process's
 
     def share() -> dict:
         done = {}
@@ -115,7 +122,8 @@ def side_by_side(fn: Callable[[Any], Any], items: list, processes: int = 2) -> l
 
     children = [Background(share) for _ in range(processes - 1)]
     try:
-        mine = share()
+        mine = {0: fn(items[0])}
+        mine.update(share())
         for child in children:
             mine.update(child.result())
     except BaseException:

@@ -22,13 +22,6 @@ from .threads import single_threaded_children
 __all__ = ["run_chunks", "process_pool"]
 
 
-def _daemonic() -> bool:
-    """Whether this process is a daemonic child (which may start no processes of its own)."""
-    import multiprocessing as mp
-
-    return bool(mp.current_process().daemon)
-
-
 def _bar(total: int, desc: str, progress: bool, initial: int = 0):
     """A tqdm bar on stderr counting chunks (in a log file, updated every 5 s)."""
     from tqdm.auto import tqdm
@@ -97,9 +90,11 @@ def run_chunks(
     if executor is not None:
         with _bar(len(tasks), desc, progress) as bar:
             return _on_pool(executor, func, tasks, bar)
+    from .background import may_start_processes
+
     cores = os.cpu_count() or 1
     n_workers = min(workers or cores, len(tasks))
-    if n_workers > 1 and _daemonic():  # a daemonic child may not start processes: run here
+    if not may_start_processes():  # e.g. a report stage in a daemonic child: no children
         n_workers = 1
     first = []
     if workers is None and quick is not None and n_workers > 1:

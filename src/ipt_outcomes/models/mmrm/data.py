@@ -58,9 +58,12 @@ def mmrm_data(trial, covariates=()) -> pd.DataFrame:
     cols = ["subject_id", "arm", "visit", "change", "baseline", *covariates]
     if "time" in d.columns:
         cols.append("time")
-    from ...data.trial import numeric_or_as_is
+    from ...data.covariates import numeric_or_as_is, present
 
-    out = d[cols].dropna(subset=["change", "baseline", *covariates]).reset_index(drop=True)
+    d = d[cols]
+    for c in covariates:  # a blank (or NA) covariate is missing, as in R
+        d = d[present(d[c])]
+    out = d.dropna(subset=["change", "baseline"]).reset_index(drop=True)
     for c in covariates:  # a column of numbers read as text (age) is a numeric covariate
         out[c] = numeric_or_as_is(out[c])
     return out

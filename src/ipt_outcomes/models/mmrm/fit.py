@@ -386,7 +386,7 @@ def mmrm(
         reference = reference or data.reference
         arms = list(data.arms)
         frame = data.derived[data.derived["score"].notna()].reset_index(drop=True)
-        from ...data.trial import numeric_or_as_is
+        from ...data.covariates import numeric_or_as_is
 
         structure = {"subject_id", "arm", "visit", "visit_label", "therapy_group"}
         for c in frame.columns:  # a column of numbers read as text (AGE) is a number, as in R

@@ -88,4 +88,6 @@ def _outcome_values(col: pd.Series, outcome: str) -> np.ndarray:
 
 
 def _is_numeric(col: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+    from ...data.covariates import as_numbers
+
+    return pd.api.types.is_bool_dtype(col) or as_numbers(col) is not None

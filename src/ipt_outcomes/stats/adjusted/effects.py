@@ -27,7 +27,9 @@ from .working_model import PROB_EPS, _Design, _fit_logistic, _original_scale, _s
 
 
 def _complete_cases(data, cols):
-    keep = data[list(cols)].notna().all(axis=1)
+    from ...data.covariates import present
+
+    keep = pd.concat([present(data[c]) for c in cols], axis=1).all(axis=1)
     return data.loc[keep, list(cols)].reset_index(drop=True), int((~keep).sum())
 
 

@@ -11,6 +11,16 @@ import pandas as pd
 
 from .checks import _is_numeric, _sorted
 
+
+def _numbers(col: pd.Series) -> np.ndarray:
+    """A numeric covariate's values (booleans as 0/1, numbers written as text as numbers)."""
+    from ...data.covariates import as_numbers
+
+    if pd.api.types.is_bool_dtype(col):
+        return col.to_numpy(dtype=float)
+    return as_numbers(col).to_numpy(dtype=float)
+
+
 # Newton-Raphson: stop when the largest step (on standardised covariates) is below STEP_TOL;
 # the step after that is ~STEP_TOL**2, so the coefficients are exact to machine precision.
 MAX_ITER = 100
@@ -47,7 +57,7 @@ class _Design:
         for cov in covariates:
             col = frame[cov]
             if _is_numeric(col):
-                x = col.to_numpy(dtype=float)
+                x = _numbers(col)
                 centre[cov] = float(x.mean())
                 sd = float(x.std())
                 scale[cov] = sd if sd > 0 else 1.0
@@ -74,7 +84,7 @@ class _Design:
             if cov in self.levels:
                 out[f"c{i}"] = frame[cov].to_numpy(dtype=object)
             else:
-                x = frame[cov].to_numpy(dtype=float)
+                x = _numbers(frame[cov])
                 out[f"c{i}"] = (x - self.centre[cov]) / self.scale[cov]
         return pd.DataFrame(out)
 
