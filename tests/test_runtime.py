@@ -176,7 +176,7 @@ def test_jackknife_sums_from_the_full_data_equal_each_samples_own_sums(group_by_
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
 
 
-def _nested(kind):
+def _asks_for_processes(kind):
     """Work that itself asks for processes, as the multiple imputations' resampled refits do
     when the report runs them in a child beside its other analyses."""
     from ipt_outcomes.runtime import side_by_side
@@ -203,4 +203,4 @@ def test_work_in_a_child_that_asks_for_processes_runs_in_that_child():
 
     expected = [_square_after((11, k)) for k in range(4)]
     kinds = ["fork", "pool", "timed", "background", "side_by_side"]
-    assert side_by_side(_nested, kinds) == [expected] * len(kinds)
+    assert side_by_side(_asks_for_processes, kinds) == [expected] * len(kinds)
