@@ -473,6 +473,24 @@ def round_five() -> None:
         for v in sorted(set(np.round(rng.uniform(0.1, 12, 3), 3))):
             lines.append(f"S{i:03d},{arm},{v:g},{int(rng.integers(0, 30))}")
     (HERE / "continuous_visits.csv").write_text("\n".join(lines) + "\n")
+    # a formula saved with its value, as Excel saves it: the value is read
+    header = ("subject_id", "arm", "visit", "hamd17")
+    rows = [
+        ("A", "TAU", 0, 20),
+        ("A", "TAU", 3, "=B2*0+10"),
+        ("B", "IPT", 0, 18),
+        ("B", "IPT", 3, 9),
+    ]
+
+    def saved_value(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(
+            b'<c r="D3"><f>B2*0+10</f><v /></c>', b'<c r="D3"><f>B2*0+10</f><v>10</v></c>'
+        )
+        assert b"<v>10</v>" in parts[sheet]
+
+    _book({"data": [header, *rows]}, "formula_saved_value.xlsx")
+    _restamp(HERE / "formula_saved_value.xlsx", saved_value)
 
 
 if __name__ == "__main__":
