@@ -269,7 +269,11 @@ def run(args) -> int:
             from ..report.pdf import print_pdf
 
             print_pdf(out.path("report.html"), out.path("report.pdf"))
-        written = [p.relative_to(out.stage) for p in out.stage.rglob("*") if p.is_file()]
+        written = [
+            p.relative_to(out.stage)
+            for p in out.stage.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]  # not the staging lock
         with out.path(MANIFEST).open("w", encoding="utf-8", newline="\n") as fh:
             fh.write("".join(f"{p.as_posix()}\n" for p in sorted(written)))
     _remove_stale(Path(args.out), written, previous)
