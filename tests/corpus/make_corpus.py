@@ -444,6 +444,14 @@ ROUND_FIVE = {
     "design_excluded_more.toml": '[consort]\nassessed = 100\nexcluded = [{reason = "x", n = 500}]\n',
     "design_reliability_one.toml": "[instrument]\nreliability = 1.0\n",
     "design_range_inverted.toml": "[instrument]\nname = 'X'\nmin = 52\nmax = 0\n",
+    # effect sizes of a meta-analysis: a European export, numbers no weight can be made of
+    "meta_european.csv": "\ufeffstudy;yi;sei\r\nA;0,30;0,10\r\nB;0,50;0,20\r\nC;0,10;0,15\r\n",
+    "meta_effect_huge.csv": "study,yi,sei\nA,1e300,0.1\nB,0.5,0.2\nC,0.1,0.1\n",
+    "meta_se_tiny.csv": "study,yi,sei\nA,0.3,1e-300\nB,0.5,0.2\nC,0.1,0.1\n",
+    "meta_many_studies.csv": "study,yi,sei\n"
+    + "".join(f"S{i},{(i % 7) / 10},0.{1 + i % 3}\n" for i in range(10_001)),
+    "meta_301_studies.csv": "study,yi,sei\n"
+    + "".join(f"S{i},{(i % 7) / 10},0.{1 + i % 3}\n" for i in range(301)),
     # empty files of the typed formats
     "empty.xlsx": "",
     "empty.parquet": "",
