@@ -565,6 +565,15 @@ def pdf_pages(pdf) -> list[list[str]]:
     ]
 
 
+def pdf_image_pages(pdf) -> set[int]:
+    """The pages (from 1) of a PDF that hold an image (pdfimages -list)."""
+    import subprocess
+
+    listing = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True,
+                             check=True).stdout  # fmt: skip
+    return {int(line.split()[0]) for line in listing.splitlines()[2:] if line.strip()}
+
+
 def pdf_page_sizes(pdf) -> list[str]:
     """The size of every page of a PDF as pdfinfo names it (e.g. ``"841.92 x 594.96 pts (A4)"``)."""
     import subprocess
@@ -654,6 +663,12 @@ def check_pdf(pdf, *, study: str, synthetic: bool, footnotes, headings, paper="A
         others = [b for b in body if b not in every]
         assert others, f"page {k + 1} holds only footnotes: {body[:3]}"
         assert _squash(lines[-2]) not in heads, f"heading {lines[-2]!r} orphaned at page {k + 1}"
+    # a figure's number and title on the page of its picture, never alone at a page's end
+    images = pdf_image_pages(pdf)
+    for k, lines in enumerate(pages):
+        for line in lines[1:-1]:
+            if re.match(r"Figure \d+(\.\d+)+ ", line):
+                assert k + 1 in images, f"{line[:40]!r} on page {k + 1}, its picture on another"
     return pages
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -337,9 +338,49 @@ def test_the_report_removes_only_its_own_stale_files(tmp_path):
                  "teaching/index.html"):  # fmt: skip
         (out / name).parent.mkdir(parents=True, exist_ok=True)
         (out / name).write_text("x")
-    gone = _remove_stale(out, ["report.html", "figures/a.png", "tables/t.csv"])
+    earlier = {"report.html", "report.pdf", "rtf/table_14_1_1.rtf", "figures/a.png",
+               "figures/a.svg", "tables/t.csv"}  # fmt: skip
+    gone = _remove_stale(out, ["report.html", "figures/a.png", "tables/t.csv"], earlier)
     assert {p.relative_to(out).as_posix() for p in gone} == {
         "report.pdf", "rtf/table_14_1_1.rtf", "figures/a.svg"}  # fmt: skip
     left = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert left == {"report.html", "figures/a.png", "tables/t.csv", "notes.txt", "rtf/mine.docx",
                     "teaching/index.html"}  # fmt: skip
+
+
+def test_the_report_never_removes_a_users_files_of_its_kinds(tmp_path):
+    """Issue 30 (hidden check): a user's own tables/*.csv, rtf/*.rtf and figures beside the
+    report's are not the report's: only what an earlier run listed as its own is removed, and
+    without such a list only the report's fixed top-level files (an earlier PDF)."""
+    from ipt_outcomes.cli.report import _previous_files, _remove_stale
+
+    out = tmp_path / "reports"
+    mine = ("tables/my_analysis.csv", "rtf/my_table.rtf", "figures/my_plot.png")
+    for name in (*mine, "report.pdf", "tables/t.csv"):
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text("x")
+    assert _previous_files(out) is None
+    gone = _remove_stale(out, ["report.html", "tables/t.csv"], _previous_files(out))
+    assert [p.relative_to(out).as_posix() for p in gone] == ["report.pdf"]
+    (out / ".report-files.txt").write_text("tables/t.csv\ntables/old.csv\n")
+    (out / "tables/old.csv").write_text("x")
+    gone = _remove_stale(out, ["report.html"], _previous_files(out))
+    assert {p.relative_to(out).as_posix() for p in gone} == {"tables/t.csv", "tables/old.csv"}
+    assert all((out / name).is_file() for name in mine)
+
+
+def test_a_report_into_a_users_folder_keeps_the_users_tables(run_cli, tmp_path):
+    """Issue 30 (hidden check): ``report --out`` into a folder that holds the user's own
+    tables/*.csv and rtf/*.rtf writes the report beside them and removes none of them."""
+    corpus = Path(__file__).resolve().parent / "corpus"
+    out = tmp_path / "out"
+    mine = {"tables/my_analysis.csv": "a,b\n1,2\n", "rtf/my_table.rtf": "{\\rtf1 mine}",
+            "notes.txt": "mine"}  # fmt: skip
+    for name, text in mine.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    code, _, err = run_cli("report", "--data", corpus / "ok_two_arms.csv", "--out", out)
+    assert code == 0, err
+    assert {name: (out / name).read_text() for name in mine} == mine
+    listed = (out / ".report-files.txt").read_text().split()
+    assert "report.html" in listed and "tables/my_analysis.csv" not in listed

@@ -201,6 +201,7 @@ def main() -> None:
     spss_files()
     issue30_files()
     many_visits()
+    round_five()
 
 
 def _book(sheets: dict, name: str) -> None:
@@ -401,6 +402,103 @@ def many_visits() -> None:
                 y = base - 0.4 * v - (arm == "IPT") * 0.1 * v + u + rng.normal(0, 3)
                 lines.append(f"S{i:02d},{arm},{v},{int(np.clip(round(y), 0, 52))}")
         (HERE / name).write_text("\n".join(lines) + "\n")
+
+
+#: Issue 30, the acceptance check's round (none of these were in the corpus): European
+#: spreadsheet exports, look-alikes on the first row, empty typed files, designs beyond any trial.
+ROUND_FIVE = {
+    "bom_semi_crlf_comma_scores.csv": "\ufeffsubject_id;arm;visit;hamd17\r\nA;TAU;0;20,0\r\n"
+    "A;TAU;1,5;10,0\r\nB;IPT;0;18\r\nB;IPT;1,5;9\r\n",
+    "tab_decimal_comma.tsv": H.replace(",", "\t") + "A\tTAU\t0\t20\nA\tTAU\t1,5\t10\n"
+    "B\tIPT\t0\t18\nB\tIPT\t1,5\t9\n",
+    "semi_quoted_label.csv": 'subject_id;arm;visit;hamd17\nA;"IPT; weekly";0;20\n'
+    'A;"IPT; weekly";3;10\nB;TAU;0;18\nB;TAU;3;9\n',
+    "score_plus_sign.csv": H + "A,TAU,0,20\nA,TAU,3,+10\nB,IPT,0,18\nB,IPT,3,9\n",
+    "score_sentinel_999.csv": H + "A,TAU,0,20\nA,TAU,3,999\nB,IPT,0,18\nB,IPT,3,9\n",
+    "score_dash.csv": H + "A,TAU,0,20\nA,TAU,3,-\nB,IPT,0,18\nB,IPT,3,9\n",
+    "score_date.csv": H + "A,TAU,0,20\nA,TAU,3,2024-01-03\nB,IPT,0,18\nB,IPT,3,9\n",
+    "score_na_words.csv": H + "A,TAU,0,20\nA,TAU,3,n/a\nB,IPT,0,18\nB,IPT,3,missing\n",
+    "score_quoted_decimal_comma.csv": H + 'A,TAU,0,20\nA,TAU,3,"10,5"\nB,IPT,0,18\nB,IPT,3,9\n',
+    "score_long_cell.csv": H + "A,TAU,0," + "2" * 50_000 + "\n",
+    "arm_greek_lookalike.csv": H + OK + "C,\u03a4\u0391U,0,19\nC,\u03a4\u0391U,3,11\n",
+    "arm_soft_hyphen.csv": H + OK + "C,TA\u00adU,0,19\nC,TA\u00adU,3,11\n",
+    "arm_trailing_nbsp.csv": H + OK + "C,TAU\u00a0,0,19\nC,TAU\u00a0,3,11\n",
+    # the look-alike on the first row, the plain label after it
+    "arm_cyrillic_first.csv": H + "C,\u0422\u0410U,0,19\nC,\u0422\u0410U,3,11\n" + OK,
+    "arm_fullwidth_first.csv": H + "C,\uff34\uff21\uff35,0,19\nC,\uff34\uff21\uff35,3,11\n" + OK,
+    "subject_cyrillic_first.csv": H + "\u0410,TAU,0,19\n\u0410,TAU,3,11\n" + OK,
+    "arm_ligature_first.csv": H + "A,\ufb01ve,0,20\nA,\ufb01ve,3,10\nB,five,0,18\nB,five,3,9\n"
+    "C,TAU,0,18\nC,TAU,3,9\n",
+    "header_case.csv": "Subject_ID,ARM,Visit,HAMD17\n" + OK,
+    "header_trailing_space.csv": "subject_id ,arm,visit,hamd17 \n" + OK,
+    "header_dup_outcome.csv": H.rstrip() + ",hamd17\nA,TAU,0,20,21\nA,TAU,3,10,11\n",
+    "bom_only.csv": "\ufeff",
+    "crlf_only.csv": "\r\n\r\n\r\n",
+    "header_only_bom_crlf.csv": "\ufeffsubject_id;arm;visit;hamd17\r\n",
+    "visit_leading_zero.csv": H + "A,TAU,00,20\nA,TAU,03,10\nB,IPT,0,18\nB,IPT,3,9\n",
+    "visit_beyond_any_trial.csv": H + TWO_ARMS.replace(",6,", ",1e300,"),
+    "design_nested_deep.toml": "a = " + "[" * 5000 + "]" * 5000 + "\n",
+    "design_time_beyond_any_trial.toml": "[visits]\nschedule = [0, 3, 6]\ntimes = [0, 3, 1e308]\n",
+    "design_assessed_huge.toml": "[consort]\nassessed = 100000000000000000000\n",
+    "design_assessed_few.toml": "[consort]\nassessed = 3\n",
+    "design_excluded_more.toml": '[consort]\nassessed = 100\nexcluded = [{reason = "x", n = 500}]\n',
+    "design_reliability_one.toml": "[instrument]\nreliability = 1.0\n",
+    "design_range_inverted.toml": "[instrument]\nname = 'X'\nmin = 52\nmax = 0\n",
+    # effect sizes of a meta-analysis: a European export, numbers no weight can be made of
+    "meta_european.csv": "\ufeffstudy;yi;sei\r\nA;0,30;0,10\r\nB;0,50;0,20\r\nC;0,10;0,15\r\n",
+    "meta_effect_huge.csv": "study,yi,sei\nA,1e300,0.1\nB,0.5,0.2\nC,0.1,0.1\n",
+    "meta_se_tiny.csv": "study,yi,sei\nA,0.3,1e-300\nB,0.5,0.2\nC,0.1,0.1\n",
+    "meta_many_studies.csv": "study,yi,sei\n"
+    + "".join(f"S{i},{(i % 7) / 10},0.{1 + i % 3}\n" for i in range(10_001)),
+    "meta_301_studies.csv": "study,yi,sei\n"
+    + "".join(f"S{i},{(i % 7) / 10},0.{1 + i % 3}\n" for i in range(301)),
+    # empty files of the typed formats
+    "empty.xlsx": "",
+    "empty.parquet": "",
+    "empty.sav": "",
+    "empty.dta": "",
+    "empty.sas7bdat": "",
+}
+
+
+def round_five() -> None:
+    """Write :data:`ROUND_FIVE`, a gzip file under a text name and under its own, and visits in
+    continuous time (300 subjects, each assessed at its own times: no two share a visit)."""
+    import gzip
+
+    import numpy as np
+
+    for name, text in ROUND_FIVE.items():
+        (HERE / name).write_bytes(text.encode("utf-8"))
+    packed = gzip.compress((H + OK).encode(), mtime=0)
+    (HERE / "gzip_named_csv.csv").write_bytes(packed)
+    (HERE / "scores.csv.gz").write_bytes(packed)
+    rng = np.random.default_rng(29)
+    lines = [H.rstrip("\n")]
+    for i in range(300):
+        arm = "IPT" if i % 2 else "TAU"
+        lines.append(f"S{i:03d},{arm},0,{int(rng.integers(15, 30))}")
+        for v in sorted(set(np.round(rng.uniform(0.1, 12, 3), 3))):
+            lines.append(f"S{i:03d},{arm},{v:g},{int(rng.integers(0, 30))}")
+    (HERE / "continuous_visits.csv").write_text("\n".join(lines) + "\n")
+    # a formula saved with its value, as Excel saves it: the value is read
+    header = ("subject_id", "arm", "visit", "hamd17")
+    rows = [
+        ("A", "TAU", 0, 20),
+        ("A", "TAU", 3, "=B2*0+10"),
+        ("B", "IPT", 0, 18),
+        ("B", "IPT", 3, 9),
+    ]
+
+    def saved_value(parts):
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet] = parts[sheet].replace(
+            b'<c r="D3"><f>B2*0+10</f><v /></c>', b'<c r="D3"><f>B2*0+10</f><v>10</v></c>'
+        )
+        assert b"<v>10</v>" in parts[sheet]
+
+    _book({"data": [header, *rows]}, "formula_saved_value.xlsx")
+    _restamp(HERE / "formula_saved_value.xlsx", saved_value)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ from .options import add_out, encoding, finite, nonempty_name, path_text
 
 __all__ = ["arguments", "run", "correlation", "condition"]
 
+#: The most studies a forest plot shows (a row each); beyond it only the funnel plot is drawn.
+FOREST_MAX = 300
+
 
 def correlation(text: str) -> float:
     """The assumed correlation of a study's effect sizes, ``0 <= RHO < 1``."""
@@ -102,18 +105,23 @@ def run(args) -> int:
                         rho=args.aggregate, source=source)  # fmt: skip
     forest = funnel = None
     if not args.no_plots:
-        forest = meta_forest_plot(res, args.highlight, args.effect_label)
         funnel = funnel_plot(res, args.highlight, args.effect_label)
+        if res.overall.k <= FOREST_MAX:
+            forest = meta_forest_plot(res, args.highlight, args.effect_label)
+        else:  # a row per study: thousands of rows are no figure (and minutes of drawing)
+            res.notes.append(f"{res.overall.k:,} studies: the forest plot is drawn for at most "
+                             f"{FOREST_MAX:,}; meta_studies.csv holds every study")  # fmt: skip
     with out:
         out.write_table("meta_pooled", res.pooled_table())
         out.write_table("meta_studies", res.studies_table())
         out.write_table("meta_egger", res.egger_table())
         out.write_table("meta_fit", res.fit_table())
         out.write_table("meta_tests", res.tests_table())
-        if forest is not None:
+        if funnel is not None:
             from ..report.figures import save_figure
 
-            save_figure(forest, out.path("meta_forest.png"))
+            if forest is not None:
+                save_figure(forest, out.path("meta_forest.png"))
             save_figure(funnel, out.path("meta_funnel.png"))
     for note in res.notes:
         print(f"ipt-outcomes: note: {note}", file=sys.stderr)
@@ -139,7 +147,8 @@ def run(args) -> int:
     if res.between and res.between.get("df", 0) > 0:
         b = res.between
         say(f"  subgroup differences: Q({b['df']}) = {fmt(b['q'], 'f2')}, {fmt(b['p'], 'p_text')}")
-    extra = " and meta_forest.png, meta_funnel.png" if forest is not None else ""
+    plots = [f"meta_{p}.png" for p, f in (("forest", forest), ("funnel", funnel)) if f is not None]
+    extra = f" and {', '.join(plots)}" if plots else ""
     say(f"wrote meta_pooled.csv, meta_studies.csv, meta_egger.csv, meta_fit.csv, meta_tests.csv"
         f"{extra} to {args.out}")  # fmt: skip
     return 0

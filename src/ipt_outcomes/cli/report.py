@@ -101,14 +101,36 @@ def data_status(data: Path) -> dict[str, str]:
     return {"synthetic": "True", "seed": seed, "calibrated_to": calibrated}
 
 
-def _remove_stale(out_dir: Path, written) -> list[Path]:
-    """Remove the report's own files in ``out_dir`` that this run did not write (see
-    :data:`OWN_FILES`); anything else in the folder is left alone. Returns what was removed."""
+#: the list of the files a run wrote, in its output folder: the next run removes those it does
+#: not write again, and nothing else (a user's own tables/*.csv beside them are kept)
+MANIFEST = ".report-files.txt"
+
+
+def _previous_files(out_dir: Path) -> set[str] | None:
+    """The files the previous run in ``out_dir`` wrote (its :data:`MANIFEST`), or None."""
+    path = out_dir / MANIFEST
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size < 1 << 20:
+            return {ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()
+                    if ln.strip()}  # fmt: skip
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
+
+
+def _remove_stale(out_dir: Path, written, previous: set[str] | None = None) -> list[Path]:
+    """Remove the report's own files in ``out_dir`` that this run did not write: those the
+    previous run listed (``previous``, its :data:`MANIFEST`) and that have the report's kinds
+    (:data:`OWN_FILES`), and the report's fixed top-level files (an earlier PDF). Anything else
+    in the folder is left alone. Returns what was removed."""
     keep = {Path(w).as_posix() for w in written}
+    fixed = {p for p in OWN_FILES if "*" not in p}
     gone = []
     for pattern in OWN_FILES:
         for path in sorted(out_dir.glob(pattern)):
-            if path.is_file() and path.relative_to(out_dir).as_posix() not in keep:
+            rel = path.relative_to(out_dir).as_posix()
+            ours = rel in fixed or (previous is not None and rel in previous)
+            if ours and rel not in keep and path.is_file() and not path.is_symlink():
                 path.unlink()
                 gone.append(path)
     for folder in ("rtf", "figures", "tables"):
@@ -203,6 +225,7 @@ def run(args) -> int:
     seed = _seed_of(data)  # a generated trial: its calibration table is an input too
     calibration = data.parent / "calibration.csv" if seed else None
     OutputFolder(args.out, inputs_of(args, data)).check()  # a wrong --out is said before the work
+    previous = _previous_files(Path(args.out))
     _stage("reading and checking the data")
     trial = load(args, data)
     trials = _instrument_trials(args, trial)
@@ -246,8 +269,14 @@ def run(args) -> int:
             from ..report.pdf import print_pdf
 
             print_pdf(out.path("report.html"), out.path("report.pdf"))
-        written = [p.relative_to(out.stage) for p in out.stage.rglob("*") if p.is_file()]
-    _remove_stale(Path(args.out), written)
+        written = [
+            p.relative_to(out.stage)
+            for p in out.stage.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        ]  # not the staging lock
+        with out.path(MANIFEST).open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write("".join(f"{p.as_posix()}\n" for p in sorted(written)))
+    _remove_stale(Path(args.out), written, previous)
     print(
         f"Wrote {Path(args.out) / 'report.html'}"
         + "".join(f", {f}" for f in formats if f != "html")

@@ -423,7 +423,10 @@ def _look_alikes(s: pd.Series, col, found: _Findings) -> None:
     if not odd:
         return
     first: dict[str, str] = {}
-    for v in values:
+    suspect = set(odd)
+    # plain values first (whichever row comes first): a look-alike on an earlier row is
+    # still the one refused, never the plain label after it
+    for v in sorted(values, key=lambda v: v in suspect):
         first.setdefault(_skeleton(v, spacing), v)
     stripped = texts.str.strip()
     for v in odd:

@@ -74,7 +74,8 @@ def consort_section(Section, Number, Text, Inconsistent):
 
     from pydantic import Field, model_validator
 
-    Count = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    # at most a hundred million: no trial screens more (a larger count is a typing slip)
+    Count = Annotated[float, Field(ge=0, le=100_000_000, allow_inf_nan=False)]
 
     def whole(key: str, value: float) -> None:
         if value != int(value):

@@ -953,6 +953,13 @@ def _check_visits(d) -> None:
             )
         if any(b <= a for a, b in zip(v.times, v.times[1:], strict=False)):
             raise _Inconsistent("visits.times", "times must be increasing")
+        far = [t for t in v.times if abs(t) > MAX_TIME]
+        if far:
+            raise _Inconsistent(
+                "visits.times",
+                f"time {far[0]:g} is further from randomisation than any trial runs (at most "
+                f"{MAX_TIME:,} in any unit); give times in the design's unit",
+            )
     if v.labels is not None:
         if len(v.labels) != len(sched):
             raise _Inconsistent(
@@ -1117,6 +1124,8 @@ def _normalise_numbers(raw):
 
 #: A design file is a few kilobytes; its lists (visits, arms, endpoints) a few dozen entries.
 MAX_DESIGN_BYTES = 1 << 20
+#: The furthest time a design gives a visit, in any unit (ten years in hours is 87,600).
+MAX_TIME = 100_000
 MAX_DESIGN_LIST = 1_000
 
 
@@ -1316,7 +1325,10 @@ def load_design(path: str | Path) -> TrialDesign:
     """
     path = Path(path)
     if not path.is_file():
-        raise DesignError(f"{path}: design file not found")
+        what = ("is a directory, not a design file" if path.is_dir() else
+                "is not a regular file (a device or a pipe), not a design file"
+                if path.exists() else "design file not found")  # fmt: skip
+        raise DesignError(f"{path}: {what}")
     if path.stat().st_size > MAX_DESIGN_BYTES:
         raise DesignError(
             f"{path}: {path.stat().st_size / 2**20:,.1f} MiB is not a design file (a design is a "
@@ -1326,4 +1338,8 @@ def load_design(path: str | Path) -> TrialDesign:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DesignError(f"{path}: not a valid TOML design file ({exc})") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise DesignError(
+            f"{path}: not a valid TOML design file (arrays or tables nested too deeply)"
+        ) from None
     return parse_design(raw, source=str(path), base_dir=path.parent)

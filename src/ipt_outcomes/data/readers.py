@@ -293,6 +293,10 @@ def _read_text(p: Path, name: str, encoding: str | None) -> _Read:
             f"{name}: is a zip archive, not CSV text (an Excel workbook saved under a text "
             "name?); give it its own extension, e.g. .xlsx, or save the sheet as CSV"
         )
+    if data.startswith(b"\x1f\x8b"):
+        raise InputFileError(
+            f"{name}: is a gzip-compressed file, not CSV text; unpack it first (gunzip)"
+        )
     wide = encoding is not None and _wide_encoding(encoding)
     if not wide and b"\x00" in data[:65536]:
         raise InputFileError(

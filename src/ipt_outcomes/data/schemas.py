@@ -20,6 +20,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from .design import MAX_TIME as MAX_VISIT
 from .design import Instrument
 
 
@@ -96,6 +97,10 @@ class ScoreTable(pa.DataFrameModel):
     @pa.check("visit", name="visit_nonnegative")
     def _visit_nonnegative(cls, s: Series[float]) -> Series[bool]:
         return ~(s < 0)
+
+    @pa.check("visit", name="visit_not_huge")
+    def _visit_not_huge(cls, s: Series[float]) -> Series[bool]:
+        return ~(s > MAX_VISIT)
 
     @pa.check("score", name="score_finite")
     def _score_finite(cls, s: Series[float]) -> Series[bool]:
@@ -210,6 +215,7 @@ def score_table_schema(
         schema = _without_check(schema, "score", "score_whole")
     if visit_codes:
         schema = _without_check(schema, "visit", "visit_nonnegative")
+        schema = _without_check(schema, "visit", "visit_not_huge")
     return schema
 
 
@@ -257,4 +263,5 @@ def derived_scores_schema(
         schema = _without_check(schema, "score", "score_whole")
     if visit_codes:
         schema = _without_check(schema, "visit", "visit_nonnegative")
+        schema = _without_check(schema, "visit", "visit_not_huge")
     return schema

@@ -618,6 +618,8 @@ _TEMPLATES = {
     "arm_not_empty": "arm is empty; every row needs its randomised arm",
     "visit_finite": "visit {v} is not a finite number",
     "visit_nonnegative": "visit {v} is negative; visits are time since randomisation (0 or more)",
+    "visit_not_huge": "visit {v} is further from randomisation than any trial runs (at most "
+    "100,000 in any unit)",
     "score_finite": "score {v} is not a finite number",
     "score_whole": "score {v} is not a whole number ({inst} totals are integers; for "
     "continuous scores set integer = false in the design's [instrument])",

@@ -287,8 +287,10 @@ class ImputationModel:
         n_groups = len(data.arms) if self.group_by_arm else 1
         groups = data.arm if self.group_by_arm else np.zeros(data.n, int)
         self.group = groups
+        structure = CovarianceStructure(covariance, T)
+        self._check_size(structure.n_theta * n_groups, T)
         self.refitter = Refitter(X, data.y[subj, vis], subj, vis, groups[subj],
-                                 CovarianceStructure(covariance, T), n_groups,
+                                 structure, n_groups,
                                  method == "reml", n_subjects=data.n)  # fmt: skip
         self.has_data = obs.any(axis=1)
         if optimizer not in OPTIMIZERS:
@@ -322,6 +324,20 @@ class ImputationModel:
         return self._hessian0
 
     # --- checks -----------------------------------------------------------------------------
+    def _check_size(self, k: int, T: int) -> None:
+        """Refuse a covariance too large to fit (and to refit once per resample) in bounded
+        time: the MMRM's own limit (issue 30: 40 visits of an unstructured covariance)."""
+        from ..models.mmrm.fit import MAX_US_PARAMETERS
+
+        if k > MAX_US_PARAMETERS:
+            raise IptOutcomesError(
+                f"the imputation model is too large for these data: {T} visits need {k} "
+                f"covariance parameters with --covariance {self.covariance}"
+                f"{' and one covariance per arm' if self.group_by_arm else ''}, more than the "
+                f"{MAX_US_PARAMETERS} an imputation model is fitted with; use a structured "
+                "--covariance (e.g. toeph, ar1h or csh)"
+            )
+
     def _check(self, obs):
         d = self.data
         empty = []
@@ -333,13 +349,16 @@ class ImputationModel:
         if empty:
             raise IptOutcomesError(
                 "the imputation model cannot be estimated: no observed change (before an "
-                f"intercurrent event) for {', '.join(empty)}"
+                f"intercurrent event) for {', '.join(empty[:10])}"
+                + (f", ... and {len(empty) - 10:,} more" if len(empty) > 10 else "")
             )
         per_visit = obs.sum(axis=0)
         few = [f"{v:g}" for v, m in zip(d.visits, per_visit, strict=True) if m <= len(d.arms)]
         if few:
+            more = f", ... and {len(few) - 10:,} more" if len(few) > 10 else ""
             raise IptOutcomesError(
-                f"too few observed changes at visit(s) {', '.join(few)} to estimate the arm means "
+                f"too few observed changes at visit(s) {', '.join(few[:10])}{more} to estimate "
+                "the arm means "
                 "and baseline slope of the imputation model"
             )
         bad = [d.subjects[i] for i in range(d.n) if d.strategy[i] == "LMCF" and d.ice[i] == 0]

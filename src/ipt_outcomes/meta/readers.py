@@ -31,6 +31,12 @@ __all__ = [
 
 #: Cells read as missing (R's ``NA`` as the Metapsy files write it, and the usual others).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "<NA>"})
+#: Effect sizes and standard errors of any scale (SMD, log odds, mean differences in points)
+#: lie within these; beyond them a weight 1 / se^2 or a sum of squares is not a number.
+MAX_EFFECT = 1e6
+MIN_SE = 1e-8
+#: The most effect sizes one analysis reads (every meta-analysis of psychotherapy is smaller).
+MAX_STUDIES = 10_000
 
 _DOT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _COMMA = re.compile(r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$")
@@ -213,6 +219,17 @@ def effect_sizes_from_frame(
             problems.append(Problem("se", f"{who}: the standard error must be positive, got "
                                     f"{_text(rec[2])}", row=where, column=se))  # fmt: skip
             bad = True
+        elif s is not None and math.isfinite(s) and not MIN_SE <= s <= MAX_EFFECT:
+            problems.append(Problem("se", f"{who}: the standard error {_text(rec[2])} is outside "
+                                    f"{MIN_SE:g} to {MAX_EFFECT:g} (its weight, one over its "
+                                    "square, would not be a number)", row=where,
+                                    column=se))  # fmt: skip
+            bad = True
+        if y is not None and math.isfinite(y) and abs(y) > MAX_EFFECT:
+            problems.append(Problem("effect", f"{who}: the effect size {_text(rec[1])} is beyond "
+                                    f"any effect size (at most {MAX_EFFECT:g} in absolute "
+                                    "value)", row=where, column=effect))  # fmt: skip
+            bad = True
         if not name:
             problems.append(Problem("study", "the study is empty: every effect size needs its "
                                     "study", row=where, column=study))  # fmt: skip
@@ -230,6 +247,11 @@ def effect_sizes_from_frame(
         rows.append((idx, name, y, s, where))
     if problems:
         raise DataValidationError(problems, source)
+    if len(rows) > MAX_STUDIES:
+        raise IptOutcomesError(
+            f"{source}: {len(rows):,} effect sizes is more than the {MAX_STUDIES:,} a "
+            "meta-analysis here reads (is the file a table of effect sizes, one per study?)"
+        )
     index = [r[0] for r in rows]
     out = pd.DataFrame(
         {

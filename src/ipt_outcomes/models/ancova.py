@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from ..data.trial import Trial
+from ..exceptions import InputWarning
 from .design import ModelDesign
 from .inference import CONTRAST_COLUMNS, t_summary
 
@@ -49,6 +52,15 @@ def ancova_by_visit(
         others = [a for a in arms if a != reference and (sub["arm"] == a).any()]
         # score ~ baseline + arm, treatment-coded against the reference (the one builder)
         X = ModelDesign("baseline + arm", sub, levels={"arm": [reference, *others]}).matrix
+        if not others or X.shape[0] <= X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
+            # e.g. visits in continuous time, where a key visit holds one or two scores
+            warnings.warn(
+                f"ANCOVA at visit {v:g}: {len(sub)} observation{'s' if len(sub) != 1 else ''} "
+                f"cannot estimate baseline and the arm differences; the visit is left out",
+                InputWarning,
+                stacklevel=2,
+            )
+            continue
         beta, cov, df_resid = _ols_hc3(X, sub["score"].to_numpy(float))
         for j, a in enumerate(others, start=2):
             est, se = float(beta[j]), float(np.sqrt(cov[j, j]))

@@ -87,6 +87,12 @@ def resolve_vcov(df: str, vcov: str | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _first(items: list[str], sep: str, n: int = 10) -> str:
+    """The first ``n`` items joined, then how many more (a message stays a few lines)."""
+    more = len(items) - n
+    return sep.join(items[:n]) + (f"{sep}... and {more:,} more" if more > 0 else "")
+
+
 def _check_estimable(X, names, frame, visit_col, n_arms) -> int:
     """The rank of X, or an error naming the fixed effects that cannot all be estimated."""
     rank = np.linalg.matrix_rank(X)
@@ -104,8 +110,8 @@ def _check_estimable(X, names, frame, visit_col, n_arms) -> int:
                for v, n in counts.items() if n <= n_arms + 1]  # fmt: skip
     raise MMRMFitError(
         "singular design: these fixed effects are linearly dependent, so not all can be "
-        "estimated: " + ", ".join(bad)
-        + (" (" + "; ".join(few) + ")" if few else "")
+        "estimated: " + _first(bad, ", ")
+        + (" (" + _first(few, "; ") + ")" if few else "")
         + ". Remove or merge sparse visits, or drop covariates that are constant or collinear."
     )  # fmt: skip
 
