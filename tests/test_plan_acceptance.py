@@ -1,6 +1,6 @@
 """Issue 23's hidden acceptance check, kept: ``ipt-outcomes report`` on a trial unlike the project's.
 
-ACC-23 (``tests/reference/plan_acceptance/``, made by ``make_trial.py``): 3 arms of unequal size
+ACC-23 (``tests/reference/plan_acceptance/``, made by ``make_acc23_trial.py``): 3 arms of unequal size
 with codes containing spaces, the reference listed last in ``[[arms]]``, ADaM text visit codes
 (``AVISIT`` = ``"WEEK 6"``, also in the events file), HAM-D 17, populations by flag columns, a
 continuous covariate (``AGE``, written in a CSV as text like every extra column), intercurrent

@@ -3,7 +3,7 @@
 # Run from this folder:  Rscript make_reference.R
 # Needs mmrm 0.3.18, emmeans, beeca 0.2.0, rbmi 1.5.2, sandwich.
 #
-# Reads acc_trial.csv and events.csv only (made by make_trial.py) and computes the numbers of the
+# Reads acc_trial.csv and events.csv only (made by make_acc23_trial.py) and computes the numbers of the
 # plan in acc_trial.toml, written from the SPEC ("The analysis plan"), without the project.
 # Output: reference.csv (id, arm, visit, contrast, statistic, value; see README.md) and
 # sessionInfo.txt.

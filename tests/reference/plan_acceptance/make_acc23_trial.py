@@ -1,6 +1,6 @@
 """Simulate the hidden acceptance trial of issue 23 (``ACC-23``), unlike the project's own trials.
 
-Run from the repository root: ``python tests/reference/plan_acceptance/make_trial.py``. numpy
+Run from the repository root: ``python tests/reference/plan_acceptance/make_acc23_trial.py``. numpy
 only (not the project), so the data and the R reference made from them are independent of the
 code under test. Same seed, same bytes.
 
