@@ -171,6 +171,17 @@ def test_visit_off_schedule_is_a_warning(write_csv):
     assert [(p.rule, p.severity) for p in scores.problems] == [("visit_not_in_schedule", "warning")]
 
 
+def test_arms_that_differ_only_in_letter_case_are_a_warning(write_csv):
+    text = HEADER + "A,TAU,0,20\nA,TAU,3,10\nB,tau,0,18\nB,tau,3,12\nC,IPT,0,19\nC,IPT,3,9\n"
+    scores = validate_scores(read_table(write_csv(text)))
+    assert [(p.rule, p.severity, p.column) for p in scores.problems] == [
+        ("arm_letter_case", "warning", "arm")
+    ]
+    assert "'TAU', 'tau'" in scores.problems[0].message
+    assert sorted(scores.data["arm"].unique()) == ["IPT", "TAU", "tau"]  # said, not changed
+    assert validate_scores(read_table(write_csv(GOOD))).problems == []
+
+
 def test_mapped_columns_are_renamed_to_the_contract(write_csv):
     path = write_csv("pid,group,week,score\nA,TAU,0,20\nA,TAU,3,10\n")
     cols = ColumnMap(subject="pid", arm="group", visit="week", outcome="score")

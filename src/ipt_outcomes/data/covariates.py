@@ -71,4 +71,7 @@ def numeric_or_as_is(values: pd.Series) -> pd.Series:
     ['F', 'M']
     """
     num = as_numbers(values)
-    return values if num is None else num.rename(values.name)
+    if num is None:
+        return values
+    num.name = values.name
+    return num

@@ -298,6 +298,7 @@ def validate_scores(
         raise DataValidationError([Problem("too_many_arms", f"{n_arms:,} different arms; a trial "
             f"has at most {MAX_ARMS} (is the arm column the right one?)", column=columns.arm,
             option="arm")], source)  # fmt: skip
+    _arms_by_letter_case(data["arm"], columns.arm, notes)
     parse_bad: set[tuple[int, str]] = set()
     numeric_roles = [("score", columns.outcome)]
     if columns.baseline:
@@ -583,6 +584,22 @@ def _apply_baseline_flag(data, frame, raw, design, columns, problems, notes):
     moved = yes.reindex(data.index, fill_value=False) & data["visit"].notna()
     data.loc[moved, "visit"] = bv
     return data, design
+
+
+def _arms_by_letter_case(arms: pd.Series, column: str, notes: list) -> None:
+    """Warn of arm labels that differ only in letter case (``TAU`` and ``tau`` in different
+    subjects): they are two arms to every analysis, which is seldom what the file meant."""
+    groups: dict[str, list[str]] = {}
+    for a in pd.unique(arms.dropna()):
+        groups.setdefault(str(a).casefold(), []).append(str(a))
+    for labels in groups.values():
+        if len(labels) > 1:
+            notes.append(Problem(
+                "arm_letter_case",
+                f"arms {_list(labels)} differ only in letter case and are analysed as "
+                f"{len(labels)} different arms; if they are one arm, write its label the same "
+                "way in every row",
+                severity="warning", column=column))  # fmt: skip
 
 
 def _with_baseline(design: TrialDesign, bv: float) -> TrialDesign:

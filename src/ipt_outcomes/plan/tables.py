@@ -584,6 +584,15 @@ def _analysed_text(r) -> str:
     return "analysed: the participants with a value at each visit (n in the table)"
 
 
+def _measure(ep) -> str:
+    """What an endpoint's family estimate is (``family_table``): a risk difference for response
+    endpoints (recovery for reliable change), a difference in slopes for the random-effects
+    growth model, else a difference in (LS) means."""
+    if ep.analysis in ("response", "adjusted-response"):
+        return "risk difference"
+    return "slope difference" if ep.analysis == "lmm" else "mean difference"
+
+
 def _plan_tables(results) -> dict[str, pd.DataFrame]:
     trial, plan = results.trial, results.plan
     fam_ids = set(plan.multiplicity.family)
@@ -620,6 +629,9 @@ def _plan_tables(results) -> dict[str, pd.DataFrame]:
     analyses = pd.DataFrame(rows)
     fam = results.family.copy()
     fam["endpoint_label"] = fam["endpoint"].map({e.id: e.display for e in plan.endpoints})
+    # what each hypothesis's estimate is, so that it is shown on its own scale (a risk difference
+    # in percentage points, as in its endpoint's table)
+    fam["measure"] = fam["endpoint"].map({e.id: _measure(e) for e in plan.endpoints})
     return {
         "analyses": analyses,
         "estimands": pd.DataFrame(_estimand_rows(results),

@@ -267,8 +267,8 @@ def _analysis_specs(tables: dict, row, T: _Text) -> list[Spec]:
             Spec(f"{rid}-lsmeans", "Table", "14.2", "efficacy",
                  f"{row['label']}: least-squares means by arm and visit", pop,
                  base + ["Missing scores are assumed missing at random (likelihood-based, no "
-                         "imputation). LS means hold baseline at its mean and weight factor "
-                         f"levels equally. The endpoint's visits ({visits}) in bold.", T.ci,
+                         "imputation). LS means hold baseline and any other numeric covariate at "
+                         f"its mean and weight factor levels equally. The endpoint's visits ({visits}) in bold.", T.ci,
                          T.modelled_note],
                  "ipt_outcomes.models.mmrm.fit_mmrm", view="lsmeans", src=n + "lsmeans", **g),
             Spec(f"{rid}-contrasts", "Table", "14.2", "efficacy",
@@ -516,6 +516,9 @@ def catalogue(tables: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
                     f"Rule: {T.multiplicity_text}. Hypotheses in testing order: each endpoint of "
                     "the family in plan order, within it each compared arm in the design's order, "
                     "within that each of the endpoint's visits.",
+                    "Estimate: arm minus reference, on each endpoint's own scale (a difference "
+                    "in means or slopes on the instrument, a risk difference in percentage "
+                    "points).",
                     "Modelled arms are outside the family.",
                 ],
                 "ipt_outcomes.plan.multiplicity",

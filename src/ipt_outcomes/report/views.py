@@ -626,11 +626,18 @@ def effects_view(t: dict, src: str) -> TableView:
     return TableView(header, rows, cls)
 
 
+def _measure_kind(table, i) -> str:
+    """A family estimate's format: a risk difference in percentage points, else two decimals."""
+    measure = table["measure"].iloc[i] if "measure" in table else ""
+    return "pp" if measure == "risk difference" else "f2"
+
+
 def multiplicity_view(t: dict, src: str = "multiplicity") -> TableView:
     b, s = _B(t), src
     cols = [("Order", lambda i: b.v(s, i, "order", "int")),
             ("Endpoint", lambda i: b.v(s, i, "endpoint_label", "text", left=True)),
             ("Arm", lambda i: b.arm(s, i)), ("Visit", lambda i: b.visit(s, i)),
+            ("Estimate", lambda i: b.v(s, i, "estimate", _measure_kind(t[s], i))),
             ("Raw p", lambda i: b.v(s, i, "p", "p")),
             ("Adjusted p", lambda i: b.v(s, i, "p_adjusted", "p")),
             ("Rejected", lambda i: b.v(s, i, "rejected", "bool"))]  # fmt: skip
