@@ -204,3 +204,9 @@ def test_work_in_a_child_that_asks_for_processes_runs_in_that_child():
     expected = [_square_after((11, k)) for k in range(4)]
     kinds = ["fork", "pool", "timed", "background", "side_by_side"]
     assert side_by_side(_asks_for_processes, kinds) == [expected] * len(kinds)
+
+
+def test_work_that_ends_within_a_second_prints_no_progress_bar(capfd):
+    assert run_chunks(_square_after, [(1, k) for k in range(3)], workers=1, progress=True,
+                      desc="jackknife") == [_square_after((1, k)) for k in range(3)]  # fmt: skip
+    assert "jackknife" not in capfd.readouterr().err

@@ -23,12 +23,15 @@ __all__ = ["run_chunks", "process_pool"]
 
 
 def _bar(total: int, desc: str, progress: bool, initial: int = 0):
-    """A tqdm bar on stderr counting chunks (in a log file, updated every 5 s)."""
+    """A tqdm bar on stderr counting chunks (in a log file, updated every 5 s), shown only once
+    the work has taken a second: work that ends sooner (a small trial's jackknife) prints no
+    bar between the command's own messages."""
     from tqdm.auto import tqdm
 
     tty = sys.stderr.isatty()
     return tqdm(total=total, initial=initial, desc=desc, unit="chunk", disable=not progress,
-                leave=not tty, mininterval=0.1 if tty else 5.0, file=sys.stderr)  # fmt: skip
+                leave=not tty, mininterval=0.1 if tty else 5.0, delay=1.0,
+                file=sys.stderr)  # fmt: skip
 
 
 def run_chunks(
