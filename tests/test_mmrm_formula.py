@@ -137,3 +137,4 @@ def test_cli_weights_must_be_a_positive_number_on_every_row(run_cli, tmp_path, w
     code, out, err = run_cli("mmrm", write_csv("\n".join(lines) + "\n"), "--weights", "nope",
                              "--out", tmp_path / "o")  # fmt: skip
     assert code == 1 and "'nope' is not in" in err
+    assert "other columns: w)" in err  # the file's own columns, not the contract's

@@ -147,9 +147,11 @@ def _check_weights(trial, col: str) -> None:
 
     d = trial.derived[trial.derived["score"].notna()]
     if col not in d.columns:
+        structure = ("subject_id", "arm", "visit", "time", "visit_label", "score")
+        extra = [str(c) for c in trial.scores.columns if c not in structure]
         raise IptOutcomesError(
-            f"--weights: column {col!r} is not in {trial.source} "
-            f"(columns: {', '.join(map(str, trial.scores.columns))})"
+            f"--weights: column {col!r} is not in {trial.source} (other columns: "
+            f"{', '.join(extra) or 'none besides the subject, arm, visit and score'})"
         )
     w = pd.to_numeric(d[col], errors="coerce")
     bad = ~(np.isfinite(w) & (w > 0))
