@@ -45,6 +45,10 @@ def test_plan_prints_what_the_report_would_run_without_running_it(run_cli):
     assert "a fixed testing sequence" in out
     for s in plan.sensitivity:
         assert s.id in out
+        # each sensitivity analysis names the estimand it estimates (its own or its endpoint's)
+        own = s.estimand or plan.endpoint(s.endpoint).estimand
+        line = out[out.index(f"  {s.id}: ") :].splitlines()[1]
+        assert line.strip().endswith(f"estimand {own}"), line
     assert "by REGION" in out
     assert "Wrote" not in err  # nothing was written
 

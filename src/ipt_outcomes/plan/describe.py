@@ -194,7 +194,9 @@ def describe_plan(plan: AnalysisPlan, trial, counts, events, fam) -> str:
     if plan.sensitivity:
         lines += ["", "Sensitivity analyses"]
         for s in plan.sensitivity:
-            lines.append(f"  {s.id}: {describe_sensitivity(s, plan.endpoint(s.endpoint), trial)}")
+            ep = plan.endpoint(s.endpoint)
+            lines.append(f"  {s.id}: {describe_sensitivity(s, ep, trial)}")
+            lines.append(f"     population {ep.population}; estimand {s.estimand or ep.estimand}")
     if plan.subgroups:
         lines += ["", "Subgroup analyses"]
         for g in plan.subgroups:
