@@ -210,3 +210,27 @@ def test_work_that_ends_within_a_second_prints_no_progress_bar(capfd):
     assert run_chunks(_square_after, [(1, k) for k in range(3)], workers=1, progress=True,
                       desc="jackknife") == [_square_after((1, k)) for k in range(3)]  # fmt: skip
     assert "jackknife" not in capfd.readouterr().err
+
+
+def _blocked_signals(_):
+    """The signal mask of the worker thread that runs this chunk (Linux /proc)."""
+    from pathlib import Path
+
+    status = Path("/proc/thread-self/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("SigBlk:")).split()[1], 16)
+
+
+def test_pool_workers_can_be_stopped_by_sigterm():
+    """Workers start with SIGINT and SIGTERM blocked (the mask is set while they are spawned and
+    survives exec); each must unblock them, or the SIGTERM with which an interrupted command
+    stops them never arrives and they outlive it, holding its output pipes open."""
+    from pathlib import Path
+
+    from ipt_outcomes.runtime.chunks import process_pool
+
+    if not Path("/proc/thread-self/status").exists():
+        pytest.skip("no /proc: the signal mask of a process cannot be read here")
+    with process_pool(2) as pool:
+        masks = run_chunks(_blocked_signals, list(range(6)), executor=pool)
+    sigterm = 1 << (15 - 1)
+    assert [m & sigterm for m in masks] == [0] * 6

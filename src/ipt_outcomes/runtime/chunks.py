@@ -186,9 +186,15 @@ def process_pool(workers: int | None = None):
 
 
 def _worker_ignores_interrupts() -> None:
+    """A worker ignores Ctrl-C (the main process handles it) and takes SIGTERM as it comes: it
+    was started with both blocked (:func:`_interrupts_held`, a mask that survives exec), and a
+    worker that kept SIGTERM blocked could not be stopped by :func:`_stop` - it would outlive an
+    interrupted command, holding its output pipes open."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 @contextlib.contextmanager
