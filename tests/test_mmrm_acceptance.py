@@ -25,20 +25,10 @@ import ipt_outcomes
 from ipt_outcomes import load_trial
 
 from .conftest import ROOT
+from .test_mmrm_vcov_reference import R_NAMES  # R mmrm's method names, ours
 
 REF = ROOT / "tests" / "reference" / "mmrm_acceptance"
 DATA, DESIGN = REF / "trial.csv", REF / "trial.toml"
-R_NAMES = {
-    "Kenward-Roger": "kenward-roger",
-    "Satterthwaite": "satterthwaite",
-    "Residual": "residual",
-    "Between-Within": "between-within",
-    "Asymptotic": "asymptotic",
-    "Kenward-Roger-Linear": "kenward-roger-linear",
-    "Empirical": "empirical",
-    "Empirical-Bias-Reduced": "empirical-bias-reduced",
-    "Empirical-Jackknife": "empirical-jackknife",
-}
 # the command line's options for each "cli_*" model of make_reference.R
 CLI_MODELS = {
     "cli_us": [],
