@@ -211,6 +211,12 @@ def score_table_schema(
     schema = ScoreTable.to_schema()
     schema = _with_range(schema, "score", inst.minimum, inst.maximum, "score_in_range")
     schema = _with_range(schema, "baseline", inst.minimum, inst.maximum, "baseline_in_range")
+    return _for_instrument_and_visits(schema, inst, visit_codes)
+
+
+def _for_instrument_and_visits(schema, inst, visit_codes: bool):
+    """The checks that do not apply: whole scores on a continuous instrument, and numeric visit
+    ranges where visits are codes mapped by the design."""
     if not inst.integer:
         schema = _without_check(schema, "score", "score_whole")
     if visit_codes:
@@ -259,9 +265,4 @@ def derived_scores_schema(
             pa.Check(lambda s: s != best, name="baseline_not_at_best_end"),
         ],
     )
-    if not inst.integer:
-        schema = _without_check(schema, "score", "score_whole")
-    if visit_codes:
-        schema = _without_check(schema, "visit", "visit_nonnegative")
-        schema = _without_check(schema, "visit", "visit_not_huge")
-    return schema
+    return _for_instrument_and_visits(schema, inst, visit_codes)
