@@ -563,6 +563,20 @@ def rates_plot(rates: pd.DataFrame, lab: FigureLabels) -> ggplot:
     )  # fmt: skip
 
 
+def _row_positions(d: pd.DataFrame) -> list:
+    """The distinct ``row`` labels of ``d`` in order of appearance, top to bottom; sets ``d["y"]``
+    (the first row highest)."""
+    order = list(dict.fromkeys(d["row"]))
+    d["y"] = [len(order) - order.index(r) for r in d["row"]]
+    return order
+
+
+def _row_axis(order: list):
+    """The y axis of a plot of one labelled row per estimate (:func:`_row_positions`)."""
+    return scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
+                              limits=(0.5, len(order) + 0.5))  # fmt: skip
+
+
 def forest_plot(effects: pd.DataFrame, lab: FigureLabels) -> ggplot:
     """Covariate-adjusted risk difference against the reference, one row per arm and visit, in
     percentage points, with its interval."""
@@ -570,8 +584,7 @@ def forest_plot(effects: pd.DataFrame, lab: FigureLabels) -> ggplot:
     d["row"] = [
         f"{lab.label(a)}, {lab.vlabel(v)}" for a, v in zip(d["arm"], d["visit"], strict=True)
     ]
-    order = list(dict.fromkeys(d["row"]))
-    d["y"] = [len(order) - order.index(r) for r in d["row"]]
+    order = _row_positions(d)
     for col in ("estimate", "ci_low", "ci_high"):
         d[col] = 100 * d[col].astype(float)
     d["arm"] = lab.arm_column(d["arm"].astype(str))
@@ -582,8 +595,7 @@ def forest_plot(effects: pd.DataFrame, lab: FigureLabels) -> ggplot:
         + geom_vline(xintercept=0, linetype="dashed", color="#777777")
         + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.16)
         + geom_point(size=2.8, fill="white")
-        + scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
-                             limits=(0.5, len(order) + 0.5))
+        + _row_axis(order)
         + scale_x_continuous(breaks=breaks, labels=number_labels(breaks))
         + _arm_scales(lab, d["arm"].astype(str))
         + labs(x=_wrap(f"Risk difference against {lab.label(lab.reference)}, percentage points "
@@ -599,8 +611,7 @@ def subgroup_plot(contrasts: pd.DataFrame, lab: FigureLabels) -> ggplot:
     one panel per visit)."""
     d = contrasts.dropna(subset=["estimate"]).copy()
     d["row"] = [f"{lev}: {lab.label(a)}" for lev, a in zip(d["level"], d["arm"], strict=True)]
-    order = list(dict.fromkeys(d["row"]))
-    d["y"] = [len(order) - order.index(r) for r in d["row"]]
+    order = _row_positions(d)
     d["visit_label"] = pd.Categorical(
         [lab.vlabel(v) for v in d["visit"]],
         categories=list(dict.fromkeys(lab.vlabel(v) for v in d["visit"])),
@@ -614,8 +625,7 @@ def subgroup_plot(contrasts: pd.DataFrame, lab: FigureLabels) -> ggplot:
         + geom_errorbarh(aes(xmin="ci_low", xmax="ci_high"), height=0.18)
         + geom_point(size=2.6, fill="white")
         + facet_wrap("~visit_label")
-        + scale_y_continuous(breaks=[len(order) - i for i in range(len(order))], labels=order,
-                             limits=(0.5, len(order) + 0.5))
+        + _row_axis(order)
         + scale_x_continuous(breaks=breaks, labels=number_labels(breaks))
         + _arm_scales(lab, d["arm"].astype(str))
         + labs(x=_wrap(f"Difference against {lab.label(lab.reference)} ({lab.confidence}% "
